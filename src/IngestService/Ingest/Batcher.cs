@@ -1,0 +1,303 @@
+using System.Threading.Channels;
+using IngestService.Delivery;
+using IngestService.Operations;
+using Microsoft.Extensions.Options;
+
+namespace IngestService.Ingest;
+
+/// <summary>Whether the batcher took an event.</summary>
+public enum Admission
+{
+    Accepted,
+
+    /// <summary>Over <see cref="BatchingOptions.MaxPendingEvents"/> or <see cref="BatchingOptions.MaxPendingBytes"/>.</summary>
+    OverCapacity,
+
+    /// <summary>The node is shutting down.</summary>
+    Draining,
+}
+
+/// <summary>
+/// The cross-sensor batcher: one loop over one queue for every sensor. A window closes after
+/// <see cref="BatchingOptions.Window"/> or at its size caps and is delivered to every sink in parallel while
+/// the loop already fills the next one. Each event is completed exactly once: stored when every sink
+/// accepted it, failed otherwise.
+/// </summary>
+public sealed partial class Batcher : IHostedService, IAsyncDisposable
+{
+    private readonly Channel<PendingEvent> _queue = Channel.CreateUnbounded<PendingEvent>(
+        new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+
+    private readonly IEventSink[] _sinks;
+    private readonly BatchingOptions _options;
+    private readonly TimeProvider _time;
+    private readonly IngestMetrics _metrics;
+    private readonly ILogger<Batcher> _logger;
+    private readonly SemaphoreSlim _flushSlots;
+    private readonly Lock _inFlightLock = new();
+    private readonly HashSet<Task> _inFlight = [];
+    private long _pendingEvents;
+    private long _pendingBytes;
+    private volatile bool _draining;
+    private Task? _loop;
+
+    public Batcher(IEnumerable<IEventSink> sinks, IOptions<BatchingOptions> options, TimeProvider time, IngestMetrics metrics, ILogger<Batcher> logger)
+    {
+        _sinks = [.. sinks];
+        _options = options.Value;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        _flushSlots = new SemaphoreSlim(_options.MaxConcurrentFlushes);
+        metrics.ObservePending(() => PendingEvents, () => PendingBytes);
+    }
+
+    public long PendingEvents => Interlocked.Read(ref _pendingEvents);
+
+    public long PendingBytes => Interlocked.Read(ref _pendingBytes);
+
+    public bool IsDraining => _draining;
+
+    /// <summary>
+    /// Takes all of <paramref name="events"/> or none of them: a backlog batch is never split by the
+    /// pending caps.
+    /// </summary>
+    public Admission TryEnqueue(IReadOnlyList<PendingEvent> events)
+    {
+        if (_draining)
+        {
+            return Admission.Draining;
+        }
+
+        long bytes = 0;
+        foreach (var e in events)
+        {
+            bytes += e.Length;
+        }
+
+        var pendingEvents = Interlocked.Add(ref _pendingEvents, events.Count);
+        var pendingBytes = Interlocked.Add(ref _pendingBytes, bytes);
+        if (pendingEvents > _options.MaxPendingEvents || pendingBytes > _options.MaxPendingBytes)
+        {
+            Interlocked.Add(ref _pendingEvents, -events.Count);
+            Interlocked.Add(ref _pendingBytes, -bytes);
+            return Admission.OverCapacity;
+        }
+
+        foreach (var e in events)
+        {
+            if (!_queue.Writer.TryWrite(e))
+            {
+                // The writer completes only when draining began after the check above; the loop has
+                // stopped reading, so this event (and the rest) are failed here, exactly once.
+                Settle(e, DeliveryOutcome.SinkFailed);
+            }
+        }
+
+        return Admission.Accepted;
+    }
+
+    /// <summary>Stops taking events; used when shutdown begins, before the server stops.</summary>
+    public void BeginDrain() => _draining = true;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _loop = Task.Run(RunAsync, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Idempotent: stops intake, flushes every held event, and waits until all are answered.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        BeginDrain();
+        _queue.Writer.TryComplete();
+        if (_loop is not null)
+        {
+            await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        _flushSlots.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        var reader = _queue.Reader;
+        Task<bool>? waitForMore = null;
+        try
+        {
+            while (true)
+            {
+                waitForMore ??= reader.WaitToReadAsync().AsTask();
+                if (!await waitForMore.ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                waitForMore = null;
+                var window = new List<PendingEvent>();
+                long windowBytes = 0;
+                using var windowTimer = new CancellationTokenSource(_options.Window, _time);
+                var windowClosed = Task.Delay(Timeout.InfiniteTimeSpan, windowTimer.Token);
+                var full = false;
+                while (!full)
+                {
+                    while (reader.TryRead(out var e))
+                    {
+                        window.Add(e);
+                        windowBytes += e.Length;
+                        if (window.Count >= _options.MaxWindowEvents || windowBytes >= _options.MaxWindowBytes)
+                        {
+                            full = true;
+                            break;
+                        }
+                    }
+
+                    if (full)
+                    {
+                        break;
+                    }
+
+                    // The pending wait is kept across windows: a single-reader channel allows one waiter.
+                    waitForMore ??= reader.WaitToReadAsync().AsTask();
+                    if (await Task.WhenAny(waitForMore, windowClosed).ConfigureAwait(false) == windowClosed
+                        || !waitForMore.IsCompletedSuccessfully || !waitForMore.Result)
+                    {
+                        break;
+                    }
+
+                    waitForMore = null;
+                }
+
+                await _flushSlots.WaitAsync().ConfigureAwait(false);
+                Track(FlushAsync(window, windowBytes));
+            }
+        }
+        catch (Exception ex)
+        {
+            // Unreachable by design; if it happens, every waiting sensor must still get an answer.
+            LogLoopFaulted(ex);
+            while (reader.TryRead(out var e))
+            {
+                Settle(e, DeliveryOutcome.SinkFailed);
+            }
+        }
+
+        Task[] remaining;
+        lock (_inFlightLock)
+        {
+            remaining = [.. _inFlight];
+        }
+
+        await Task.WhenAll(remaining).ConfigureAwait(false);
+    }
+
+    private void Track(Task flush)
+    {
+        lock (_inFlightLock)
+        {
+            _inFlight.Add(flush);
+        }
+
+        flush.ContinueWith(
+            (t, state) =>
+            {
+                var self = (Batcher)state!;
+                lock (self._inFlightLock)
+                {
+                    self._inFlight.Remove(t);
+                }
+            },
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    /// <summary>Delivers one window to every sink and settles each of its events. Never throws.</summary>
+    private async Task FlushAsync(List<PendingEvent> window, long windowBytes)
+    {
+        try
+        {
+            // The window's deadline is its oldest event's: no sensor waits longer than the ack timeout.
+            var remaining = _options.AckTimeout - _time.GetElapsedTime(window[0].EnqueuedAt);
+            using var deadline = new CancellationTokenSource(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _time);
+            var accepted = new bool[_sinks.Length][];
+            var deliveries = new Task[_sinks.Length];
+            for (var s = 0; s < _sinks.Length; s++)
+            {
+                accepted[s] = new bool[window.Count];
+                deliveries[s] = DeliverAsync(_sinks[s], window, accepted[s], deadline.Token);
+            }
+
+            await Task.WhenAll(deliveries).ConfigureAwait(false);
+            var timedOut = deadline.IsCancellationRequested;
+            for (var i = 0; i < window.Count; i++)
+            {
+                var all = true;
+                for (var s = 0; s < _sinks.Length && all; s++)
+                {
+                    all = accepted[s][i];
+                }
+
+                Settle(window[i], all ? DeliveryOutcome.Stored : timedOut ? DeliveryOutcome.TimedOut : DeliveryOutcome.SinkFailed);
+            }
+        }
+        catch (Exception ex)
+        {
+            LogFlushFaulted(ex);
+            foreach (var e in window)
+            {
+                Settle(e, DeliveryOutcome.SinkFailed);
+            }
+        }
+        finally
+        {
+            _flushSlots.Release();
+            _metrics.Window(window.Count, windowBytes);
+        }
+    }
+
+    private async Task DeliverAsync(IEventSink sink, List<PendingEvent> window, bool[] accepted, CancellationToken deadline)
+    {
+        var started = _time.GetTimestamp();
+        try
+        {
+            await sink.DeliverAsync(window, accepted, deadline).ConfigureAwait(false);
+            _metrics.Flushed(sink.Name, _time.GetElapsedTime(started));
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            _metrics.SinkError(sink.Name, "AckTimeout");
+            LogSinkTimedOut(sink.Name, window.Count);
+        }
+        catch (Exception ex)
+        {
+            _metrics.SinkError(sink.Name, ex.GetType().Name);
+            LogSinkFailed(ex, sink.Name, window.Count);
+        }
+    }
+
+    private void Settle(PendingEvent e, DeliveryOutcome outcome)
+    {
+        e.Complete(outcome);
+        Interlocked.Add(ref _pendingEvents, -1);
+        Interlocked.Add(ref _pendingBytes, -e.Length);
+        e.ReleaseBuffer();
+    }
+
+    [LoggerMessage(1001, LogLevel.Critical, "The batching loop faulted; held events were failed")]
+    private partial void LogLoopFaulted(Exception exception);
+
+    [LoggerMessage(1002, LogLevel.Error, "Delivering a window faulted")]
+    private partial void LogFlushFaulted(Exception exception);
+
+    [LoggerMessage(1003, LogLevel.Warning, "Sink {Sink} failed a window of {Count} events")]
+    private partial void LogSinkFailed(Exception exception, string sink, int count);
+
+    [LoggerMessage(1004, LogLevel.Warning, "Sink {Sink} did not accept a window of {Count} events before the ack deadline")]
+    private partial void LogSinkTimedOut(string sink, int count);
+}

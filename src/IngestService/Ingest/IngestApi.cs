@@ -1,0 +1,283 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using IngestService.Operations;
+using Microsoft.Net.Http.Headers;
+
+namespace IngestService.Ingest;
+
+public static class IngestApi
+{
+    public static RouteGroupBuilder MapIngest(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/v1/sensors/{sensorId}/events").WithTags("Ingest");
+        group.MapPost("/", PostEvents)
+            .WithName("PostEvents")
+            .WithSummary("Store one event (application/json) or a backlog of events (application/x-ndjson)")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        return group;
+    }
+
+    internal static async Task<Results<Ok<StoredEvent>, Ok<StoredBatch>, ProblemHttpResult>> PostEvents(
+        string sensorId,
+        HttpContext context,
+        Batcher batcher,
+        IOptions<IngestOptions> options,
+        TimeProvider time,
+        IngestMetrics metrics)
+    {
+        var limits = options.Value;
+        if (!SensorId.IsValid(sensorId))
+        {
+            return Reject(metrics, "bad_sensor_id", StatusCodes.Status400BadRequest, "Invalid sensorId", $"'{Truncate(sensorId)}' is not a valid sensorId: {SensorId.Rule}.");
+        }
+
+        var kind = ContentKind(context.Request.ContentType);
+        if (kind is null)
+        {
+            return Reject(metrics, "content_type", StatusCodes.Status415UnsupportedMediaType, "Unsupported content type",
+                $"Content-Type '{context.Request.ContentType}' is not accepted: send one event as application/json or a backlog as application/x-ndjson (UTF-8).");
+        }
+
+        var batch = kind == Kind.Ndjson;
+        var limit = batch ? limits.MaxBatchBytes : limits.MaxEventBytes;
+        if (context.Request.ContentLength > limit)
+        {
+            return TooLarge(metrics, batch, limit);
+        }
+
+        var reader = context.Request.BodyReader;
+        ReadResult read;
+        while (true)
+        {
+            read = await reader.ReadAsync(context.RequestAborted);
+            if (read.Buffer.Length > limit)
+            {
+                reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+                return TooLarge(metrics, batch, limit);
+            }
+
+            if (read.IsCompleted)
+            {
+                break;
+            }
+
+            reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+        }
+
+        List<PendingEvent> events;
+        string? error;
+        var body = read.Buffer;
+        byte[]? copy = null;
+        try
+        {
+            ReadOnlySpan<byte> span;
+            if (body.IsSingleSegment)
+            {
+                span = body.FirstSpan;
+            }
+            else
+            {
+                copy = ArrayPool<byte>.Shared.Rent((int)body.Length);
+                body.CopyTo(copy);
+                span = copy.AsSpan(0, (int)body.Length);
+            }
+
+            // receivedAt is the node's own stamp: milliseconds are all it means.
+            var now = TruncateToMilliseconds(time.GetUtcNow());
+            var enqueuedAt = time.GetTimestamp();
+            events = batch
+                ? ParseBacklog(sensorId, span, now, enqueuedAt, limits, out error)
+                : ParseSingle(sensorId, span, now, enqueuedAt, limits, out error);
+        }
+        finally
+        {
+            reader.AdvanceTo(body.End);
+            if (copy is not null)
+            {
+                ArrayPool<byte>.Shared.Return(copy);
+            }
+        }
+
+        if (error is not null)
+        {
+            return Reject(metrics, error.StartsWith("line", StringComparison.Ordinal) ? "bad_batch" : "bad_event", StatusCodes.Status400BadRequest, "Invalid event", error);
+        }
+
+        switch (batcher.TryEnqueue(events))
+        {
+            case Admission.OverCapacity:
+                Release(events);
+                context.Response.Headers.RetryAfter = "1";
+                return Reject(metrics, "over_capacity", StatusCodes.Status429TooManyRequests, "Node is at capacity",
+                    "This node holds as many unacknowledged events as it may; send the same event again after Retry-After seconds.");
+            case Admission.Draining:
+                Release(events);
+                context.Response.Headers.RetryAfter = "1";
+                return Reject(metrics, "draining", StatusCodes.Status503ServiceUnavailable, "Node is shutting down",
+                    "This node is shutting down and takes no new events; send the same event again after Retry-After seconds (another node will take it).");
+        }
+
+        var outcome = DeliveryOutcome.Stored;
+        foreach (var e in events)
+        {
+            var result = await e.Completion;
+            if (result != DeliveryOutcome.Stored)
+            {
+                outcome = result;
+            }
+        }
+
+        if (outcome != DeliveryOutcome.Stored)
+        {
+            context.Response.Headers.RetryAfter = "2";
+            var reason = outcome == DeliveryOutcome.TimedOut ? "ack_timeout" : "sink_failed";
+            return Reject(metrics, reason, StatusCodes.Status503ServiceUnavailable, "Event not stored",
+                outcome == DeliveryOutcome.TimedOut
+                    ? "The event was not accepted by every store within the ack timeout; nothing is acknowledged. Send the same event again after Retry-After seconds."
+                    : "A store failed to accept the event; nothing is acknowledged. Send the same event again after Retry-After seconds.");
+        }
+
+        metrics.AckLatency(time.GetElapsedTime(events[0].EnqueuedAt));
+        metrics.Accepted(events.Count);
+        return batch
+            ? TypedResults.Ok(new StoredBatch("stored", events.Count))
+            : TypedResults.Ok(new StoredEvent("stored", sensorId, events[0].Header.Seq, Timestamp.ToUtcString(events[0].Header.Ts)));
+    }
+
+    private static List<PendingEvent> ParseSingle(string sensorId, ReadOnlySpan<byte> body, DateTimeOffset now, long enqueuedAt, IngestOptions limits, out string? error)
+    {
+        body = Trim(body);
+        if (!EventParser.TryParse(body, now, limits.MaxFutureSkew, out var header, out error))
+        {
+            return [];
+        }
+
+        return [Envelope.Create(sensorId, header, now, body, enqueuedAt)];
+    }
+
+    /// <summary>All lines or none: nothing is enqueued until every line parsed.</summary>
+    private static List<PendingEvent> ParseBacklog(string sensorId, ReadOnlySpan<byte> body, DateTimeOffset now, long enqueuedAt, IngestOptions limits, out string? error)
+    {
+        var headers = new List<(EventHeader Header, int Start, int Length)>();
+        var line = 0;
+        var offset = 0;
+        error = null;
+        while (offset < body.Length)
+        {
+            var end = body[offset..].IndexOf((byte)'\n');
+            var length = end < 0 ? body.Length - offset : end;
+            var text = Trim(body.Slice(offset, length));
+            var start = offset + LeadingWhitespace(body.Slice(offset, length));
+            line++;
+            offset += length + 1;
+            if (text.IsEmpty)
+            {
+                continue;
+            }
+
+            if (text.Length > limits.MaxEventBytes)
+            {
+                error = $"line {line}: the event is {text.Length} bytes, over the {limits.MaxEventBytes}-byte limit per event; nothing in this batch was stored";
+                return [];
+            }
+
+            if (!EventParser.TryParse(text, now, limits.MaxFutureSkew, out var header, out var lineError))
+            {
+                error = $"line {line}: {lineError}; nothing in this batch was stored";
+                return [];
+            }
+
+            headers.Add((header, start, text.Length));
+        }
+
+        if (headers.Count == 0)
+        {
+            error = "line 1: the batch holds no events; send one JSON event per line";
+            return [];
+        }
+
+        var events = new List<PendingEvent>(headers.Count);
+        foreach (var (header, start, length) in headers)
+        {
+            events.Add(Envelope.Create(sensorId, header, now, body.Slice(start, length), enqueuedAt));
+        }
+
+        return events;
+    }
+
+    private static ReadOnlySpan<byte> Trim(ReadOnlySpan<byte> s)
+    {
+        if (s.StartsWith("\uFEFF"u8))
+        {
+            s = s[3..];
+        }
+
+        return s.Trim(" \t\r\n"u8);
+    }
+
+    private static int LeadingWhitespace(ReadOnlySpan<byte> s)
+    {
+        var bom = s.StartsWith("\uFEFF"u8) ? 3 : 0;
+        return bom + (s.Length - bom - s[bom..].TrimStart(" \t\r\n"u8).Length);
+    }
+
+    private enum Kind
+    {
+        Json,
+        Ndjson,
+    }
+
+    private static Kind? ContentKind(string? contentType)
+    {
+        if (!MediaTypeHeaderValue.TryParse(contentType, out var media))
+        {
+            return null;
+        }
+
+        if (media.Charset.HasValue && !media.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        return media.MediaType.Value?.ToLowerInvariant() switch
+        {
+            "application/json" => Kind.Json,
+            "application/x-ndjson" or "application/ndjson" => Kind.Ndjson,
+            _ => null,
+        };
+    }
+
+    private static ProblemHttpResult TooLarge(IngestMetrics metrics, bool batch, int limit) =>
+        Reject(metrics, "too_large", StatusCodes.Status413PayloadTooLarge, "Body too large",
+            batch
+                ? $"A backlog batch may be at most {limit} bytes; send the backlog in smaller batches."
+                : $"An event may be at most {limit} bytes (Ingest:MaxEventBytes); send a smaller event.");
+
+    private static ProblemHttpResult Reject(IngestMetrics metrics, string reason, int status, string title, string detail)
+    {
+        metrics.Rejected(reason);
+        return TypedResults.Problem(detail, statusCode: status, title: title);
+    }
+
+    private static void Release(List<PendingEvent> events)
+    {
+        foreach (var e in events)
+        {
+            e.ReleaseBuffer();
+        }
+    }
+
+    private static DateTimeOffset TruncateToMilliseconds(DateTimeOffset t) => t.AddTicks(-(t.Ticks % TimeSpan.TicksPerMillisecond));
+
+    private static string Truncate(string s) => s.Length <= 64 ? s : string.Concat(s.AsSpan(0, 64), "…");
+}
+
+public sealed record StoredEvent(string Status, string SensorId, long? Seq, string Ts);
+
+public sealed record StoredBatch(string Status, int Count);

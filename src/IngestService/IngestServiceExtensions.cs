@@ -1,0 +1,69 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using IngestService.Delivery;
+using IngestService.Ingest;
+using IngestService.Operations;
+using IngestService.Storage;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace IngestService;
+
+public static class IngestServiceExtensions
+{
+    /// <summary>Registers everything the service needs, chosen by <c>Ingest:Backend</c>.</summary>
+    public static WebApplicationBuilder AddIngestService(this WebApplicationBuilder builder)
+    {
+        // The contract's port, unless --urls or ASPNETCORE_URLS chose another.
+        if (string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.ServerUrlsKey]))
+        {
+            builder.WebHost.UseUrls("http://localhost:5080");
+        }
+
+        var services = builder.Services;
+        services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<BatchingOptions>().BindConfiguration(BatchingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+
+        services.AddProblemDetails();
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, IngestJsonContext.Default));
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddSingleton<IngestMetrics>();
+
+        services.AddSingleton<Batcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<Batcher>());
+
+        var backend = builder.Configuration.GetValue($"{IngestOptions.Section}:{nameof(IngestOptions.Backend)}", Backend.Local);
+        if (backend == Backend.Local)
+        {
+            services.AddSingleton<IEventSink, LocalRawSink>();
+        }
+
+        // Held events are answered before exit: give the batcher the ack timeout and a margin to finish.
+        var ackTimeout = builder.Configuration.GetValue($"{BatchingOptions.Section}:{nameof(BatchingOptions.AckTimeout)}", new BatchingOptions().AckTimeout);
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = ackTimeout + TimeSpan.FromSeconds(10));
+        services.AddHostedService<DrainOnStop>();
+        return builder;
+    }
+}
+
+/// <summary>
+/// Stops new events the moment shutdown begins, while the server still finishes the requests it holds and
+/// the batcher still delivers them.
+/// </summary>
+internal sealed class DrainOnStop(IHostApplicationLifetime lifetime, Batcher batcher) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lifetime.ApplicationStopping.Register(batcher.BeginDrain);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(StoredEvent))]
+[JsonSerializable(typeof(StoredBatch))]
+[JsonSerializable(typeof(Readiness))]
+internal sealed partial class IngestJsonContext : JsonSerializerContext;

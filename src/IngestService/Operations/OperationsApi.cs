@@ -1,0 +1,55 @@
+using IngestService.Delivery;
+using IngestService.Ingest;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace IngestService.Operations;
+
+public static class OperationsApi
+{
+    public static IEndpointRouteBuilder MapOperations(this IEndpointRouteBuilder routes)
+    {
+        routes.MapGet("/healthz", () => TypedResults.Text("ok"))
+            .WithTags("Operations").WithSummary("200 while the process runs").AllowAnonymous();
+        routes.MapGet("/readyz", Ready)
+            .WithTags("Operations").WithSummary("200 when every sink is reachable and the node is not draining").AllowAnonymous()
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        return routes;
+    }
+
+    internal static async Task<Results<Ok<Readiness>, ProblemHttpResult>> Ready(Batcher batcher, IEnumerable<IEventSink> sinks, CancellationToken cancellationToken)
+    {
+        if (batcher.IsDraining)
+        {
+            return TypedResults.Problem("This node is shutting down.", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Draining");
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        var checks = sinks.Select(async s => (s.Name, Problem: await CheckAsync(s, timeout.Token))).ToArray();
+        var results = await Task.WhenAll(checks);
+        var failing = results.Where(r => r.Problem is not null).ToArray();
+        if (failing.Length > 0)
+        {
+            return TypedResults.Problem(
+                string.Join("; ", failing.Select(f => $"{f.Name}: {f.Problem}")),
+                statusCode: StatusCodes.Status503ServiceUnavailable,
+                title: "A sink is unreachable");
+        }
+
+        return TypedResults.Ok(new Readiness("ready", [.. results.Select(r => r.Name)], batcher.PendingEvents));
+    }
+
+    private static async Task<string?> CheckAsync(IEventSink sink, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await sink.CheckReadyAsync(cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            return ex.Message;
+        }
+    }
+}
+
+public sealed record Readiness(string Status, string[] Sinks, long PendingEvents);
