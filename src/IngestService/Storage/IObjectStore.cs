@@ -1,0 +1,55 @@
+namespace IngestService.Storage;
+
+/// <summary>An object's listing entry. <see cref="Metadata"/> is filled by head and get, not by list.</summary>
+public sealed record ObjectInfo(string Key, string ETag, long Size, DateTimeOffset LastModified, IReadOnlyDictionary<string, string>? Metadata = null);
+
+/// <summary>An open object: read <see cref="Content"/> once, then dispose.</summary>
+public sealed class StoredObject(ObjectInfo info, Stream content) : IAsyncDisposable
+{
+    public ObjectInfo Info { get; } = info;
+
+    public Stream Content { get; } = content;
+
+    public ValueTask DisposeAsync() => Content.DisposeAsync();
+}
+
+/// <summary>The precondition of a write, with S3's meaning.</summary>
+public readonly record struct WriteCondition(string? IfMatch, bool IfNoneMatch)
+{
+    /// <summary>Write whatever is there.</summary>
+    public static WriteCondition None => default;
+
+    /// <summary><c>If-None-Match: *</c>: create only; fails when the key exists.</summary>
+    public static WriteCondition CreateOnly => new(null, true);
+
+    /// <summary><c>If-Match: etag</c>: replace only the version that was read.</summary>
+    public static WriteCondition Replace(string etag) => new(etag, false);
+}
+
+/// <summary>
+/// The one seam between the regroup and read code and where objects live: S3 in <c>Aws</c>, the file
+/// system in <c>Local</c>. Both give the same semantics, including conditional writes, so the code above it
+/// is written once.
+/// </summary>
+public interface IObjectStore
+{
+    /// <summary>The object with its ETag and metadata, or null when there is none.</summary>
+    Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>The object's ETag, size and metadata without its content, or null when there is none.</summary>
+    Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>Keys under <paramref name="prefix"/> in ascending order, starting after <paramref name="startAfter"/>.</summary>
+    IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes <paramref name="content"/> under <paramref name="key"/> when <paramref name="condition"/> holds.
+    /// Answers the new ETag, or null when the condition failed (S3's 412 and 409): the caller reads again and retries.
+    /// </summary>
+    Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken);
+
+    Task DeleteAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>Null when the store is reachable, else why not (for <c>/readyz</c>).</summary>
+    Task<string?> CheckReadyAsync(CancellationToken cancellationToken);
+}
