@@ -1,0 +1,262 @@
+using System.Diagnostics.Metrics;
+using System.Text;
+using IngestService.Delivery;
+using IngestService.Ingest;
+using IngestService.Operations;
+using IngestService.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace IngestService.Tests.Ingest;
+
+public sealed class BatcherTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Window = TimeSpan.FromMilliseconds(100);
+    private readonly ManualTimeProvider _time = new();
+    private readonly List<Batcher> _batchers = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var batcher in _batchers)
+        {
+            // Release anything a test left waiting so StopAsync can drain.
+            _time.Advance(TimeSpan.FromMinutes(10));
+            await batcher.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task An_event_is_not_acknowledged_before_its_sink_accepts_it()
+    {
+        var sink = new ScriptedSink();
+        var batcher = await StartAsync(sink);
+
+        var e = Enqueue(batcher, "s1", 1);
+        await CloseWindowAsync();
+        var call = await sink.NextWindowAsync();
+
+        Assert.False(e.Completion.IsCompleted);
+        call.Accept();
+        Assert.Equal(DeliveryOutcome.Stored, await e.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task One_window_carries_the_events_of_many_sensors()
+    {
+        var sink = new ScriptedSink();
+        var batcher = await StartAsync(sink);
+
+        var events = Enumerable.Range(0, 50).Select(i => Enqueue(batcher, $"sensor-{i}", 1)).ToArray();
+        await CloseWindowAsync();
+        var call = await sink.NextWindowAsync();
+        call.Accept();
+
+        Assert.Equal(50, call.Lines.Length);
+        Assert.Equal(50, call.Sensors.Distinct().Count());
+        Assert.All(await Task.WhenAll(events.Select(e => e.Completion)), o => Assert.Equal(DeliveryOutcome.Stored, o));
+    }
+
+    [Fact]
+    public async Task Exactly_the_events_a_sink_did_not_accept_are_failed()
+    {
+        var sink = new ScriptedSink();
+        var batcher = await StartAsync(sink);
+
+        var events = Enumerable.Range(0, 10).Select(i => Enqueue(batcher, $"s{i}", i)).ToArray();
+        await CloseWindowAsync();
+        (await sink.NextWindowAsync()).Accept(i => i % 2 == 0);
+
+        var outcomes = await Task.WhenAll(events.Select(e => e.Completion));
+        for (var i = 0; i < outcomes.Length; i++)
+        {
+            Assert.Equal(i % 2 == 0 ? DeliveryOutcome.Stored : DeliveryOutcome.SinkFailed, outcomes[i]);
+        }
+    }
+
+    [Fact]
+    public async Task An_event_is_stored_only_when_every_sink_accepted_it()
+    {
+        var firehose = new ScriptedSink("firehose");
+        var kinesis = new ScriptedSink("kinesis");
+        var batcher = await StartAsync(firehose, kinesis);
+
+        var events = Enumerable.Range(0, 4).Select(i => Enqueue(batcher, $"s{i}", i)).ToArray();
+        await CloseWindowAsync();
+        (await firehose.NextWindowAsync()).Accept(i => i < 2);
+        (await kinesis.NextWindowAsync()).Accept(i => i % 2 == 0);
+
+        var outcomes = await Task.WhenAll(events.Select(e => e.Completion));
+        Assert.Equal([DeliveryOutcome.Stored, DeliveryOutcome.SinkFailed, DeliveryOutcome.SinkFailed, DeliveryOutcome.SinkFailed], outcomes);
+    }
+
+    [Fact]
+    public async Task A_failing_sink_fails_its_window_and_the_next_window_succeeds()
+    {
+        var sink = new ScriptedSink();
+        var batcher = await StartAsync(sink);
+
+        var first = Enqueue(batcher, "s1", 1);
+        await CloseWindowAsync();
+        (await sink.NextWindowAsync()).Fail();
+        Assert.Equal(DeliveryOutcome.SinkFailed, await first.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        var resent = Enqueue(batcher, "s1", 1);
+        await CloseWindowAsync();
+        (await sink.NextWindowAsync()).Accept();
+        Assert.Equal(DeliveryOutcome.Stored, await resent.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task Events_not_accepted_within_the_ack_timeout_time_out()
+    {
+        var sink = new ScriptedSink();
+        var batcher = await StartAsync(sink);
+
+        var e = Enqueue(batcher, "s1", 1);
+        await CloseWindowAsync();
+        await sink.NextWindowAsync();
+        _time.Advance(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(DeliveryOutcome.TimedOut, await e.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task Over_the_pending_caps_the_batcher_refuses_and_takes_events_again_once_answered()
+    {
+        var sink = new ScriptedSink();
+        var batcher = await StartAsync([sink], o => o.MaxPendingEvents = 3);
+
+        var held = Enumerable.Range(0, 3).Select(i => Enqueue(batcher, $"s{i}", 1)).ToArray();
+        Assert.Equal(Admission.OverCapacity, batcher.TryEnqueue([Event("s9", 1)]));
+        Assert.Equal(3, batcher.PendingEvents);
+
+        await CloseWindowAsync();
+        (await sink.NextWindowAsync()).Accept();
+        await Task.WhenAll(held.Select(e => e.Completion));
+
+        Assert.Equal(0, batcher.PendingEvents);
+        Assert.Equal(0, batcher.PendingBytes);
+        Assert.Equal(Admission.Accepted, batcher.TryEnqueue([Event("s9", 1)]));
+    }
+
+    [Fact]
+    public async Task A_batch_is_admitted_whole_or_not_at_all()
+    {
+        var batcher = await StartAsync([new ScriptedSink()], o => o.MaxPendingEvents = 3);
+
+        Assert.Equal(Admission.OverCapacity, batcher.TryEnqueue([.. Enumerable.Range(0, 4).Select(i => Event("s1", i))]));
+        Assert.Equal(0, batcher.PendingEvents);
+    }
+
+    [Fact]
+    public async Task A_window_closes_at_its_event_cap_without_waiting_for_the_clock()
+    {
+        var sink = new ScriptedSink();
+        var batcher = await StartAsync([sink], o => o.MaxWindowEvents = 5);
+
+        foreach (var i in Enumerable.Range(0, 12))
+        {
+            Enqueue(batcher, $"s{i}", 1);
+        }
+
+        Assert.Equal(5, (await sink.NextWindowAsync()).Lines.Length);
+        Assert.Equal(5, (await sink.NextWindowAsync()).Lines.Length);
+    }
+
+    [Fact]
+    public async Task A_slow_flush_does_not_stall_the_next_window()
+    {
+        var sink = new ScriptedSink();
+        var batcher = await StartAsync(sink);
+
+        var slow = Enqueue(batcher, "s1", 1);
+        await CloseWindowAsync();
+        var stuck = await sink.NextWindowAsync();
+
+        var fast = Enqueue(batcher, "s2", 1);
+        await CloseWindowAsync(timers: 2);
+        (await sink.NextWindowAsync()).Accept();
+
+        Assert.Equal(DeliveryOutcome.Stored, await fast.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(slow.Completion.IsCompleted);
+        stuck.Accept();
+        Assert.Equal(DeliveryOutcome.Stored, await slow.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task Stopping_delivers_held_events_answers_them_all_and_refuses_new_ones()
+    {
+        var sink = new SwitchableSink();
+        var batcher = await StartAsync(sink);
+
+        var held = Enumerable.Range(0, 20).Select(i => Enqueue(batcher, $"s{i}", 1)).ToArray();
+        var stopping = batcher.StopAsync(CancellationToken.None);
+        Assert.Equal(Admission.Draining, batcher.TryEnqueue([Event("late", 1)]));
+
+        // No clock movement: completing the queue closes the open window at once.
+        await stopping.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.All(held, e => Assert.Equal(DeliveryOutcome.Stored, e.Completion.Result));
+        Assert.Equal(0, batcher.PendingEvents);
+    }
+
+    [Fact]
+    public async Task The_stored_line_is_the_envelope_with_the_event_bytes_verbatim()
+    {
+        var sink = new ScriptedSink();
+        var batcher = await StartAsync(sink);
+
+        const string body = "{\"ts\":\"2026-11-21T11:00:00+01:00\",\"seq\":7,\"t\":21.50,\"tags\":[\"a\",{\"b\":null}]}";
+        var header = new EventHeader(new DateTimeOffset(2026, 11, 21, 10, 0, 0, TimeSpan.Zero), 7);
+        batcher.TryEnqueue([Envelope.Create("s1", header, _time.GetUtcNow(), Encoding.UTF8.GetBytes(body), _time.GetTimestamp())]);
+        await CloseWindowAsync();
+        var call = await sink.NextWindowAsync();
+        call.Accept();
+
+        Assert.Equal(
+            "{\"sensorId\":\"s1\",\"seq\":7,\"ts\":\"2026-11-21T10:00:00.000Z\",\"receivedAt\":\"2026-11-21T10:00:00.000Z\",\"event\":" + body + "}\n",
+            Encoding.UTF8.GetString(call.Lines[0]));
+    }
+
+    private async Task CloseWindowAsync(int timers = 1)
+    {
+        await _time.WaitForTimersAsync(timers);
+        _time.Advance(Window);
+    }
+
+    private PendingEvent Enqueue(Batcher batcher, string sensor, long seq)
+    {
+        var e = Event(sensor, seq);
+        Assert.Equal(Admission.Accepted, batcher.TryEnqueue([e]));
+        return e;
+    }
+
+    private PendingEvent Event(string sensor, long seq)
+    {
+        var body = Encoding.UTF8.GetBytes($"{{\"ts\":\"2026-11-21T10:00:00Z\",\"seq\":{seq}}}");
+        return Envelope.Create(sensor, new EventHeader(_time.GetUtcNow(), seq), _time.GetUtcNow(), body, _time.GetTimestamp());
+    }
+
+    private Task<Batcher> StartAsync(params IEventSink[] sinks) => StartAsync(sinks, _ => { });
+
+    private async Task<Batcher> StartAsync(IEventSink[] sinks, Action<BatchingOptions> configure)
+    {
+        var options = new BatchingOptions { Window = Window };
+        configure(options);
+        var batcher = new Batcher(sinks, Options.Create(options), _time, new IngestMetrics(new TestMeterFactory()), NullLogger<Batcher>.Instance);
+        _batchers.Add(batcher);
+        await batcher.StartAsync(CancellationToken.None);
+        return batcher;
+    }
+
+    private sealed class TestMeterFactory : IMeterFactory
+    {
+        public Meter Create(MeterOptions options) => new(options);
+
+        public void Dispose()
+        {
+        }
+    }
+}
