@@ -3,6 +3,8 @@ using System.Text.Json.Serialization;
 using IngestService.Delivery;
 using IngestService.Ingest;
 using IngestService.Operations;
+using IngestService.Operations.Auth;
+using Serilog;
 using IngestService.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -24,11 +26,15 @@ public static class IngestServiceExtensions
         services.AddOptions<BatchingOptions>().BindConfiguration(BatchingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
+        builder.Logging.ClearProviders().AddSerilog(new LoggerConfiguration().ReadFrom.Configuration(builder.Configuration).CreateLogger(), dispose: true);
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, IngestJsonContext.Default));
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.AddSingleton<IngestMetrics>();
+        services.AddSingleton<PrometheusExporter>();
+        services.AddIngestAuth(builder.Configuration);
+        services.AddOpenApi(o => o.AddDocumentTransformer<OpenApiSecurity>());
 
         services.AddSingleton<Batcher>();
         services.AddHostedService(sp => sp.GetRequiredService<Batcher>());

@@ -1,19 +1,30 @@
 using IngestService;
 using IngestService.Ingest;
 using IngestService.Operations;
+using IngestService.Operations.Auth;
 
 // Settings ship beside the binary; relative paths such as Ingest:DataPath resolve from where it was started.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+if (args is ["token", ..])
+{
+    return TokenCommand.Run(args, builder.Configuration, Console.Out, Console.Error);
+}
+
 builder.AddIngestService();
 
 var app = builder.Build();
+app.UseMiddleware<RequestLogging>();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
 
+app.MapOpenApi();
 app.MapIngest();
 app.MapOperations();
 
-app.Run();
+await app.RunAsync();
+return 0;
 
 /// <summary>Visible to <c>WebApplicationFactory</c> in the tests.</summary>
 public partial class Program;

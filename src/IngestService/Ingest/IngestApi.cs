@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using IngestService.Operations;
+using IngestService.Operations.Auth;
 using Microsoft.Net.Http.Headers;
 
 namespace IngestService.Ingest;
@@ -11,7 +12,7 @@ public static class IngestApi
 {
     public static RouteGroupBuilder MapIngest(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/v1/sensors/{sensorId}/events").WithTags("Ingest");
+        var group = routes.MapGroup("/v1/sensors/{sensorId}/events").WithTags("Ingest").RequireScope(routes, Scopes.Ingest);
         group.MapPost("/", PostEvents)
             .WithName("PostEvents")
             .WithSummary("Store one event (application/json) or a backlog of events (application/x-ndjson)")

@@ -22,8 +22,11 @@ public sealed class IngestMetrics : IDisposable
     private readonly Counter<long> _sinkBytes;
     private readonly Counter<long> _sinkCalls;
 
-    public IngestMetrics(IMeterFactory meterFactory)
+    /// <param name="meterFactory">Creates the meter, scoped to this host.</param>
+    /// <param name="exporter">Taken so that it listens before the first measurement, which would otherwise be lost.</param>
+    public IngestMetrics(IMeterFactory meterFactory, PrometheusExporter exporter)
     {
+        ArgumentNullException.ThrowIfNull(exporter);
         _meter = meterFactory.Create(MeterName);
         _accepted = _meter.CreateCounter<long>("ingest_events_accepted", "{event}", "Events acknowledged with 2xx");
         _rejected = _meter.CreateCounter<long>("ingest_events_rejected", "{request}", "Requests answered with an error, by reason");
@@ -39,6 +42,7 @@ public sealed class IngestMetrics : IDisposable
         _sinkRecords = _meter.CreateCounter<long>("ingest_sink_records", "{record}", "Records a sink accepted (the unit AWS bills), by sink");
         _sinkBytes = _meter.CreateCounter<long>("ingest_sink_bytes", "By", "Record bytes a sink accepted, by sink");
         _sinkCalls = _meter.CreateCounter<long>("ingest_sink_calls", "{call}", "API calls made to a sink, by sink and whether it was a retry");
+        _meter.CreateObservableGauge("process_resident_memory", () => Environment.WorkingSet, "By", "Resident memory of this process");
     }
 
     public void Accepted(int events) => _accepted.Add(events);

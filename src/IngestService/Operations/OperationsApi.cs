@@ -13,6 +13,8 @@ public static class OperationsApi
         routes.MapGet("/readyz", Ready)
             .WithTags("Operations").WithSummary("200 when every sink is reachable and the node is not draining").AllowAnonymous()
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        routes.MapGet("/metrics", (PrometheusExporter exporter) => TypedResults.Text(exporter.Scrape(), PrometheusExporter.ContentType))
+            .WithTags("Operations").WithSummary("Prometheus text format").AllowAnonymous();
         return routes;
     }
 

@@ -14,6 +14,7 @@ public sealed class BatcherTests : IAsyncLifetime
     private static readonly TimeSpan Window = TimeSpan.FromMilliseconds(100);
     private readonly ManualTimeProvider _time = new();
     private readonly List<Batcher> _batchers = [];
+    private readonly TestMeterFactory _meters = new();
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -245,7 +246,7 @@ public sealed class BatcherTests : IAsyncLifetime
     {
         var options = new BatchingOptions { Window = Window };
         configure(options);
-        var batcher = new Batcher(sinks, Options.Create(options), _time, new IngestMetrics(new TestMeterFactory()), NullLogger<Batcher>.Instance);
+        var batcher = new Batcher(sinks, Options.Create(options), _time, new IngestMetrics(_meters, new PrometheusExporter(_meters)), NullLogger<Batcher>.Instance);
         _batchers.Add(batcher);
         await batcher.StartAsync(CancellationToken.None);
         return batcher;
@@ -253,7 +254,11 @@ public sealed class BatcherTests : IAsyncLifetime
 
     private sealed class TestMeterFactory : IMeterFactory
     {
-        public Meter Create(MeterOptions options) => new(options);
+        public Meter Create(MeterOptions options)
+        {
+            options.Scope = this;
+            return new Meter(options);
+        }
 
         public void Dispose()
         {
