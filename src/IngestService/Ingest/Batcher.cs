@@ -97,8 +97,15 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
         return Admission.Accepted;
     }
 
-    /// <summary>Stops taking events; used when shutdown begins, before the server stops.</summary>
-    public void BeginDrain() => _draining = true;
+    /// <summary>
+    /// Stops taking events and closes the open window at once, so the requests the server is still finishing
+    /// are answered now rather than when the window's timer runs out. Called when shutdown begins.
+    /// </summary>
+    public void BeginDrain()
+    {
+        _draining = true;
+        _queue.Writer.TryComplete();
+    }
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -110,7 +117,6 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         BeginDrain();
-        _queue.Writer.TryComplete();
         if (_loop is not null)
         {
             await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
