@@ -72,7 +72,7 @@ public static class IngestApi
         }
 
         List<PendingEvent> events;
-        string? error;
+        Rejection? rejection;
         var body = read.Buffer;
         byte[]? copy = null;
         try
@@ -93,8 +93,8 @@ public static class IngestApi
             var now = TruncateToMilliseconds(time.GetUtcNow());
             var enqueuedAt = time.GetTimestamp();
             events = batch
-                ? ParseBacklog(sensorId, span, now, enqueuedAt, limits, out error)
-                : ParseSingle(sensorId, span, now, enqueuedAt, limits, out error);
+                ? ParseBacklog(sensorId, span, now, enqueuedAt, limits, out rejection)
+                : ParseSingle(sensorId, span, now, enqueuedAt, limits, out rejection);
         }
         finally
         {
@@ -105,9 +105,9 @@ public static class IngestApi
             }
         }
 
-        if (error is not null)
+        if (rejection is { } r)
         {
-            return Reject(metrics, error.StartsWith("line", StringComparison.Ordinal) ? "bad_batch" : "bad_event", StatusCodes.Status400BadRequest, "Invalid event", error);
+            return Reject(metrics, r.Reason, r.Status, r.Status == StatusCodes.Status413PayloadTooLarge ? "Event too large" : "Invalid event", r.Detail);
         }
 
         switch (batcher.TryEnqueue(events))
@@ -151,24 +151,26 @@ public static class IngestApi
             : TypedResults.Ok(new StoredEvent("stored", sensorId, events[0].Header.Seq, Timestamp.ToUtcString(events[0].Header.Ts)));
     }
 
-    private static List<PendingEvent> ParseSingle(string sensorId, ReadOnlySpan<byte> body, DateTimeOffset now, long enqueuedAt, IngestOptions limits, out string? error)
+    private static List<PendingEvent> ParseSingle(string sensorId, ReadOnlySpan<byte> body, DateTimeOffset now, long enqueuedAt, IngestOptions limits, out Rejection? rejection)
     {
         body = Trim(body);
-        if (!EventParser.TryParse(body, now, limits.MaxFutureSkew, out var header, out error))
+        if (!EventParser.TryParse(body, now, limits.MaxFutureSkew, out var header, out var error))
         {
+            rejection = new Rejection(StatusCodes.Status400BadRequest, "bad_event", error!);
             return [];
         }
 
+        rejection = null;
         return [Envelope.Create(sensorId, header, now, body, enqueuedAt)];
     }
 
     /// <summary>All lines or none: nothing is enqueued until every line parsed.</summary>
-    private static List<PendingEvent> ParseBacklog(string sensorId, ReadOnlySpan<byte> body, DateTimeOffset now, long enqueuedAt, IngestOptions limits, out string? error)
+    private static List<PendingEvent> ParseBacklog(string sensorId, ReadOnlySpan<byte> body, DateTimeOffset now, long enqueuedAt, IngestOptions limits, out Rejection? rejection)
     {
         var headers = new List<(EventHeader Header, int Start, int Length)>();
         var line = 0;
         var offset = 0;
-        error = null;
+        rejection = null;
         while (offset < body.Length)
         {
             var end = body[offset..].IndexOf((byte)'\n');
@@ -184,13 +186,14 @@ public static class IngestApi
 
             if (text.Length > limits.MaxEventBytes)
             {
-                error = $"line {line}: the event is {text.Length} bytes, over the {limits.MaxEventBytes}-byte limit per event; nothing in this batch was stored";
+                rejection = new Rejection(StatusCodes.Status413PayloadTooLarge, "too_large",
+                    $"line {line}: the event is {text.Length} bytes, over the {limits.MaxEventBytes}-byte limit per event (Ingest:MaxEventBytes); nothing in this batch was stored");
                 return [];
             }
 
             if (!EventParser.TryParse(text, now, limits.MaxFutureSkew, out var header, out var lineError))
             {
-                error = $"line {line}: {lineError}; nothing in this batch was stored";
+                rejection = new Rejection(StatusCodes.Status400BadRequest, "bad_batch", $"line {line}: {lineError}; nothing in this batch was stored");
                 return [];
             }
 
@@ -199,7 +202,7 @@ public static class IngestApi
 
         if (headers.Count == 0)
         {
-            error = "line 1: the batch holds no events; send one JSON event per line";
+            rejection = new Rejection(StatusCodes.Status400BadRequest, "bad_batch", "the batch holds no events; send one JSON event per line");
             return [];
         }
 
@@ -227,6 +230,8 @@ public static class IngestApi
         var bom = s.StartsWith("\uFEFF"u8) ? 3 : 0;
         return bom + (s.Length - bom - s[bom..].TrimStart(" \t\r\n"u8).Length);
     }
+
+    private readonly record struct Rejection(int Status, string Reason, string Detail);
 
     private enum Kind
     {
