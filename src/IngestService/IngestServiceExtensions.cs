@@ -6,6 +6,7 @@ using IngestService.Operations;
 using IngestService.Operations.Auth;
 using Serilog;
 using IngestService.Storage;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace IngestService;
@@ -22,6 +23,11 @@ public static class IngestServiceExtensions
         }
 
         var services = builder.Services;
+
+        // Slow clients must not hold connections: a sensor's headers are tiny, so 10 s is generous. The
+        // Kestrel section can still override it, and the body's minimum data rate (240 B/s) stays default.
+        services.Configure<KestrelServerOptions>(o => o.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10));
+        services.Configure<KestrelServerOptions>(builder.Configuration.GetSection("Kestrel"));
         services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<BatchingOptions>().BindConfiguration(BatchingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
