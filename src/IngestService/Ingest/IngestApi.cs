@@ -56,7 +56,16 @@ public static class IngestApi
         ReadResult read;
         while (true)
         {
-            read = await reader.ReadAsync(context.RequestAborted);
+            try
+            {
+                read = await reader.ReadAsync(context.RequestAborted);
+            }
+            catch (BadHttpRequestException ex)
+            {
+                // Kestrel ended the body: too slow, truncated, or over its own size limit.
+                return Reject(metrics, "bad_body", ex.StatusCode, "Body not received", $"The request body could not be read ({ex.Message}); send it again whole and promptly.");
+            }
+
             if (read.Buffer.Length > limit)
             {
                 reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
