@@ -144,7 +144,9 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     {
         try
         {
-            await _s3.HeadBucketAsync(new HeadBucketRequest { BucketName = _bucket }, cancellationToken).ConfigureAwait(false);
+            // A one-key listing rather than HeadBucket: both need only s3:ListBucket on AWS, but moto
+            // authorizes HeadBucket as an action of its own that no policy names.
+            await _s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket, MaxKeys = 1 }, cancellationToken).ConfigureAwait(false);
             return null;
         }
         catch (AmazonS3Exception ex)
