@@ -16,8 +16,8 @@ namespace IngestService.Delivery;
 /// regroup worker and reads use, so a node that cannot reach it is not ready either.
 /// </remarks>
 public sealed class FirehoseSink(
-    IFirehoseClient client, IOptions<AwsOptions> options, IngestMetrics metrics, TimeProvider time, ILogger<FirehoseSink> logger, IObjectStore? store = null)
-    : AwsRecordSink(metrics, time, Backoff.Default, logger)
+    IFirehoseClient client, IOptions<AwsOptions> options, IngestMetrics metrics, TimeProvider time, ILogger<FirehoseSink> logger, IObjectStore? store = null, Backoff? backoff = null)
+    : AwsRecordSink(metrics, time, backoff ?? Backoff.Default, logger)
 {
     private readonly string _stream = options.Value.DeliveryStream!;
 

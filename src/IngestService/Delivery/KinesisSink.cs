@@ -10,8 +10,8 @@ namespace IngestService.Delivery;
 /// and keep their order for stream consumers. A record is still a list of events in the packing, so KPL
 /// aggregation (several events per record, one shard per record) can be added as another limit set.
 /// </summary>
-public sealed class KinesisSink(IKinesisClient client, IOptions<AwsOptions> options, IngestMetrics metrics, TimeProvider time, ILogger<KinesisSink> logger)
-    : AwsRecordSink(metrics, time, Backoff.Default, logger)
+public sealed class KinesisSink(IKinesisClient client, IOptions<AwsOptions> options, IngestMetrics metrics, TimeProvider time, ILogger<KinesisSink> logger, Backoff? backoff = null)
+    : AwsRecordSink(metrics, time, backoff ?? Backoff.Default, logger)
 {
     private readonly string _stream = options.Value.KinesisStream!;
 
