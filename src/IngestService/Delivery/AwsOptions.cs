@@ -11,7 +11,7 @@ public sealed class AwsOptions
 {
     public const string Section = "Aws";
 
-    /// <summary>Region such as <c>eu-west-1</c>. Default empty: the standard chain (<c>AWS_REGION</c>, profile, instance metadata) decides.</summary>
+    /// <summary>Region such as <c>eu-west-1</c>. Default empty: <c>AWS_REGION</c> / <c>AWS_DEFAULT_REGION</c> or the profile decides.</summary>
     public string? Region { get; set; }
 
     /// <summary>One endpoint for every AWS call (moto, LocalStack). Default empty: the standard endpoint variables, else AWS.</summary>
@@ -46,6 +46,11 @@ internal sealed class AwsOptionsValidator(IOptions<IngestOptions> ingest) : IVal
         if (string.IsNullOrWhiteSpace(options.DeliveryStream))
         {
             failures.Add("Aws:DeliveryStream is required when Ingest:Backend is Aws: set it to the Firehose delivery stream name.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Region) && Amazon.Runtime.FallbackRegionFactory.GetRegionEndpoint(includeInstanceMetadata: false) is null)
+        {
+            failures.Add("Aws:Region is required when Ingest:Backend is Aws and neither AWS_REGION nor an AWS profile names one.");
         }
 
         if (!string.IsNullOrWhiteSpace(options.ServiceUrl) && !Uri.TryCreate(options.ServiceUrl, UriKind.Absolute, out _))

@@ -9,7 +9,8 @@ public sealed class AwsStartupTests
     [Theory]
     [InlineData("Aws:Bucket")]
     [InlineData("Aws:DeliveryStream")]
-    public void The_Aws_backend_does_not_start_without_a_required_key_and_names_it(string missing)
+    [InlineData("Aws:ServiceUrl", "not a url")]
+    public void The_Aws_backend_does_not_start_without_a_required_key_and_names_it(string missing, string? replacement = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -22,6 +23,11 @@ public sealed class AwsStartupTests
             ["Aws:DeliveryStream"] = "d",
         };
         settings.Remove(missing);
+        if (replacement is not null)
+        {
+            settings[missing] = replacement;
+        }
+
         using var app = new SettingsFactory(settings);
 
         var error = Assert.Throws<OptionsValidationException>(() => app.CreateClient());

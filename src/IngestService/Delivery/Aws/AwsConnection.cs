@@ -89,7 +89,8 @@ public sealed class AwsConnection : IDisposable
             return RegionEndpoint.GetBySystemName(configured);
         }
 
-        return FallbackRegionFactory.GetRegionEndpoint(includeInstanceMetadata: true)
+        // Not instance metadata: a lookup that can hang for seconds off EC2; ECS and Lambda set AWS_REGION.
+        return FallbackRegionFactory.GetRegionEndpoint(includeInstanceMetadata: false)
             ?? throw new InvalidOperationException("No AWS region: set Aws:Region (or AWS_REGION).");
     }
 
