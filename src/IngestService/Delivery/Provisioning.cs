@@ -31,7 +31,18 @@ public static class Provisioning
             return 2;
         }
 
-        using var connection = new AwsConnection(Options.Create(aws), credentials);
+        AwsConnection connection;
+        try
+        {
+            connection = new AwsConnection(Options.Create(aws), credentials);
+        }
+        catch (InvalidOperationException ex)
+        {
+            await output.WriteLineAsync($"provision failed: {ex.Message}").ConfigureAwait(false);
+            return 2;
+        }
+
+        using var owned = connection;
         var roleArn = configuration["Provision:FirehoseRoleArn"];
         if (string.IsNullOrWhiteSpace(roleArn))
         {

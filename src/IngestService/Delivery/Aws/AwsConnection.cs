@@ -63,19 +63,16 @@ public sealed class AwsConnection : IDisposable
     /// <c>Aws:ServiceUrl</c>, then <c>AWS_ENDPOINT_URL_{SERVICE}</c>, then <c>AWS_ENDPOINT_URL</c>, else the
     /// regional AWS endpoint, as the SDKs resolve it.
     /// </summary>
-    public Uri EndpointFor(string service, string envSuffix)
-    {
-        var configured = _serviceUrl
-            ?? NonEmpty(Environment.GetEnvironmentVariable($"AWS_ENDPOINT_URL_{envSuffix}"))
-            ?? NonEmpty(Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL"));
-        return new Uri(configured ?? $"https://{service}.{Region.SystemName}.{Region.PartitionDnsSuffix}");
-    }
+    public Uri EndpointFor(string service, string envSuffix) => ResolveEndpoint(_serviceUrl, service, envSuffix, Region, Environment.GetEnvironmentVariable);
 
     /// <summary>True when any endpoint override applies (emulators want path-style S3 addressing).</summary>
-    public bool HasEndpointOverride(string envSuffix) =>
-        _serviceUrl is not null
-        || NonEmpty(Environment.GetEnvironmentVariable($"AWS_ENDPOINT_URL_{envSuffix}")) is not null
-        || NonEmpty(Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL")) is not null;
+    public bool HasEndpointOverride(string envSuffix) => Override(_serviceUrl, envSuffix, Environment.GetEnvironmentVariable) is not null;
+
+    internal static Uri ResolveEndpoint(string? serviceUrl, string service, string envSuffix, RegionEndpoint region, Func<string, string?> environment) =>
+        new(Override(serviceUrl, envSuffix, environment) ?? $"https://{service}.{region.SystemName}.{region.PartitionDnsSuffix}");
+
+    private static string? Override(string? serviceUrl, string envSuffix, Func<string, string?> environment) =>
+        NonEmpty(serviceUrl) ?? NonEmpty(environment($"AWS_ENDPOINT_URL_{envSuffix}")) ?? NonEmpty(environment("AWS_ENDPOINT_URL"));
 
     public void Dispose()
     {
