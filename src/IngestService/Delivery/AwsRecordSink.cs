@@ -50,9 +50,9 @@ public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider 
                 fatal ??= outcome;
             }
 
+            // The batcher logs and counts the window's failure; what was marked still counts.
             if (fatal is not null)
             {
-                LogGaveUp(Name, fatal.ErrorCode, fatal.Message);
                 throw fatal;
             }
 
@@ -124,7 +124,4 @@ public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider 
 
     [LoggerMessage(2002, LogLevel.Warning, "Sink {Sink} call failed with {ErrorCode} (retryable: {Retryable}): {Message}")]
     private partial void LogCallFailed(string sink, string errorCode, bool retryable, string message);
-
-    [LoggerMessage(2003, LogLevel.Error, "Sink {Sink} gave up on a window after {ErrorCode}: {Message}")]
-    private partial void LogGaveUp(string sink, string errorCode, string message);
 }

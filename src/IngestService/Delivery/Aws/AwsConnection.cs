@@ -18,13 +18,21 @@ public sealed class AwsConnection : IDisposable
     private readonly string? _serviceUrl;
 
     public AwsConnection(IOptions<AwsOptions> options, AWSCredentials? credentials = null)
+        : this(options, credentials, null)
+    {
+    }
+
+    /// <param name="options">Region and endpoint.</param>
+    /// <param name="credentials">Fixed credentials, or null for the default chain.</param>
+    /// <param name="handler">Replaces the pooled socket handler (tests).</param>
+    internal AwsConnection(IOptions<AwsOptions> options, AWSCredentials? credentials, HttpMessageHandler? handler)
     {
         var o = options.Value;
         _serviceUrl = string.IsNullOrWhiteSpace(o.ServiceUrl) ? null : o.ServiceUrl;
         Region = ResolveRegion(o.Region);
         _fixed = credentials;
         Http = new HttpClient(
-            new SocketsHttpHandler
+            handler ?? new SocketsHttpHandler
             {
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
                 PooledConnectionIdleTimeout = TimeSpan.FromSeconds(50),
