@@ -50,6 +50,10 @@ public static class IngestServiceExtensions
         {
             services.AddSingleton<IEventSink, LocalRawSink>();
         }
+        else
+        {
+            services.AddAwsDelivery(builder.Configuration);
+        }
 
         // Held events are answered before exit: give the batcher the ack timeout and a margin to finish.
         var ackTimeout = builder.Configuration.GetValue($"{BatchingOptions.Section}:{nameof(BatchingOptions.AckTimeout)}", new BatchingOptions().AckTimeout);

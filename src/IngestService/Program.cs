@@ -1,13 +1,17 @@
 using IngestService;
+using IngestService.Delivery;
 using IngestService.Ingest;
 using IngestService.Operations;
 using IngestService.Operations.Auth;
 
 // Settings ship beside the binary; relative paths such as Ingest:DataPath resolve from where it was started.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-if (args is ["token", ..])
+switch (args)
 {
-    return TokenCommand.Run(args, builder.Configuration, Console.Out, Console.Error);
+    case ["token", ..]:
+        return TokenCommand.Run(args, builder.Configuration, Console.Out, Console.Error);
+    case ["provision", ..]:
+        return await Provisioning.RunAsync(builder.Configuration, Console.Out);
 }
 
 builder.AddIngestService();

@@ -1,0 +1,123 @@
+using System.Text.Json.Serialization;
+
+namespace IngestService.Delivery.Aws;
+
+/// <summary>
+/// A record's bytes as consecutive parts (event lines), sent as one base64 value without being copied
+/// together first. A slice of one parts array shared by the whole call, so a call allocates no per-record
+/// or per-event objects.
+/// </summary>
+public readonly record struct RecordData(ArraySegment<ReadOnlyMemory<byte>> Parts)
+{
+    public int Length
+    {
+        get
+        {
+            var n = 0;
+            foreach (var p in Parts)
+            {
+                n += p.Length;
+            }
+
+            return n;
+        }
+    }
+}
+
+/// <summary>One entry's outcome: null <see cref="ErrorCode"/> means the service took it.</summary>
+public readonly record struct PutRecordResultEntry(string? ErrorCode, string? ErrorMessage)
+{
+    public bool Succeeded => ErrorCode is null;
+}
+
+// Firehose ---------------------------------------------------------------------------------------------
+
+public sealed class PutRecordBatchRequest
+{
+    public required string DeliveryStreamName { get; init; }
+
+    public required IReadOnlyList<RecordData> Records { get; init; }
+}
+
+/// <summary><c>RequestResponses</c> in request order; record ids are not kept (nothing here needs them).</summary>
+public sealed record PutRecordBatchResponse(int FailedPutCount, PutRecordResultEntry[] RequestResponses);
+
+public sealed record DescribeDeliveryStreamRequest(string DeliveryStreamName);
+
+public sealed record DescribeDeliveryStreamResponse(DeliveryStreamDescription DeliveryStreamDescription);
+
+public sealed record DeliveryStreamDescription(string DeliveryStreamName, string DeliveryStreamStatus, string? DeliveryStreamARN);
+
+public sealed record CreateDeliveryStreamRequest(
+    string DeliveryStreamName,
+    string DeliveryStreamType,
+    ExtendedS3DestinationConfiguration ExtendedS3DestinationConfiguration);
+
+public sealed record ExtendedS3DestinationConfiguration(
+    string BucketARN,
+    string RoleARN,
+    string? Prefix,
+    string? ErrorOutputPrefix,
+    BufferingHints BufferingHints,
+    string CompressionFormat);
+
+public sealed record BufferingHints(int SizeInMBs, int IntervalInSeconds);
+
+public sealed record CreateDeliveryStreamResponse(string? DeliveryStreamARN);
+
+// Kinesis ----------------------------------------------------------------------------------------------
+
+public readonly record struct PutRecordsRequestEntry(RecordData Data, string PartitionKey);
+
+public sealed class PutRecordsRequest
+{
+    public required string StreamName { get; init; }
+
+    public required IReadOnlyList<PutRecordsRequestEntry> Records { get; init; }
+}
+
+/// <summary><c>Records</c> in request order; sequence numbers and shard ids are not kept.</summary>
+public sealed record PutRecordsResponse(int FailedRecordCount, PutRecordResultEntry[] Records);
+
+public sealed record DescribeStreamSummaryRequest(string StreamName);
+
+public sealed record DescribeStreamSummaryResponse(StreamDescriptionSummary StreamDescriptionSummary);
+
+public sealed record StreamDescriptionSummary(string StreamName, string StreamStatus, int OpenShardCount, StreamModeDetails? StreamModeDetails);
+
+public sealed record StreamModeDetails(string StreamMode);
+
+public sealed record CreateStreamRequest(string StreamName, int? ShardCount, StreamModeDetails? StreamModeDetails);
+
+public sealed record ListShardsRequest(string StreamName);
+
+public sealed record ListShardsResponse(List<Shard> Shards);
+
+public sealed record Shard(string ShardId);
+
+public sealed record GetShardIteratorRequest(string StreamName, string ShardId, string ShardIteratorType);
+
+public sealed record GetShardIteratorResponse(string ShardIterator);
+
+public sealed record GetRecordsRequest(string ShardIterator, int? Limit);
+
+public sealed record GetRecordsResponse(List<KinesisRecord> Records, string? NextShardIterator, long? MillisBehindLatest);
+
+public sealed record KinesisRecord(string SequenceNumber, string PartitionKey, byte[] Data);
+
+/// <summary>AWS spells members in PascalCase and omits nulls.</summary>
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(DescribeDeliveryStreamRequest))]
+[JsonSerializable(typeof(DescribeDeliveryStreamResponse))]
+[JsonSerializable(typeof(CreateDeliveryStreamRequest))]
+[JsonSerializable(typeof(CreateDeliveryStreamResponse))]
+[JsonSerializable(typeof(DescribeStreamSummaryRequest))]
+[JsonSerializable(typeof(DescribeStreamSummaryResponse))]
+[JsonSerializable(typeof(CreateStreamRequest))]
+[JsonSerializable(typeof(ListShardsRequest))]
+[JsonSerializable(typeof(ListShardsResponse))]
+[JsonSerializable(typeof(GetShardIteratorRequest))]
+[JsonSerializable(typeof(GetShardIteratorResponse))]
+[JsonSerializable(typeof(GetRecordsRequest))]
+[JsonSerializable(typeof(GetRecordsResponse))]
+internal sealed partial class AwsJsonContext : JsonSerializerContext;

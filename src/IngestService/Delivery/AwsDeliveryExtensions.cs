@@ -1,0 +1,30 @@
+using Amazon.Runtime;
+using IngestService.Delivery.Aws;
+using IngestService.Storage;
+using Microsoft.Extensions.Options;
+
+namespace IngestService.Delivery;
+
+public static class AwsDeliveryExtensions
+{
+    /// <summary>
+    /// The <c>Aws</c> backend: Firehose always, Kinesis when <c>Aws:KinesisStream</c> is set, S3 as the object
+    /// store. An <see cref="AWSCredentials"/> registered before this call replaces the default chain.
+    /// </summary>
+    public static IServiceCollection AddAwsDelivery(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<AwsOptions>().BindConfiguration(AwsOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AwsOptions>, AwsOptionsValidator>();
+        services.AddSingleton(sp => new AwsConnection(sp.GetRequiredService<IOptions<AwsOptions>>(), sp.GetService<AWSCredentials>()));
+        services.AddSingleton<IFirehoseClient, FirehoseClient>();
+        services.AddSingleton<IKinesisClient, KinesisClient>();
+        services.AddSingleton<IObjectStore, S3ObjectStore>();
+        services.AddSingleton<IEventSink, FirehoseSink>();
+        if (!string.IsNullOrWhiteSpace(configuration[$"{AwsOptions.Section}:{nameof(AwsOptions.KinesisStream)}"]))
+        {
+            services.AddSingleton<IEventSink, KinesisSink>();
+        }
+
+        return services;
+    }
+}

@@ -1,0 +1,127 @@
+using IngestService.Delivery.Aws;
+using IngestService.Ingest;
+using IngestService.Operations;
+
+namespace IngestService.Delivery;
+
+/// <summary>
+/// What Firehose and Kinesis delivery share: pack the events not yet accepted, send the calls in parallel,
+/// mark each event whose record the service took, and retry only the rest with backoff until they are all
+/// in, a non-retryable error ends the attempt, or the ack deadline cancels it.
+/// </summary>
+public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider time, Backoff backoff, ILogger logger) : IEventSink
+{
+    public abstract string Name { get; }
+
+    protected abstract PackingLimits Limits { get; }
+
+    public abstract Task<string?> CheckReadyAsync(CancellationToken cancellationToken);
+
+    public async Task DeliverAsync(IReadOnlyList<PendingEvent> events, bool[] accepted, CancellationToken cancellationToken)
+    {
+        List<int> pending = [];
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (!accepted[i])
+            {
+                pending.Add(i);
+            }
+        }
+
+        for (var attempt = 0; pending.Count > 0; attempt++)
+        {
+            var packing = RecordPacker.Pack(pending, i => events[i].Length, i => RecordOverhead(events[i]), Limits);
+            AwsServiceException? fatal = null;
+            if (packing.TooLarge.Count > 0)
+            {
+                metrics.SinkError(Name, "RecordTooLarge", packing.TooLarge.Count);
+                fatal = new AwsServiceException("RecordTooLarge", $"{packing.TooLarge.Count} events exceed one {Name} record", null);
+            }
+
+            var calls = new Task<AwsServiceException?>[packing.Calls.Count];
+            for (var c = 0; c < calls.Length; c++)
+            {
+                calls[c] = SendCallAsync(events, accepted, packing, packing.Calls[c], attempt > 0, cancellationToken);
+            }
+
+            // Each call marks what it got accepted itself, so a deadline that cancels one call keeps the rest.
+            foreach (var outcome in await Task.WhenAll(calls).ConfigureAwait(false))
+            {
+                fatal ??= outcome;
+            }
+
+            // The batcher logs and counts the window's failure; what was marked still counts.
+            if (fatal is not null)
+            {
+                throw fatal;
+            }
+
+            pending.RemoveAll(i => accepted[i]);
+            if (pending.Count > 0)
+            {
+                LogRetrying(Name, pending.Count, attempt + 1);
+                await Task.Delay(backoff.Delay(attempt), time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>What a record adds to its call's cost besides its data (framing, partition key).</summary>
+    protected abstract int RecordOverhead(PendingEvent first);
+
+    /// <summary>Sends one call and answers one result entry per record, in order.</summary>
+    protected abstract Task<PutRecordResultEntry[]> PutAsync(IReadOnlyList<PendingEvent> events, Packing packing, PackedCall call, CancellationToken cancellationToken);
+
+    /// <summary>Answers the non-retryable error that ends delivery, or null when retrying can still help.</summary>
+    private async Task<AwsServiceException?> SendCallAsync(
+        IReadOnlyList<PendingEvent> events, bool[] accepted, Packing packing, PackedCall call, bool retry, CancellationToken cancellationToken)
+    {
+        metrics.SinkCall(Name, retry);
+        PutRecordResultEntry[] results;
+        try
+        {
+            results = await PutAsync(events, packing, call, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AwsServiceException ex)
+        {
+            metrics.SinkError(Name, ex.ErrorCode, call.RecordCount);
+            LogCallFailed(Name, ex.ErrorCode, ex.IsRetryable, ex.Message);
+            return ex.IsRetryable ? null : ex;
+        }
+
+        long records = 0;
+        long bytes = 0;
+        AwsServiceException? fatal = null;
+        for (var r = 0; r < call.RecordCount; r++)
+        {
+            var record = packing.Records[call.FirstRecord + r];
+            var result = results[r];
+            if (result.Succeeded)
+            {
+                for (var k = 0; k < record.Count; k++)
+                {
+                    accepted[packing.Events[record.Start + k]] = true;
+                }
+
+                records++;
+                bytes += record.Bytes;
+            }
+            else
+            {
+                metrics.SinkError(Name, result.ErrorCode!);
+                if (!AwsErrors.IsRetryable(result.ErrorCode!, null))
+                {
+                    fatal ??= new AwsServiceException(result.ErrorCode!, result.ErrorMessage ?? "record refused", null);
+                }
+            }
+        }
+
+        metrics.SinkAccepted(Name, records, bytes);
+        return fatal;
+    }
+
+    [LoggerMessage(2001, LogLevel.Debug, "Sink {Sink} retries {Count} events (attempt {Attempt})")]
+    private partial void LogRetrying(string sink, int count, int attempt);
+
+    [LoggerMessage(2002, LogLevel.Warning, "Sink {Sink} call failed with {ErrorCode} (retryable: {Retryable}): {Message}")]
+    private partial void LogCallFailed(string sink, string errorCode, bool retryable, string message);
+}

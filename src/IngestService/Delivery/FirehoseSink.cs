@@ -1,0 +1,70 @@
+using IngestService.Delivery.Aws;
+using IngestService.Ingest;
+using IngestService.Operations;
+using IngestService.Storage;
+using Microsoft.Extensions.Options;
+
+namespace IngestService.Delivery;
+
+/// <summary>
+/// Firehose: a window's NDJSON lines packed into as few records as fit (Firehose bills each record rounded
+/// up to 5 KB, so one record per event would cost several times more), each a concatenation of whole
+/// lines. Firehose writes records back to back, and every line already ends in <c>\n</c>.
+/// </summary>
+/// <remarks>
+/// Readiness also asks the object store (HeadBucket): the bucket is where Firehose delivers and what the
+/// regroup worker and reads use, so a node that cannot reach it is not ready either.
+/// </remarks>
+public sealed class FirehoseSink(
+    IFirehoseClient client, IOptions<AwsOptions> options, IngestMetrics metrics, TimeProvider time, ILogger<FirehoseSink> logger, IObjectStore? store = null, Backoff? backoff = null)
+    : AwsRecordSink(metrics, time, backoff ?? Backoff.Default, logger)
+{
+    private readonly string _stream = options.Value.DeliveryStream!;
+
+    public override string Name => "firehose";
+
+    protected override PackingLimits Limits => PackingLimits.Firehose;
+
+    public override async Task<string?> CheckReadyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var d = await client.DescribeDeliveryStreamAsync(new DescribeDeliveryStreamRequest(_stream), cancellationToken).ConfigureAwait(false);
+            var status = d.DeliveryStreamDescription.DeliveryStreamStatus;
+            if (status != "ACTIVE")
+            {
+                return $"Firehose delivery stream '{_stream}' is {status}";
+            }
+
+            return store is null ? null : await store.CheckReadyAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (AwsServiceException ex)
+        {
+            return $"Firehose delivery stream '{_stream}': {ex.Message}";
+        }
+    }
+
+    /// <summary><c>{"Data":""},</c> around each record.</summary>
+    protected override int RecordOverhead(PendingEvent first) => 12;
+
+    protected override async Task<PutRecordResultEntry[]> PutAsync(IReadOnlyList<PendingEvent> events, Packing packing, PackedCall call, CancellationToken cancellationToken)
+    {
+        var firstEvent = packing.Records[call.FirstRecord].Start;
+        var last = packing.Records[call.FirstRecord + call.RecordCount - 1];
+        var parts = new ReadOnlyMemory<byte>[last.Start + last.Count - firstEvent];
+        for (var k = 0; k < parts.Length; k++)
+        {
+            parts[k] = events[packing.Events[firstEvent + k]].Line;
+        }
+
+        var records = new RecordData[call.RecordCount];
+        for (var r = 0; r < records.Length; r++)
+        {
+            var record = packing.Records[call.FirstRecord + r];
+            records[r] = new RecordData(new ArraySegment<ReadOnlyMemory<byte>>(parts, record.Start - firstEvent, record.Count));
+        }
+
+        var response = await client.PutRecordBatchAsync(new PutRecordBatchRequest { DeliveryStreamName = _stream, Records = records }, cancellationToken).ConfigureAwait(false);
+        return response.RequestResponses;
+    }
+}

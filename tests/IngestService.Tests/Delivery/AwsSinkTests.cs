@@ -1,0 +1,226 @@
+using System.Diagnostics.Metrics;
+using System.Text;
+using IngestService.Delivery;
+using IngestService.Delivery.Aws;
+using IngestService.Ingest;
+using IngestService.Operations;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace IngestService.Tests.Delivery;
+
+public sealed class AwsSinkTests : IDisposable
+{
+    private static readonly Backoff NoWait = new(TimeSpan.Zero, TimeSpan.Zero);
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly IngestMetrics _metrics;
+
+    public AwsSinkTests() => _metrics = new IngestMetrics(_services.GetRequiredService<IMeterFactory>());
+
+    public void Dispose()
+    {
+        _metrics.Dispose();
+        _services.Dispose();
+    }
+
+    [Fact]
+    public async Task Firehose_packs_a_window_into_one_record_and_marks_every_event()
+    {
+        var client = new FakeFirehose();
+        var events = Events(20);
+        var accepted = new bool[20];
+
+        await Firehose(client).DeliverAsync(events, accepted, default);
+
+        var call = Assert.Single(client.Calls);
+        Assert.Equal([string.Concat(events.Select(Text))], call);
+        Assert.All(accepted, Assert.True);
+    }
+
+    [Fact]
+    public async Task Firehose_resends_only_the_records_that_failed()
+    {
+        // 400 KiB events: two per record, so a window of 6 is three records.
+        var client = new FakeFirehose { Fail = (call, record) => call == 0 && record == 1 ? "ServiceUnavailableException" : null };
+        var events = Events(6, 400 * 1024);
+        var accepted = new bool[6];
+
+        await Firehose(client).DeliverAsync(events, accepted, default);
+
+        Assert.Equal(3, client.Calls[0].Count);
+        Assert.Equal([Text(events[2]) + Text(events[3])], client.Calls[1]);
+        Assert.Equal(2, client.Calls.Count);
+        Assert.All(accepted, Assert.True);
+    }
+
+    [Fact]
+    public async Task Events_another_attempt_already_delivered_are_not_sent_again()
+    {
+        var client = new FakeFirehose();
+        var events = Events(4);
+        bool[] accepted = [true, false, true, false];
+
+        await Firehose(client).DeliverAsync(events, accepted, default);
+
+        Assert.Equal([Text(events[1]) + Text(events[3])], Assert.Single(client.Calls));
+    }
+
+    [Fact]
+    public async Task A_non_retryable_error_fails_the_window_at_once()
+    {
+        var client = new FakeFirehose { Throw = _ => new AwsServiceException("AccessDeniedException", "no", System.Net.HttpStatusCode.BadRequest) };
+        var accepted = new bool[3];
+
+        var error = await Assert.ThrowsAsync<AwsServiceException>(() => Firehose(client).DeliverAsync(Events(3), accepted, default));
+
+        Assert.Equal("AccessDeniedException", error.ErrorCode);
+        Assert.Single(client.Calls);
+        Assert.All(accepted, Assert.False);
+    }
+
+    [Fact]
+    public async Task A_non_retryable_entry_error_keeps_what_was_accepted_and_stops()
+    {
+        var client = new FakeKinesis { Fail = (call, record) => record == 1 ? "InvalidArgumentException" : null };
+        var accepted = new bool[3];
+
+        await Assert.ThrowsAsync<AwsServiceException>(() => Kinesis(client).DeliverAsync(Events(3), accepted, default));
+
+        Assert.Single(client.Calls);
+        Assert.Equal([true, false, true], accepted);
+    }
+
+    [Fact]
+    public async Task Server_errors_are_retried_until_the_call_succeeds()
+    {
+        var client = new FakeFirehose { Throw = call => call < 2 ? new AwsServiceException("InternalFailure", "oops", System.Net.HttpStatusCode.InternalServerError) : null };
+        var accepted = new bool[2];
+
+        await Firehose(client).DeliverAsync(Events(2), accepted, default);
+
+        Assert.Equal(3, client.Calls.Count);
+        Assert.All(accepted, Assert.True);
+    }
+
+    [Fact]
+    public async Task Retries_stop_when_the_ack_deadline_fires()
+    {
+        using var deadline = new CancellationTokenSource();
+        var client = new FakeFirehose
+        {
+            Fail = (call, _) =>
+            {
+                if (call == 2)
+                {
+                    deadline.Cancel();
+                }
+
+                return "ServiceUnavailableException";
+            },
+        };
+        var accepted = new bool[2];
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Firehose(client).DeliverAsync(Events(2), accepted, deadline.Token));
+
+        Assert.Equal(3, client.Calls.Count);
+        Assert.All(accepted, Assert.False);
+    }
+
+    [Fact]
+    public async Task Kinesis_sends_one_record_per_event_keyed_by_sensor_and_resends_only_failed_entries()
+    {
+        var client = new FakeKinesis { Fail = (call, record) => call == 0 && record % 2 == 0 ? "ProvisionedThroughputExceededException" : null };
+        var events = Events(5);
+        var accepted = new bool[5];
+
+        await Kinesis(client).DeliverAsync(events, accepted, default);
+
+        Assert.Equal(events.Select(e => (Text(e), e.SensorId)), client.Calls[0]);
+        Assert.Equal(new[] { 0, 2, 4 }.Select(i => (Text(events[i]), events[i].SensorId)), client.Calls[1]);
+        Assert.Equal(2, client.Calls.Count);
+        Assert.All(accepted, Assert.True);
+    }
+
+    private FirehoseSink Firehose(IFirehoseClient client) =>
+        new(client, Options.Create(new AwsOptions { DeliveryStream = "raw" }), _metrics, TimeProvider.System, NullLogger<FirehoseSink>.Instance, backoff: NoWait);
+
+    private KinesisSink Kinesis(IKinesisClient client) =>
+        new(client, Options.Create(new AwsOptions { KinesisStream = "events" }), _metrics, TimeProvider.System, NullLogger<KinesisSink>.Instance, NoWait);
+
+    private static List<PendingEvent> Events(int count, int size = 100) =>
+        [.. Enumerable.Range(0, count).Select(i =>
+        {
+            var line = $"{{\"sensorId\":\"s{i % 3}\",\"seq\":{i},\"pad\":\"";
+            var text = line + new string('x', Math.Max(0, size - line.Length - 3)) + "\"}\n";
+            var bytes = Encoding.UTF8.GetBytes(text);
+            return new PendingEvent($"s{i % 3}", new EventHeader(DateTimeOffset.UnixEpoch, i), bytes, bytes.Length, 0);
+        })];
+
+    private static string Text(PendingEvent e) => Encoding.UTF8.GetString(e.Line.Span);
+
+    private static string Text(RecordData data) => string.Concat(data.Parts.Select(p => Encoding.UTF8.GetString(p.Span)));
+
+    private sealed class FakeFirehose : IFirehoseClient
+    {
+        public List<List<string>> Calls { get; } = [];
+
+        public Func<int, int, string?> Fail { get; init; } = (_, _) => null;
+
+        public Func<int, Exception?> Throw { get; init; } = _ => null;
+
+        public Task<PutRecordBatchResponse> PutRecordBatchAsync(PutRecordBatchRequest request, CancellationToken cancellationToken = default)
+        {
+            int call;
+            lock (Calls)
+            {
+                call = Calls.Count;
+                Calls.Add([.. request.Records.Select(Text)]);
+            }
+
+            if (Throw(call) is { } ex)
+            {
+                throw ex;
+            }
+
+            var entries = request.Records.Select((_, r) => new PutRecordResultEntry(Fail(call, r), null)).ToArray();
+            return Task.FromResult(new PutRecordBatchResponse(entries.Count(e => !e.Succeeded), entries));
+        }
+
+        public Task<DescribeDeliveryStreamResponse> DescribeDeliveryStreamAsync(DescribeDeliveryStreamRequest request, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public Task<CreateDeliveryStreamResponse> CreateDeliveryStreamAsync(CreateDeliveryStreamRequest request, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+    }
+
+    private sealed class FakeKinesis : IKinesisClient
+    {
+        public List<List<(string Data, string PartitionKey)>> Calls { get; } = [];
+
+        public Func<int, int, string?> Fail { get; init; } = (_, _) => null;
+
+        public Task<PutRecordsResponse> PutRecordsAsync(PutRecordsRequest request, CancellationToken cancellationToken = default)
+        {
+            int call;
+            lock (Calls)
+            {
+                call = Calls.Count;
+                Calls.Add([.. request.Records.Select(r => (Text(r.Data), r.PartitionKey))]);
+            }
+
+            var entries = request.Records.Select((_, r) => new PutRecordResultEntry(Fail(call, r), null)).ToArray();
+            return Task.FromResult(new PutRecordsResponse(entries.Count(e => !e.Succeeded), entries));
+        }
+
+        public Task<DescribeStreamSummaryResponse> DescribeStreamSummaryAsync(DescribeStreamSummaryRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        public Task CreateStreamAsync(CreateStreamRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        public Task<ListShardsResponse> ListShardsAsync(ListShardsRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        public Task<GetShardIteratorResponse> GetShardIteratorAsync(GetShardIteratorRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        public Task<GetRecordsResponse> GetRecordsAsync(GetRecordsRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+    }
+}
