@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using IngestService.Delivery;
@@ -37,8 +38,14 @@ public static class IngestServiceExtensions
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, IngestJsonContext.Default));
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
-        services.AddSingleton<IngestMetrics>();
         services.AddSingleton<PrometheusExporter>();
+        // The exporter must listen before the first measurement, or what was measured before the first
+        // scrape would be lost.
+        services.AddSingleton(sp =>
+        {
+            sp.GetRequiredService<PrometheusExporter>();
+            return new IngestMetrics(sp.GetRequiredService<IMeterFactory>());
+        });
         services.AddIngestAuth(builder.Configuration);
         services.AddOpenApi(o => o.AddDocumentTransformer<OpenApiSecurity>());
 

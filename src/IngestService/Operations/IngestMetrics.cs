@@ -22,11 +22,8 @@ public sealed class IngestMetrics : IDisposable
     private readonly Counter<long> _sinkBytes;
     private readonly Counter<long> _sinkCalls;
 
-    /// <param name="meterFactory">Creates the meter, scoped to this host.</param>
-    /// <param name="exporter">Taken so that it listens before the first measurement, which would otherwise be lost.</param>
-    public IngestMetrics(IMeterFactory meterFactory, PrometheusExporter exporter)
+    public IngestMetrics(IMeterFactory meterFactory)
     {
-        ArgumentNullException.ThrowIfNull(exporter);
         _meter = meterFactory.Create(MeterName);
         _accepted = _meter.CreateCounter<long>("ingest_events_accepted", "{event}", "Events acknowledged with 2xx");
         _rejected = _meter.CreateCounter<long>("ingest_events_rejected", "{request}", "Requests answered with an error, by reason");

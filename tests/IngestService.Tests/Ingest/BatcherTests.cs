@@ -246,7 +246,7 @@ public sealed class BatcherTests : IAsyncLifetime
     {
         var options = new BatchingOptions { Window = Window };
         configure(options);
-        var batcher = new Batcher(sinks, Options.Create(options), _time, new IngestMetrics(_meters, new PrometheusExporter(_meters)), NullLogger<Batcher>.Instance);
+        var batcher = new Batcher(sinks, Options.Create(options), _time, new IngestMetrics(_meters), NullLogger<Batcher>.Instance);
         _batchers.Add(batcher);
         await batcher.StartAsync(CancellationToken.None);
         return batcher;
