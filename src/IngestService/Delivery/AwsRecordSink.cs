@@ -13,6 +13,8 @@ public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider 
 {
     public abstract string Name { get; }
 
+    protected TimeProvider Time => time;
+
     protected abstract PackingLimits Limits { get; }
 
     public abstract Task<string?> CheckReadyAsync(CancellationToken cancellationToken);
@@ -30,7 +32,7 @@ public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider 
 
         for (var attempt = 0; pending.Count > 0; attempt++)
         {
-            var packing = RecordPacker.Pack(pending, i => events[i].Length, i => RecordOverhead(events[i]), Limits);
+            var packing = await PackAsync(events, pending, cancellationToken).ConfigureAwait(false);
             AwsServiceException? fatal = null;
             if (packing.TooLarge.Count > 0)
             {
@@ -64,6 +66,10 @@ public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider 
             }
         }
     }
+
+    /// <summary>Lays out the events not yet accepted in records and calls.</summary>
+    protected virtual ValueTask<Packing> PackAsync(IReadOnlyList<PendingEvent> events, List<int> pending, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(RecordPacker.Pack(pending, i => events[i].Length, i => RecordOverhead(events[i]), Limits));
 
     /// <summary>What a record adds to its call's cost besides its data (framing, partition key).</summary>
     protected abstract int RecordOverhead(PendingEvent first);

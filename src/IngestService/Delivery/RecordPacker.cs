@@ -17,6 +17,13 @@ public readonly record struct PackingLimits(int MaxRecordBytes, int MaxEventsPer
     /// <summary>Kinesis: one record per event, 1 MiB per record, 500 records and 5 MiB (data plus partition keys) per call.</summary>
     public static PackingLimits Kinesis => new(1024 * 1024, 1, 500, 5 * 1024 * 1024, CountBase64: false);
 
+    /// <summary>
+    /// Kinesis with KPL aggregation: many events per record. Sizes are counted with each event's worst-case
+    /// protobuf framing, and the record stays a little under 1 MiB for the magic bytes, checksum and the
+    /// partition key that shares the record's limit.
+    /// </summary>
+    public static PackingLimits KinesisAggregated => new((1024 * 1024) - 1024, int.MaxValue, 500, 5 * 1024 * 1024, CountBase64: false);
+
     public long CallCost(int recordBytes, int overhead) => (CountBase64 ? ((long)recordBytes + 2) / 3 * 4 : recordBytes) + overhead;
 }
 
@@ -54,7 +61,8 @@ public static class RecordPacker
     /// <param name="size">An event's bytes.</param>
     /// <param name="overhead">What a record starting with this event adds to its call's cost (framing, partition key).</param>
     /// <param name="limits">The sink's service limits.</param>
-    public static Packing Pack(IReadOnlyList<int> pending, Func<int, int> size, Func<int, int> overhead, PackingLimits limits)
+    /// <param name="group">When given, a record holds events of one group only (KPL: one shard per record).</param>
+    public static Packing Pack(IReadOnlyList<int> pending, Func<int, int> size, Func<int, int> overhead, PackingLimits limits, Func<int, int>? group = null)
     {
         var order = new int[pending.Count];
         var packing = new Packing { Events = order };
@@ -64,6 +72,7 @@ public static class RecordPacker
         var recordCount = 0;
         var recordBytes = 0;
         var recordOverhead = 0;
+        var recordGroup = 0;
         var callFirst = 0;
         var callRecords = 0;
         long callCost = 0;
@@ -77,7 +86,9 @@ public static class RecordPacker
                 continue;
             }
 
+            var eventGroup = group?.Invoke(e) ?? 0;
             var fitsRecord = recordCount > 0
+                && eventGroup == recordGroup
                 && recordCount < limits.MaxEventsPerRecord
                 && recordBytes + bytes <= limits.MaxRecordBytes
                 && callCost + limits.CallCost(recordBytes + bytes, recordOverhead) <= limits.MaxCallBytes;
@@ -90,6 +101,7 @@ public static class RecordPacker
 
                 recordStart = n;
                 recordBytes = 0;
+                recordGroup = eventGroup;
                 recordOverhead = overhead(e);
 
                 // The new record must also fit the current call; else the call closes first.

@@ -44,6 +44,12 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
     public Batcher(IEnumerable<IEventSink> sinks, IOptions<BatchingOptions> options, TimeProvider time, IngestMetrics metrics, ILogger<Batcher> logger)
     {
         _sinks = [.. sinks];
+        if (_sinks.Length == 0)
+        {
+            // With no sink every event would count as accepted by all of them: acknowledged, never stored.
+            throw new InvalidOperationException("No event sink is configured; check Ingest:Backend.");
+        }
+
         _options = options.Value;
         _time = time;
         _metrics = metrics;

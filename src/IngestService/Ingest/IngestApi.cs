@@ -60,6 +60,11 @@ public static class IngestApi
             {
                 read = await reader.ReadAsync(context.RequestAborted);
             }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                // The client went away mid-body; nobody is left to answer.
+                return Reject(metrics, "aborted", StatusCodes.Status400BadRequest, "Request aborted", "The client closed the connection before sending the whole body.");
+            }
             catch (BadHttpRequestException ex)
             {
                 // Kestrel ended the body: too slow, truncated, or over its own size limit.

@@ -25,7 +25,7 @@ public readonly record struct RecordData(ArraySegment<ReadOnlyMemory<byte>> Part
 }
 
 /// <summary>One entry's outcome: null <see cref="ErrorCode"/> means the service took it.</summary>
-public readonly record struct PutRecordResultEntry(string? ErrorCode, string? ErrorMessage)
+public readonly record struct PutRecordResultEntry(string? ErrorCode, string? ErrorMessage, string? ShardId = null)
 {
     public bool Succeeded => ErrorCode is null;
 }
@@ -67,7 +67,10 @@ public sealed record CreateDeliveryStreamResponse(string? DeliveryStreamARN);
 
 // Kinesis ----------------------------------------------------------------------------------------------
 
-public readonly record struct PutRecordsRequestEntry(RecordData Data, string PartitionKey);
+/// <param name="Data">The record's bytes.</param>
+/// <param name="PartitionKey">The sensor; Kinesis hashes it to pick a shard.</param>
+/// <param name="ExplicitHashKey">Decimal 128-bit hash key that picks the shard instead of the partition key (KPL aggregation).</param>
+public readonly record struct PutRecordsRequestEntry(RecordData Data, string PartitionKey, string? ExplicitHashKey = null);
 
 public sealed class PutRecordsRequest
 {
@@ -89,11 +92,21 @@ public sealed record StreamModeDetails(string StreamMode);
 
 public sealed record CreateStreamRequest(string StreamName, int? ShardCount, StreamModeDetails? StreamModeDetails);
 
-public sealed record ListShardsRequest(string StreamName);
+/// <summary>The first page names the stream; later pages pass only the token, as the API requires.</summary>
+public sealed record ListShardsRequest(string? StreamName, string? NextToken = null);
 
-public sealed record ListShardsResponse(List<Shard> Shards);
+public sealed record ListShardsResponse(List<Shard> Shards, string? NextToken = null);
 
-public sealed record Shard(string ShardId);
+public sealed record Shard(string ShardId, HashKeyRange? HashKeyRange = null, SequenceNumberRange? SequenceNumberRange = null)
+{
+    /// <summary>A shard that was split or merged has an ending sequence number and takes no more writes.</summary>
+    public bool IsOpen => SequenceNumberRange?.EndingSequenceNumber is null;
+}
+
+/// <summary>Decimal 128-bit bounds, inclusive.</summary>
+public sealed record HashKeyRange(string StartingHashKey, string EndingHashKey);
+
+public sealed record SequenceNumberRange(string StartingSequenceNumber, string? EndingSequenceNumber);
 
 public sealed record GetShardIteratorRequest(string StreamName, string ShardId, string ShardIteratorType);
 

@@ -60,6 +60,11 @@ internal static class RecordJson
             writer.WriteStartObject();
             WriteData(writer, record.Data);
             writer.WriteString("PartitionKey"u8, record.PartitionKey);
+            if (record.ExplicitHashKey is not null)
+            {
+                writer.WriteString("ExplicitHashKey"u8, record.ExplicitHashKey);
+            }
+
             writer.WriteEndObject();
         }
 
@@ -89,6 +94,7 @@ internal static class RecordJson
                 {
                     string? code = null;
                     string? message = null;
+                    string? shard = null;
                     while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                     {
                         if (reader.ValueTextEquals("ErrorCode"u8))
@@ -101,6 +107,11 @@ internal static class RecordJson
                             reader.Read();
                             message = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
                         }
+                        else if (reader.ValueTextEquals("ShardId"u8))
+                        {
+                            reader.Read();
+                            shard = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                        }
                         else
                         {
                             reader.Read();
@@ -110,7 +121,7 @@ internal static class RecordJson
 
                     if (count < entries.Length)
                     {
-                        entries[count] = new PutRecordResultEntry(string.IsNullOrEmpty(code) ? null : AwsErrors.Normalize(code), message);
+                        entries[count] = new PutRecordResultEntry(string.IsNullOrEmpty(code) ? null : AwsErrors.Normalize(code), message, shard);
                     }
 
                     count++;

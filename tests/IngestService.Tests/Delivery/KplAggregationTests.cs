@@ -1,0 +1,208 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text;
+using IngestService.Delivery;
+using IngestService.Delivery.Aws;
+using IngestService.Delivery.Kpl;
+using IngestService.Ingest;
+using IngestService.Operations;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace IngestService.Tests.Delivery;
+
+public sealed class KplAggregationTests : IDisposable
+{
+    private static readonly Backoff NoWait = new(TimeSpan.Zero, TimeSpan.Zero);
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly IngestMetrics _metrics;
+
+    public KplAggregationTests() => _metrics = new IngestMetrics(_services.GetRequiredService<IMeterFactory>());
+
+    public void Dispose()
+    {
+        _metrics.Dispose();
+        _services.Dispose();
+    }
+
+    [Fact]
+    public void An_aggregated_record_round_trips_through_an_independent_protobuf_reader()
+    {
+        var events = Events(50, sensors: 7);
+
+        var (buffer, length) = AggregatedRecord.Encode(events, [.. Enumerable.Range(0, 50)]);
+        var users = KplDeaggregator.Deaggregate(buffer[..length]);
+        System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+
+        Assert.Equal(events.Select(e => (e.SensorId, Text(e))), users.Select(u => (u.PartitionKey, Encoding.UTF8.GetString(u.Data))));
+    }
+
+    [Fact]
+    public void The_worst_case_size_bounds_the_encoded_record()
+    {
+        var events = Events(300, sensors: 300, size: 200);
+
+        var (buffer, length) = AggregatedRecord.Encode(events, [.. Enumerable.Range(0, 300)]);
+        System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+
+        Assert.True(length <= AggregatedRecord.FrameBytes + events.Sum(AggregatedRecord.WorstCaseSize));
+    }
+
+    [Fact]
+    public void A_partition_key_maps_to_the_shard_whose_range_holds_its_md5()
+    {
+        var map = new ShardMap(EvenShards(4));
+
+        foreach (var key in Enumerable.Range(0, 200).Select(i => $"sensor-{i}"))
+        {
+            var hash = ShardMap.HashKey(key);
+            var expected = (int)(hash / (UInt128.MaxValue / 4 + 1));
+            Assert.Equal(expected, map.ShardOf(key));
+        }
+    }
+
+    [Fact]
+    public void The_hash_key_is_the_md5_read_as_a_big_endian_number()
+    {
+        // MD5("s1") = 0x3ce8... ; checked against the definition rather than against this code.
+        var md5 = System.Security.Cryptography.MD5.HashData("s1"u8);
+        var expected = UInt128.Parse(Convert.ToHexString(md5), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+
+        Assert.Equal(expected, ShardMap.HashKey("s1"));
+    }
+
+    [Fact]
+    public void Closed_shards_are_left_out_of_the_map()
+    {
+        var shards = EvenShards(2).Append(new Shard("shardId-old", new HashKeyRange("0", UInt128.MaxValue.ToString(CultureInfo.InvariantCulture)), new SequenceNumberRange("1", "2")));
+
+        Assert.Equal(2, new ShardMap(shards).Count);
+    }
+
+    [Fact]
+    public async Task Events_are_aggregated_per_shard_and_each_record_carries_its_shards_hash_key()
+    {
+        var client = new FakeKinesis(EvenShards(4));
+        var events = Events(400, sensors: 40);
+        var accepted = new bool[events.Count];
+
+        await Sink(client).DeliverAsync(events, accepted, default);
+
+        Assert.All(accepted, Assert.True);
+        var entries = Assert.Single(client.Calls);
+        var map = new ShardMap(EvenShards(4));
+        Assert.Equal(4, entries.Count);
+        var delivered = new List<(string Key, string Data)>();
+        foreach (var entry in entries)
+        {
+            var users = KplDeaggregator.Deaggregate(entry.Data);
+            var shard = map.ShardOf(users[0].PartitionKey);
+            Assert.Equal(map.ExplicitHashKey(shard), entry.ExplicitHashKey);
+            Assert.All(users, u => Assert.Equal(shard, map.ShardOf(u.PartitionKey)));
+            delivered.AddRange(users.Select(u => (u.PartitionKey, Encoding.UTF8.GetString(u.Data))));
+        }
+
+        Assert.Equal(events.Select(e => (e.SensorId, Text(e))).Order(), delivered.Order());
+        foreach (var sensor in events.GroupBy(e => e.SensorId))
+        {
+            // Per-sensor order survives the regrouping by shard.
+            Assert.Equal(sensor.Select(Text), delivered.Where(d => d.Key == sensor.Key).Select(d => d.Data));
+        }
+    }
+
+    [Fact]
+    public async Task A_failed_aggregated_record_is_resent_whole_and_only_it()
+    {
+        var client = new FakeKinesis(EvenShards(4)) { Fail = (call, record) => call == 0 && record == 2 ? "ProvisionedThroughputExceededException" : null };
+        var events = Events(100, sensors: 20);
+        var accepted = new bool[events.Count];
+
+        await Sink(client).DeliverAsync(events, accepted, default);
+
+        Assert.Equal(2, client.Calls.Count);
+        var resent = Assert.Single(client.Calls[1]);
+        Assert.Equal(client.Calls[0][2].Data, resent.Data);
+        Assert.All(accepted, Assert.True);
+    }
+
+    [Fact]
+    public async Task A_record_that_lands_on_another_shard_makes_the_sink_reread_the_shard_map()
+    {
+        var client = new FakeKinesis(EvenShards(2)) { LandOn = "shardId-elsewhere" };
+        var sink = Sink(client);
+
+        await sink.DeliverAsync(Events(10, sensors: 5), new bool[10], default);
+        await sink.DeliverAsync(Events(10, sensors: 5), new bool[10], default);
+
+        Assert.Equal(2, client.ListShardsCalls);
+    }
+
+    private KinesisSink Sink(IKinesisClient client) =>
+        new(client, Options.Create(new AwsOptions { KinesisStream = "events", KinesisAggregation = KinesisAggregation.Kpl }), _metrics, TimeProvider.System, NullLogger<KinesisSink>.Instance, NoWait);
+
+    private static IEnumerable<Shard> EvenShards(int count)
+    {
+        var width = UInt128.MaxValue / (UInt128)count;
+        for (var i = 0; i < count; i++)
+        {
+            var start = width * (UInt128)i + (UInt128)i;
+            var end = i == count - 1 ? UInt128.MaxValue : start + width;
+            yield return new Shard($"shardId-{i:D12}", new HashKeyRange(start.ToString(CultureInfo.InvariantCulture), end.ToString(CultureInfo.InvariantCulture)), new SequenceNumberRange("1", null));
+        }
+    }
+
+    private static List<PendingEvent> Events(int count, int sensors, int size = 100) =>
+        [.. Enumerable.Range(0, count).Select(i =>
+        {
+            var sensor = $"sensor-{i % sensors}";
+            var line = $"{{\"sensorId\":\"{sensor}\",\"seq\":{i},\"pad\":\"";
+            var text = line + new string('x', Math.Max(0, size - line.Length - 3)) + "\"}\n";
+            var bytes = Encoding.UTF8.GetBytes(text);
+            return new PendingEvent(sensor, new EventHeader(DateTimeOffset.UnixEpoch, i), bytes, bytes.Length, 0);
+        })];
+
+    private static string Text(PendingEvent e) => Encoding.UTF8.GetString(e.Line.Span);
+
+    private sealed class FakeKinesis(IEnumerable<Shard> shards) : IKinesisClient
+    {
+        private readonly List<Shard> _shards = [.. shards];
+
+        public List<List<(byte[] Data, string PartitionKey, string? ExplicitHashKey)>> Calls { get; } = [];
+
+        public Func<int, int, string?> Fail { get; init; } = (_, _) => null;
+
+        public string? LandOn { get; init; }
+
+        public int ListShardsCalls { get; private set; }
+
+        public Task<PutRecordsResponse> PutRecordsAsync(PutRecordsRequest request, CancellationToken cancellationToken = default)
+        {
+            int call;
+            lock (Calls)
+            {
+                call = Calls.Count;
+                Calls.Add([.. request.Records.Select(r => (r.Data.Parts.SelectMany(p => p.ToArray()).ToArray(), r.PartitionKey, r.ExplicitHashKey))]);
+            }
+
+            var map = new ShardMap(_shards);
+            var entries = request.Records.Select((r, i) =>
+                new PutRecordResultEntry(Fail(call, i), null, LandOn ?? map.ShardId(map.ShardOf(r.PartitionKey)))).ToArray();
+            return Task.FromResult(new PutRecordsResponse(entries.Count(e => !e.Succeeded), entries));
+        }
+
+        public Task<ListShardsResponse> ListShardsAsync(ListShardsRequest request, CancellationToken cancellationToken = default)
+        {
+            ListShardsCalls++;
+            return Task.FromResult(new ListShardsResponse(_shards));
+        }
+
+        public Task<DescribeStreamSummaryResponse> DescribeStreamSummaryAsync(DescribeStreamSummaryRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        public Task CreateStreamAsync(CreateStreamRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        public Task<GetShardIteratorResponse> GetShardIteratorAsync(GetShardIteratorRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        public Task<GetRecordsResponse> GetRecordsAsync(GetRecordsRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+    }
+}
