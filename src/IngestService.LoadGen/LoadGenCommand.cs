@@ -46,8 +46,21 @@ internal static class LoadGenCommand
         using var progressDone = new CancellationTokenSource();
         var progress = ProgressDisplay.RunAsync(stats, stderr, interactive, progressDone.Token);
         var started = Stopwatch.GetTimestamp();
-        await run.RunAsync(stopNew.Token, abort.Token);
-        var elapsed = Stopwatch.GetElapsedTime(started);
+        if (options.Warmup > TimeSpan.Zero)
+        {
+            stats.WarmUpUntilMeasuring();
+        }
+        else
+        {
+            stats.BeginMeasuring(started);
+        }
+
+        await using (new Timer(_ => stats.BeginMeasuring(Stopwatch.GetTimestamp()), null, options.Warmup > TimeSpan.Zero ? options.Warmup : Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan))
+        {
+            await run.RunAsync(stopNew.Token, abort.Token);
+        }
+
+        var ended = Stopwatch.GetTimestamp();
         await progressDone.CancelAsync();
         await progress;
 
@@ -61,12 +74,12 @@ internal static class LoadGenCommand
             catch (Exception ex) when (ex is VerifyException or HttpRequestException)
             {
                 await stderr.WriteLineAsync($"error: verification could not run: {ex.Message}");
-                await stdout.WriteLineAsync(RunReport.From(options, stats, elapsed, null).ToJson());
+                await stdout.WriteLineAsync(RunReport.From(options, stats, started, ended, null).ToJson());
                 return Unreachable;
             }
         }
 
-        var report = RunReport.From(options, stats, elapsed, verify);
+        var report = RunReport.From(options, stats, started, ended, verify);
         await stdout.WriteLineAsync(report.ToJson());
         if (verify is { Clean: false } v)
         {

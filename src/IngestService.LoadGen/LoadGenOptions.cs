@@ -27,6 +27,9 @@ internal sealed record LoadGenOptions
     /// <summary>Event timestamps run from now − spread up to now over the run, crossing UTC midnights.</summary>
     public TimeSpan TsSpread { get; init; }
 
+    /// <summary>Leading part of a --duration run whose latencies are not recorded (JIT, connection set-up).</summary>
+    public TimeSpan Warmup { get; init; }
+
     /// <summary>Longest wait a <c>Retry-After</c> can impose: a sensor simulator should not idle a whole run away.</summary>
     public TimeSpan MaxRetryAfter { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -43,6 +46,7 @@ internal sealed record LoadGenOptions
           --batch N              N events per request as an application/x-ndjson backlog (default 1)
           --token T              bearer token sent with every request
           --ts-spread D          spread event ts from now-D to now, e.g. 3d (default: ts = now)
+          --warmup D             leave the first D of a --duration run out of latency and rate
           --max-retry-after D    cap on honoured Retry-After (default 2s)
           --run-id ID            sensor ids are lg-{ID}-{n} (default: random)
           --verify               flush, read back every sensor-day written and count missing,
@@ -143,6 +147,7 @@ internal sealed record LoadGenOptions
                 case "--duration":
                 case "--ts-spread":
                 case "--max-retry-after":
+                case "--warmup":
                     if (!TryParseDuration(value, out var span) || span < TimeSpan.Zero || (name == "--duration" && span == TimeSpan.Zero))
                     {
                         error = $"{name} '{value}' is not a duration such as 500ms, 20s, 2m, 1h, 3d or 00:00:20";
@@ -153,6 +158,7 @@ internal sealed record LoadGenOptions
                     {
                         "--duration" => options with { Duration = span },
                         "--ts-spread" => options with { TsSpread = span },
+                        "--warmup" => options with { Warmup = span },
                         _ => options with { MaxRetryAfter = span },
                     };
                     break;
@@ -171,6 +177,12 @@ internal sealed record LoadGenOptions
         if (options.Duration is null && options.EventsPerSensor is null)
         {
             options = options with { Duration = TimeSpan.FromSeconds(10) };
+        }
+
+        if (options.Warmup > TimeSpan.Zero && (options.Duration is not { } d || options.Warmup >= d))
+        {
+            error = "--warmup needs a --duration longer than it";
+            return false;
         }
 
         return true;

@@ -102,7 +102,7 @@ internal sealed class LoadRun(LoadGenOptions options, HttpClient client, RunStat
                 status = (int)response.StatusCode;
                 retryAfter = RetryAfter(response, _options.MaxRetryAfter);
                 var read = await DrainAsync(response, scratch, abort);
-                _stats.Answered(status, Stopwatch.GetElapsedTime(started).Ticks / 10);
+                _stats.Answered(status, started, Stopwatch.GetElapsedTime(started).Ticks / 10);
                 if (status is >= 400 and < 500 and not 408 and not 429 && Interlocked.Exchange(ref _warnedClientError, 1) == 0)
                 {
                     await _diagnostics.WriteLineAsync(

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 
@@ -19,14 +20,19 @@ internal sealed record RunReport(
     double Seconds,
     string RunId)
 {
-    public static RunReport From(LoadGenOptions options, RunStats stats, TimeSpan elapsed, VerifyCounts? verify)
+    /// <remarks><c>started</c> and <c>ended</c> are Stopwatch timestamps of the load phase.</remarks>
+    public static RunReport From(LoadGenOptions options, RunStats stats, long started, long ended, VerifyCounts? verify)
     {
-        var seconds = Math.Max(elapsed.TotalSeconds, 1e-9);
+        // The rate covers the measured part only: from the end of warm-up to the last answer.
+        var elapsed = Stopwatch.GetElapsedTime(started, ended);
+        var (from, ackedBefore) = stats.Measurement;
+        from = from == long.MaxValue ? started : from;
+        var seconds = Math.Max(Stopwatch.GetElapsedTime(Math.Clamp(from, started, ended), ended).TotalSeconds, 1e-9);
         return new RunReport(
             options.Sensors,
             stats.Sent,
             stats.Acked,
-            Math.Round(stats.Acked / seconds, 1),
+            Math.Round((stats.Acked - ackedBefore) / seconds, 1),
             stats.Latency.PercentileMilliseconds(50),
             stats.Latency.PercentileMilliseconds(99),
             stats.Latency.PercentileMilliseconds(99.9),

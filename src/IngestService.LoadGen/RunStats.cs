@@ -10,6 +10,10 @@ internal sealed class RunStats
     private long _transportErrors;
     private long _inFlight;
 
+    // Until warm-up ends (JIT, connection set-up) answers are counted but their latency is not recorded.
+    private long _measureFrom;
+    private long _ackedAtMeasureStart;
+
     public LatencyHistogram Latency { get; } = new();
 
     public long Sent => Volatile.Read(ref _sent);
@@ -48,11 +52,26 @@ internal sealed class RunStats
         Interlocked.Increment(ref _inFlight);
     }
 
-    public void Answered(int status, long microseconds)
+    /// <summary>Stopwatch timestamp from which latencies count, and the acknowledgements before it.</summary>
+    public (long From, long AckedBefore) Measurement => (Volatile.Read(ref _measureFrom), Volatile.Read(ref _ackedAtMeasureStart));
+
+    /// <summary>Records latencies only of requests sent from now on.</summary>
+    public void WarmUpUntilMeasuring() => Volatile.Write(ref _measureFrom, long.MaxValue);
+
+    public void BeginMeasuring(long timestamp)
+    {
+        Volatile.Write(ref _ackedAtMeasureStart, Acked);
+        Volatile.Write(ref _measureFrom, timestamp);
+    }
+
+    public void Answered(int status, long sentAt, long microseconds)
     {
         Interlocked.Decrement(ref _inFlight);
         Interlocked.Increment(ref _statuses[Math.Clamp(status, 0, _statuses.Length - 1)]);
-        Latency.RecordMicroseconds(microseconds);
+        if (sentAt >= Volatile.Read(ref _measureFrom))
+        {
+            Latency.RecordMicroseconds(microseconds);
+        }
     }
 
     public void Failed()

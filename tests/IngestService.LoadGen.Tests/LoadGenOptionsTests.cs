@@ -71,6 +71,17 @@ public sealed class LoadGenOptionsTests
     }
 
     [Fact]
+    public void A_warmup_must_be_shorter_than_the_duration()
+    {
+        Assert.True(LoadGenOptions.TryParse(["--duration", "10s", "--warmup", "2s"], out var options, out _));
+        Assert.Equal(TimeSpan.FromSeconds(2), options.Warmup);
+
+        Assert.False(LoadGenOptions.TryParse(["--duration", "2s", "--warmup", "2s"], out _, out var error));
+        Assert.Contains("--warmup", error);
+        Assert.False(LoadGenOptions.TryParse(["--events", "5", "--warmup", "1s"], out _, out _));
+    }
+
+    [Fact]
     public void Duration_and_events_together_are_refused()
     {
         Assert.False(LoadGenOptions.TryParse(["--duration", "5s", "--events", "10"], out _, out var error));
