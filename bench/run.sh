@@ -16,6 +16,9 @@ CONNECTIONS=${CONNECTIONS:-"1000 10000"}
 LOADGEN_DURATION=${LOADGEN_DURATION:-12s}
 LOADGEN_WARMUP=${LOADGEN_WARMUP:-2s}
 FAKE_AWS_LATENCY_MS=${FAKE_AWS_LATENCY_MS:-20}
+# Unrecorded wrk run per target first: tiered JIT is still compiling for several seconds after start
+# (libclrjit was 13 % of the service's samples 10 s in), which would be charged to whichever row ran first.
+WARMUP=${WARMUP:-5s}
 OUT=${OUT:-docs/benchmarks.md}
 RESULTS=$ROOT/bench/results
 BARE_PORT=5181
@@ -93,14 +96,21 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 kb() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
-# Peak VmRSS of PID while the sampler runs, written to FILE in kB.
+# VmRSS of PID every 250 ms, one line per sample appended to FILE in kB (appending: a kill mid-write
+# must not leave an empty file); peak_kb reads the largest.
 sample_rss() {
-  local pid=$1 file=$2 peak=0 rss
+  local pid=$1 file=$2
   while kill -0 "$pid" 2>/dev/null; do
-    rss=$(kb "$pid" VmRSS)
-    [[ -n "$rss" && "$rss" -gt "$peak" ]] && peak=$rss && echo "$peak" > "$file"
+    kb "$pid" VmRSS >> "$file"
     sleep 0.25
   done
+}
+
+peak_kb() { sort -n "$1" | tail -1; }
+
+warm_up() {
+  log "warm-up: wrk at 1000 connections for $WARMUP (not recorded)"
+  SENSORS=1000 SENSOR_PREFIX="warmup" wrk -t"$(nproc)" -c1000 -d"$WARMUP" --timeout 10s -s "$ROOT/bench/post.lua" "http://127.0.0.1:$1" > /dev/null 2>&1 || true
 }
 
 # run_wrk TARGET PID PORT CONNECTIONS: one wrk run, appends a row.
@@ -119,7 +129,7 @@ run_wrk() {
   cpu_after=$(cpu_ticks "$pid")
   kill "$sampler" 2>/dev/null || true
   wait "$sampler" 2>/dev/null || true
-  python3 - "$target" "$connections" "$raw" "$(cat "$rssfile")" "$(kb "$pid" VmHWM)" "$((cpu_after - cpu_before))" "$(getconf CLK_TCK)" >> "$ROWS" <<'PY'
+  python3 - "$target" "$connections" "$raw" "$(peak_kb "$rssfile")" "$(kb "$pid" VmHWM)" "$((cpu_after - cpu_before))" "$(getconf CLK_TCK)" >> "$ROWS" <<'PY'
 import json, re, sys
 target, connections, raw, rss, hwm, ticks, hz = sys.argv[1:8]
 text = open(raw).read()
@@ -149,7 +159,7 @@ run_loadgen() {
   dotnet "$LOADGEN_DLL" --url "http://127.0.0.1:$port" --sensors "$sensors" --duration "$LOADGEN_DURATION" --warmup "$LOADGEN_WARMUP" $verify > "$out" 2> "$err" || code=$?
   kill "$sampler" 2>/dev/null || true
   wait "$sampler" 2>/dev/null || true
-  python3 - "$target" "$sensors" "$out" "$err" "$code" "$(cat "$rssfile")" >> "$ROWS" <<'PY'
+  python3 - "$target" "$sensors" "$out" "$err" "$code" "$(peak_kb "$rssfile")" >> "$ROWS" <<'PY'
 import json, sys
 target, sensors, out, err, code, rss = sys.argv[1:7]
 lines = [l for l in open(out).read().splitlines() if l.strip()]
@@ -176,9 +186,12 @@ print(max(10, min(5000, int(0.5 * rps * (window + 5) / 1000))))
 PY
 }
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # --- bare ceiling --------------------------------------------------------------------------------
 if start bare $BARE_PORT "$RESULTS/bare.log" dotnet "$BARE_DLL" --urls "http://127.0.0.1:$BARE_PORT"; then
   pid=$STARTED_PID
+  warm_up $BARE_PORT
   for c in $CONNECTIONS; do run_wrk bare "$pid" $BARE_PORT "$c"; done
   run_loadgen bare "$pid" $BARE_PORT 100 ""
   stop "$pid"
@@ -194,6 +207,7 @@ for window_ms in 5 100; do
       --Ingest:Backend=Local --Ingest:DataPath="$data" --Batching:Window="$(printf '00:00:00.%03d' "$window_ms")" \
       --Logging:LogLevel:Default=Warning; then
     pid=$STARTED_PID
+    warm_up $SERVICE_PORT
     for c in $CONNECTIONS; do run_wrk "$target" "$pid" $SERVICE_PORT "$c"; done
     run_loadgen "$target" "$pid" $SERVICE_PORT "$(half_load_sensors "$target" "$window_ms")" --verify
     stop "$pid"
@@ -217,6 +231,7 @@ if start fake-aws $FAKE_PORT "$RESULTS/fake-aws.log" dotnet "$FAKE_DLL" --urls "
     curl -s -o /dev/null -H 'Content-Type: application/json' \
       -d "{\"ts\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"seq\":0}" "http://127.0.0.1:$SERVICE_PORT/v1/sensors/bench-probe/events" || true
     if curl -s "http://127.0.0.1:$FAKE_PORT/_stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s["firehoseRecords"] > 0 else 1)'; then
+      warm_up $SERVICE_PORT
       for c in $CONNECTIONS; do run_wrk "$target" "$pid" $SERVICE_PORT "$c"; done
       run_loadgen "$target" "$pid" $SERVICE_PORT "$(half_load_sensors "$target" 100)" ""
       note "aws-100ms: FakeAws answered after ${FAKE_AWS_LATENCY_MS} ms; it saw $(curl -s "http://127.0.0.1:$FAKE_PORT/_stats")"
@@ -237,9 +252,9 @@ CPU=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 python3 - "$ROWS" "$NOTES" "$OUT" "$DURATION" "$LOADGEN_DURATION" "$FAKE_AWS_LATENCY_MS" \
   "$(nproc)" "$(free -h | awk '/^Mem:/ { print $2 " total, " $7 " available" }')" "$CPU" \
   "$(uname -r)" "$(dotnet --version)" "$(wrk -v 2>&1 | head -1)" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
-  "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$LOADGEN_WARMUP" <<'PY'
+  "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$LOADGEN_WARMUP" "$LOAD_BEFORE" "$(cut -d' ' -f1-3 /proc/loadavg)" "$WARMUP" <<'PY'
 import json, sys
-rows_file, notes_file, out, duration, lg_duration, fake_latency, nproc, mem, cpu, kernel, dotnet, wrk, date, commit, lg_warmup = sys.argv[1:16]
+rows_file, notes_file, out, duration, lg_duration, fake_latency, nproc, mem, cpu, kernel, dotnet, wrk, date, commit, lg_warmup, load_before, load_after, warmup = sys.argv[1:19]
 rows = [json.loads(l) for l in open(rows_file) if l.strip()]
 notes = [l.strip() for l in open(notes_file) if l.strip()]
 wrk_rows = [r for r in rows if r["kind"] == "wrk"]
@@ -262,10 +277,11 @@ w(f"- CPU: {cpu}, `nproc` = {nproc} (shared with other work while this ran: read
 w(f"- Memory (`free -h`): {mem}")
 w(f"- Linux {kernel}, .NET SDK {dotnet}, {wrk}")
 w(f"- wrk and the target run on the same 2 cores; everything on 127.0.0.1")
+w(f"- load average (1/5/15 min) before the run {load_before}, after {load_after}: other work on the machine shows here")
 w("")
 w("## Throughput (wrk)")
 w("")
-w(f"`wrk -t{nproc} -cN -d{duration} --timeout 10s -s bench/post.lua` — one valid event per request (ts = now, increasing seq, a random sensor out of N).")
+w(f"`wrk -t{nproc} -cN -d{duration} --timeout 10s -s bench/post.lua` — one valid event per request (ts = now, increasing seq, a random sensor out of N). Each target first gets an unrecorded {warmup} wrk run (JIT tiering). CPU per 1k requests is the target process's user + system time over the run.")
 w("")
 w("| target | connections | req/s | ratio to bare | p50 ms | p99 ms | socket errors | non-2xx | peak RSS MB | target CPU ms per 1k req |")
 w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
