@@ -47,11 +47,14 @@ app.MapPost("/", async (HttpContext context) =>
     await context.Response.WriteAsync(reply);
 });
 
-// S3: the service only needs its bucket to exist for readiness during ingest.
+// S3: the service only needs its bucket to exist for readiness during ingest, path-style ("/bench") or
+// virtual-hosted ("bench.host/", which arrives as "/").
+const string EmptyListing =
+    """<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bench</Name><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>""";
+app.MapMethods("/", ["HEAD"], () => Results.Ok());
+app.MapGet("/", () => Results.Text(EmptyListing, "application/xml"));
 app.MapMethods("/{bucket}", ["HEAD"], () => Results.Ok());
-app.MapGet("/{bucket}", () => Results.Text(
-    """<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bench</Name><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>""",
-    "application/xml"));
+app.MapGet("/{bucket}", () => Results.Text(EmptyListing, "application/xml"));
 
 app.Lifetime.ApplicationStopping.Register(() => Console.Error.WriteLine($"FakeAws: {JsonSerializer.Serialize(counts.Snapshot())}"));
 app.Run();
