@@ -1,0 +1,356 @@
+#!/usr/bin/env bash
+# Ingest benchmark: bare ceiling, Local backend (5 ms and default 100 ms window) and Aws backend against
+# FakeAws, each driven by wrk (throughput at 1,000 and 10,000 connections) and by the load generator
+# (ack latency at about half the measured maximum, with --verify). Writes docs/benchmarks.md.
+#
+#   bench/run.sh                 # the whole run, a few minutes
+#   DURATION=5s CONNECTIONS="1000" bench/run.sh   # shorter
+#
+# Everything listens on 127.0.0.1 only. Ratios are what to read: the machine is shared and noisy, so
+# absolute figures move between runs while ratios measured in the same run hold better.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-"1000 10000"}
+LOADGEN_DURATION=${LOADGEN_DURATION:-12s}
+LOADGEN_WARMUP=${LOADGEN_WARMUP:-2s}
+FAKE_AWS_LATENCY_MS=${FAKE_AWS_LATENCY_MS:-20}
+# Unrecorded wrk run per target first: tiered JIT is still compiling for several seconds after start
+# (libclrjit was 13 % of the service's samples 10 s in), which would be charged to whichever row ran first.
+WARMUP=${WARMUP:-5s}
+OUT=${OUT:-docs/benchmarks.md}
+RESULTS=$ROOT/bench/results
+BARE_PORT=5181
+SERVICE_PORT=5180
+FAKE_PORT=5190
+mkdir -p "$RESULTS" "$(dirname "$OUT")"
+ROWS=$RESULTS/rows.jsonl
+: > "$ROWS"
+NOTES=$RESULTS/notes.txt
+: > "$NOTES"
+PIDS=()
+
+log() { printf '== %s\n' "$*" >&2; }
+note() { printf '%s\n' "$*" >> "$NOTES"; log "$*"; }
+
+cleanup() {
+  for pid in "${PIDS[@]:-}"; do
+    [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+
+if ! command -v wrk >/dev/null; then
+  log "installing wrk"
+  apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
+fi
+
+# 10,000 connections need as many descriptors in wrk and in the server (both inherit this shell's limit).
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+log "open files limit: $(ulimit -n)"
+
+log "building Release"
+for project in src/IngestService src/IngestService.LoadGen bench/Bare bench/FakeAws; do
+  dotnet build "$project" -c Release -v q -nologo | grep -E " error |rror\(s\)" | grep -v " 0 Error" || true
+done
+SERVICE_DLL=$ROOT/src/IngestService/bin/Release/net10.0/IngestService.dll
+LOADGEN_DLL=$ROOT/src/IngestService.LoadGen/bin/Release/net10.0/IngestService.LoadGen.dll
+BARE_DLL=$ROOT/bench/Bare/bin/Release/net10.0/Bare.dll
+FAKE_DLL=$ROOT/bench/FakeAws/bin/Release/net10.0/FakeAws.dll
+
+# start NAME PORT LOG COMMAND...: runs COMMAND in the background and waits for /healthz; sets STARTED_PID.
+start() {
+  local name=$1 port=$2 logfile=$3
+  shift 3
+  "$@" > "$logfile" 2>&1 &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+  for _ in $(seq 1 60); do
+    if ! kill -0 "$STARTED_PID" 2>/dev/null; then
+      log "$name exited during start-up (see $logfile)"
+      return 1
+    fi
+    if curl -sf -o /dev/null "http://127.0.0.1:$port/healthz"; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  log "$name did not answer /healthz within 30 s"
+  kill "$STARTED_PID" 2>/dev/null || true
+  return 1
+}
+
+stop() {
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 60); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.5
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# CPU time (user + system) of PID in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+kb() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# VmRSS of PID every 250 ms, one line per sample appended to FILE in kB (appending: a kill mid-write
+# must not leave an empty file); peak_kb reads the largest.
+sample_rss() {
+  local pid=$1 file=$2
+  while kill -0 "$pid" 2>/dev/null; do
+    kb "$pid" VmRSS >> "$file"
+    sleep 0.25
+  done
+}
+
+peak_kb() { sort -n "$1" | tail -1; }
+
+warm_up() {
+  log "warm-up: wrk at 1000 connections for $WARMUP (not recorded)"
+  SENSORS=1000 SENSOR_PREFIX="warmup" wrk -t"$(nproc)" -c1000 -d"$WARMUP" --timeout 10s -s "$ROOT/bench/post.lua" "http://127.0.0.1:$1" > /dev/null 2>&1 || true
+}
+
+# run_wrk TARGET PID PORT CONNECTIONS: one wrk run, appends a row.
+run_wrk() {
+  local target=$1 pid=$2 port=$3 connections=$4
+  local raw=$RESULTS/wrk-$target-$connections.txt rssfile=$RESULTS/rss-$target-$connections
+  echo 0 > "$rssfile"
+  sample_rss "$pid" "$rssfile" &
+  local sampler=$!
+  local cpu_before
+  cpu_before=$(cpu_ticks "$pid")
+  log "wrk $target at $connections connections for $DURATION"
+  SENSORS=$connections SENSOR_PREFIX="wrk-$target-$connections" \
+    wrk -t"$(nproc)" -c"$connections" -d"$DURATION" --timeout 10s -s "$ROOT/bench/post.lua" "http://127.0.0.1:$port" > "$raw" 2>&1 || true
+  local cpu_after
+  cpu_after=$(cpu_ticks "$pid")
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  python3 - "$target" "$connections" "$raw" "$(peak_kb "$rssfile")" "$(kb "$pid" VmHWM)" "$((cpu_after - cpu_before))" "$(getconf CLK_TCK)" >> "$ROWS" <<'PY'
+import json, re, sys
+target, connections, raw, rss, hwm, ticks, hz = sys.argv[1:8]
+text = open(raw).read()
+m = re.search(r"^WRK (\{.*\})$", text, re.M)
+row = {"kind": "wrk", "target": target, "connections": int(connections), "rssMb": int(rss or 0) / 1024, "hwmMb": int(hwm or 0) / 1024}
+if m:
+    w = json.loads(m.group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    row.update(cpuMsPerKiloRequest=int(ticks) / int(hz) * 1e6 / max(1, w["requests"]))
+    row.update(requests=w["requests"], rps=w["requests"] / w["seconds"], p50=w["p50"], p99=w["p99"],
+               errors=w["connect"] + w["read"] + w["write"] + w["timeout"], non2xx=int(non2xx.group(1)) if non2xx else 0)
+else:
+    row.update(error=text.strip()[-300:])
+print(json.dumps(row))
+PY
+}
+
+# run_loadgen TARGET PID PORT SENSORS VERIFY: one load-generator run, appends a row.
+run_loadgen() {
+  local target=$1 pid=$2 port=$3 sensors=$4 verify=$5
+  local out=$RESULTS/loadgen-$target.json err=$RESULTS/loadgen-$target.err rssfile=$RESULTS/rss-$target-loadgen
+  echo 0 > "$rssfile"
+  sample_rss "$pid" "$rssfile" &
+  local sampler=$!
+  log "load generator on $target: $sensors sensors for $LOADGEN_DURATION ${verify:+with --verify}"
+  local code=0
+  dotnet "$LOADGEN_DLL" --url "http://127.0.0.1:$port" --sensors "$sensors" --duration "$LOADGEN_DURATION" --warmup "$LOADGEN_WARMUP" $verify > "$out" 2> "$err" || code=$?
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  python3 - "$target" "$sensors" "$out" "$err" "$code" "$(peak_kb "$rssfile")" >> "$ROWS" <<'PY'
+import json, sys
+target, sensors, out, err, code, rss = sys.argv[1:7]
+lines = [l for l in open(out).read().splitlines() if l.strip()]
+row = {"kind": "loadgen", "target": target, "sensors": int(sensors), "exit": int(code), "rssMb": int(rss or 0) / 1024}
+if lines:
+    row["report"] = json.loads(lines[-1])
+errors = [l for l in open(err).read().splitlines() if l.startswith(("error", "warning"))]
+if errors:
+    row["stderr"] = " / ".join(errors)[:400]
+print(json.dumps(row))
+PY
+}
+
+# Sensors that make the closed-loop load generator offer about half of the wrk maximum: each sensor
+# completes one event per (window + a few ms of processing).
+half_load_sensors() {
+  local target=$1 window_ms=$2
+  python3 - "$ROWS" "$target" "$window_ms" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+target, window = sys.argv[2], float(sys.argv[3])
+rps = max([r.get("rps", 0) for r in rows if r["target"] == target and r["kind"] == "wrk" and r["connections"] == 1000] or [0])
+print(max(10, min(5000, int(0.5 * rps * (window + 5) / 1000))))
+PY
+}
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- bare ceiling --------------------------------------------------------------------------------
+if start bare $BARE_PORT "$RESULTS/bare.log" dotnet "$BARE_DLL" --urls "http://127.0.0.1:$BARE_PORT"; then
+  pid=$STARTED_PID
+  warm_up $BARE_PORT
+  for c in $CONNECTIONS; do run_wrk bare "$pid" $BARE_PORT "$c"; done
+  run_loadgen bare "$pid" $BARE_PORT 100 ""
+  stop "$pid"
+else
+  note "bare: did not start; no ceiling this run"
+fi
+
+# --- the service on the Local backend ------------------------------------------------------------
+for window_ms in 5 100; do
+  target=local-${window_ms}ms
+  data=$(mktemp -d /tmp/ingest-bench-XXXXXX)
+  if start "$target" $SERVICE_PORT "$RESULTS/$target.log" dotnet "$SERVICE_DLL" --urls "http://127.0.0.1:$SERVICE_PORT" \
+      --Ingest:Backend=Local --Ingest:DataPath="$data" --Batching:Window="$(printf '00:00:00.%03d' "$window_ms")" \
+      --Logging:LogLevel:Default=Warning; then
+    pid=$STARTED_PID
+    warm_up $SERVICE_PORT
+    for c in $CONNECTIONS; do run_wrk "$target" "$pid" $SERVICE_PORT "$c"; done
+    run_loadgen "$target" "$pid" $SERVICE_PORT "$(half_load_sensors "$target" "$window_ms")" --verify
+    stop "$pid"
+  else
+    note "$target: the service did not start (see bench/results/$target.log)"
+  fi
+  rm -rf "$data"
+done
+
+# --- the service on the Aws backend against FakeAws ----------------------------------------------
+target=aws-100ms
+if start fake-aws $FAKE_PORT "$RESULTS/fake-aws.log" dotnet "$FAKE_DLL" --urls "http://127.0.0.1:$FAKE_PORT" --latency-ms "$FAKE_AWS_LATENCY_MS"; then
+  fake=$STARTED_PID
+  export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
+  if start "$target" $SERVICE_PORT "$RESULTS/$target.log" dotnet "$SERVICE_DLL" \
+      --urls "http://127.0.0.1:$SERVICE_PORT" --Ingest:Backend=Aws --Aws:ServiceUrl="http://127.0.0.1:$FAKE_PORT" \
+      --Aws:Region=us-east-1 --Aws:Bucket=bench --Aws:DeliveryStream=bench --Aws:KinesisStream=bench \
+      --Auth:AllowAnonymous=true --Regroup:Enabled=false --Logging:LogLevel:Default=Warning; then
+    pid=$STARTED_PID
+    # A build without the Aws sinks may start and acknowledge without sending anything: prove delivery.
+    curl -s -o /dev/null -H 'Content-Type: application/json' \
+      -d "{\"ts\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"seq\":0}" "http://127.0.0.1:$SERVICE_PORT/v1/sensors/bench-probe/events" || true
+    if curl -s "http://127.0.0.1:$FAKE_PORT/_stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s["firehoseRecords"] > 0 else 1)'; then
+      warm_up $SERVICE_PORT
+      for c in $CONNECTIONS; do run_wrk "$target" "$pid" $SERVICE_PORT "$c"; done
+      run_loadgen "$target" "$pid" $SERVICE_PORT "$(half_load_sensors "$target" 100)" ""
+      note "aws-100ms: FakeAws answered after ${FAKE_AWS_LATENCY_MS} ms; it saw $(curl -s "http://127.0.0.1:$FAKE_PORT/_stats")"
+    else
+      note "aws-100ms: skipped: the service started with Ingest:Backend=Aws but sent nothing to FakeAws (this build has no Aws sinks)"
+    fi
+    stop "$pid"
+  else
+    note "aws-100ms: skipped: the service did not start with Ingest:Backend=Aws (this build has no Aws backend yet; see bench/results/$target.log)"
+  fi
+  stop "$fake"
+else
+  note "aws-100ms: skipped: FakeAws did not start"
+fi
+
+# --- report --------------------------------------------------------------------------------------
+CPU=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
+python3 - "$ROWS" "$NOTES" "$OUT" "$DURATION" "$LOADGEN_DURATION" "$FAKE_AWS_LATENCY_MS" \
+  "$(nproc)" "$(free -h | awk '/^Mem:/ { print $2 " total, " $7 " available" }')" "$CPU" \
+  "$(uname -r)" "$(dotnet --version)" "$(wrk -v 2>&1 | head -1)" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+  "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$LOADGEN_WARMUP" "$LOAD_BEFORE" "$(cut -d' ' -f1-3 /proc/loadavg)" "$WARMUP" <<'PY'
+import json, sys
+rows_file, notes_file, out, duration, lg_duration, fake_latency, nproc, mem, cpu, kernel, dotnet, wrk, date, commit, lg_warmup, load_before, load_after, warmup = sys.argv[1:19]
+rows = [json.loads(l) for l in open(rows_file) if l.strip()]
+notes = [l.strip() for l in open(notes_file) if l.strip()]
+wrk_rows = [r for r in rows if r["kind"] == "wrk"]
+lg_rows = [r for r in rows if r["kind"] == "loadgen"]
+ceiling = {r["connections"]: r.get("rps", 0) for r in wrk_rows if r["target"] == "bare"}
+windows = {"local-5ms": 5, "local-100ms": 100, "aws-100ms": 100, "bare": 0}
+
+def f(x, d=0):
+    return "n/a" if x is None else f"{x:,.{d}f}"
+
+lines = []
+w = lines.append
+w("# Ingest benchmarks")
+w("")
+w(f"Produced by `bench/run.sh` on {date} (commit `{commit}`). Re-run it to refresh this page.")
+w("")
+w("## Machine")
+w("")
+w(f"- CPU: {cpu}, `nproc` = {nproc} (shared with other work while this ran: read the ratios, not the absolute figures)")
+w(f"- Memory (`free -h`): {mem}")
+w(f"- Linux {kernel}, .NET SDK {dotnet}, {wrk}")
+w(f"- wrk and the target run on the same 2 cores; everything on 127.0.0.1")
+w(f"- load average (1/5/15 min) before the run {load_before}, after {load_after}: other work on the machine shows here")
+w("")
+w("## Throughput (wrk)")
+w("")
+w(f"`wrk -t{nproc} -cN -d{duration} --timeout 10s -s bench/post.lua` — one valid event per request (ts = now, increasing seq, a random sensor out of N). Each target first gets an unrecorded {warmup} wrk run (JIT tiering). CPU per 1k requests is the target process's user + system time over the run.")
+w("")
+w("| target | connections | req/s | ratio to bare | p50 ms | p99 ms | socket errors | non-2xx | peak RSS MB | target CPU ms per 1k req |")
+w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+for r in wrk_rows:
+    if "rps" not in r:
+        w(f"| {r['target']} | {r['connections']} | failed: {r.get('error','')[:80]} | | | | | | | |")
+        continue
+    base = ceiling.get(r["connections"])
+    ratio = f"{r['rps'] / base:.2f}" if base else "n/a"
+    w(f"| {r['target']} | {r['connections']:,} | {f(r['rps'])} | {ratio} | {f(r['p50'],1)} | {f(r['p99'],1)} | {r['errors']} | {r['non2xx']} | {f(r['rssMb'])} | {f(r['cpuMsPerKiloRequest'])} |")
+w("")
+w("## Acknowledgement latency (load generator)")
+w("")
+w(f"`dotnet src/IngestService.LoadGen/bin/Release/net10.0/IngestService.LoadGen.dll --url http://127.0.0.1:PORT --sensors N --duration {lg_duration} --warmup {lg_warmup} [--verify]` — closed loop: each sensor has one event in flight, so N is chosen to offer about half of the wrk maximum at 1,000 connections (N ≈ ½ × req/s × (window + 5 ms)).")
+w("")
+w("| target | sensors | events/s | share of wrk max | p50 ms | p99 ms | p99.9 ms | statuses | verify | exit | peak RSS MB |")
+w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |")
+for r in lg_rows:
+    rep = r.get("report")
+    if not rep:
+        w(f"| {r['target']} | {r['sensors']} | failed: {r.get('stderr','')} | | | | | | | {r['exit']} | |")
+        continue
+    peak = max([x.get("rps", 0) for x in wrk_rows if x["target"] == r["target"] and x["connections"] == 1000] or [0])
+    share = f"{rep['eventsPerSecond'] / peak:.2f}" if peak else "n/a"
+    statuses = ", ".join(f"{k}: {v:,}" for k, v in rep["statuses"].items())
+    v = rep.get("verify")
+    if v:
+        verify = f"missing {v['missing']}, dupes {v['duplicates']}, out of order {v['outOfOrder']}"
+    elif r["target"] != "bare" and r.get("stderr") and "verification" in r["stderr"]:
+        verify = "could not run: " + r["stderr"].split("error: verification could not run: ")[-1][:90]
+    else:
+        verify = "not asked"
+    w(f"| {r['target']} | {r['sensors']:,} | {f(rep['eventsPerSecond'])} | {share} | {f(rep['p50Ms'],1)} | {f(rep['p99Ms'],1)} | {f(rep['p999Ms'],1)} | {statuses} | {verify} | {r['exit']} | {f(r['rssMb'])} |")
+w("")
+w("## Against the targets")
+w("")
+w("| target | measured | met? |")
+w("| --- | --- | --- |")
+for t in ["local-5ms", "local-100ms", "aws-100ms"]:
+    r1k = next((r for r in wrk_rows if r["target"] == t and r["connections"] == 1000 and "rps" in r), None)
+    if r1k and ceiling.get(1000):
+        ratio = r1k["rps"] / ceiling[1000]
+        w(f"| {t}: throughput ≥ 0.8 × bare at 1,000 connections | {ratio:.2f} × ({f(r1k['rps'])} vs {f(ceiling[1000])} req/s) | {'yes' if ratio >= 0.8 else 'no'} |")
+    lg = next((r for r in lg_rows if r["target"] == t and r.get("report")), None)
+    if lg:
+        limit = windows[t] + 25
+        p99 = lg["report"]["p99Ms"]
+        w(f"| {t}: ack p99 ≤ window + 25 ms = {limit} ms at about half load | {p99:.1f} ms at {f(lg['report']['eventsPerSecond'])} events/s | {'yes' if p99 <= limit else 'no'} |")
+    r10k = next((r for r in wrk_rows if r["target"] == t and r["connections"] == 10000 and "rps" in r), None)
+    if r10k:
+        w(f"| {t}: RSS ≤ 300 MB at 10,000 connections | peak {f(r10k['rssMb'])} MB (VmRSS sampled every 250 ms; VmHWM {f(r10k['hwmMb'])} MB) | {'yes' if r10k['rssMb'] <= 300 else 'no'} |")
+w("")
+if notes:
+    w("## Notes from this run")
+    w("")
+    for n in notes:
+        w(f"- {n}")
+    w("")
+w("## Commands")
+w("")
+w("```")
+w("bench/run.sh                                   # builds Release, runs every target, writes this page")
+w("DURATION=5s CONNECTIONS=1000 bench/run.sh      # shorter")
+w(f"# targets: bench/Bare (ceiling: same JSON check, answers at once), the service with")
+w(f"#   --Ingest:Backend=Local --Batching:Window=00:00:00.005 | 00:00:00.100, and")
+w(f"#   --Ingest:Backend=Aws --Aws:ServiceUrl=http://127.0.0.1:5190 against bench/FakeAws --latency-ms {fake_latency}")
+w("```")
+w("")
+w("Raw wrk and load-generator output of the last run is in `bench/results/` (not committed).")
+open(out, "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
