@@ -30,6 +30,9 @@ app.MapPost("/", async (HttpContext context) =>
             """{"DeliveryStreamDescription":{"DeliveryStreamName":"bench","DeliveryStreamStatus":"ACTIVE","DeliveryStreamARN":"arn:aws:firehose:us-east-1:000000000000:deliverystream/bench","DeliveryStreamType":"DirectPut","VersionId":"1","Destinations":[],"HasMoreDestinations":false}}""",
         "Kinesis_20131202.DescribeStreamSummary" =>
             """{"StreamDescriptionSummary":{"StreamName":"bench","StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/bench","StreamStatus":"ACTIVE","OpenShardCount":1,"RetentionPeriodHours":24,"StreamCreationTimestamp":0,"EnhancedMonitoring":[]}}""",
+        // One shard over the whole hash key space, the same one every PutRecords answer names.
+        "Kinesis_20131202.ListShards" =>
+            """{"Shards":[{"ShardId":"shardId-000000000000","HashKeyRange":{"StartingHashKey":"0","EndingHashKey":"340282366920938463463374607431768211455"},"SequenceNumberRange":{"StartingSequenceNumber":"1"}}]}""",
         "Kinesis_20131202.DescribeStream" =>
             """{"StreamDescription":{"StreamName":"bench","StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/bench","StreamStatus":"ACTIVE","Shards":[],"HasMoreShards":false,"RetentionPeriodHours":24,"StreamCreationTimestamp":0,"EnhancedMonitoring":[]}}""",
         _ => null,
