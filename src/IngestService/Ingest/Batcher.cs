@@ -68,7 +68,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
     /// Takes all of <paramref name="events"/> or none of them: a backlog batch is never split by the
     /// pending caps.
     /// </summary>
-    public Admission TryEnqueue(IReadOnlyList<PendingEvent> events)
+    public Admission TryEnqueue(List<PendingEvent> events)
     {
         if (_draining)
         {
