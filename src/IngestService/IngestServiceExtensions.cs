@@ -3,6 +3,8 @@ using System.Text.Json.Serialization;
 using IngestService.Delivery;
 using IngestService.Ingest;
 using IngestService.Operations;
+using IngestService.Query;
+using IngestService.Regroup;
 using IngestService.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -37,7 +39,11 @@ public static class IngestServiceExtensions
         if (backend == Backend.Local)
         {
             services.AddSingleton<IEventSink, LocalRawSink>();
+            services.AddSingleton<IObjectStore, FileSystemObjectStore>();
         }
+
+        services.AddRegroup();
+        services.AddQuery();
 
         // Held events are answered before exit: give the batcher the ack timeout and a margin to finish.
         var ackTimeout = builder.Configuration.GetValue($"{BatchingOptions.Section}:{nameof(BatchingOptions.AckTimeout)}", new BatchingOptions().AckTimeout);

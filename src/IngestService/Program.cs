@@ -1,6 +1,8 @@
 using IngestService;
 using IngestService.Ingest;
 using IngestService.Operations;
+using IngestService.Query;
+using IngestService.Regroup;
 
 // Settings ship beside the binary; relative paths such as Ingest:DataPath resolve from where it was started.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -12,6 +14,8 @@ app.UseStatusCodePages();
 
 app.MapIngest();
 app.MapOperations();
+app.MapQuery();
+app.MapRegroup();
 
 app.Run();
 
