@@ -6,6 +6,8 @@ namespace IngestService.Query;
 /// <summary>
 /// A sensor-day as RFC 4180 CSV: <c>sensorId,seq,ts,receivedAt</c>, then every top-level field of the day's
 /// events in the order first seen; strings as text, numbers and literals as written, nested values as JSON.
+/// An event field named like an envelope column (the sensor's own <c>ts</c> as sent, say) becomes
+/// <c>event.ts</c>, so every column name is unique.
 /// </summary>
 public static class CsvDay
 {
@@ -22,7 +24,7 @@ public static class CsvDay
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = reader.GetString()!;
+            var name = ColumnOf(reader.GetString()!);
             if (seen.Add(name))
             {
                 columns.Add(name);
@@ -65,7 +67,7 @@ public static class CsvDay
             {
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
-                    var name = reader.GetString()!;
+                    var name = ColumnOf(reader.GetString()!);
                     reader.Read();
                     var value = ValueText(ref reader, line);
                     if (columnIndex.TryGetValue(name, out var index))
@@ -96,6 +98,8 @@ public static class CsvDay
 
         writer.Write("\r\n");
     }
+
+    private static string ColumnOf(string field) => Array.IndexOf(EnvelopeColumns, field) >= 0 ? "event." + field : field;
 
     private static bool MoveToEvent(ref Utf8JsonReader reader)
     {
