@@ -38,10 +38,10 @@ public sealed class RegroupFixture : IDisposable
             : $"{{\"ts\":\"{ts}\",\"seq\":{seq},\"t\":{t.ToString(CultureInfo.InvariantCulture)}}}";
 
     /// <summary>Writes a raw batch under <c>raw/YYYY/MM/DD/HH/</c> and answers its key.</summary>
-    public string WriteRaw(string content, string hour = "2026/11/21/10", bool gzip = false, string? name = null)
+    public string WriteRaw(string content, string hour = "2026/11/21/10", bool gzip = false, string? name = null, string rawPrefix = "raw/")
     {
         name ??= $"ingest-{Interlocked.Increment(ref _batches):D6}{(gzip ? ".gz" : ".ndjson")}";
-        var folder = Path.Combine(Root, "raw", hour);
+        var folder = Path.Combine(Root, rawPrefix, hour);
         Directory.CreateDirectory(folder);
         var bytes = Encoding.UTF8.GetBytes(content);
         if (gzip)
@@ -56,14 +56,14 @@ public sealed class RegroupFixture : IDisposable
         }
 
         File.WriteAllBytes(Path.Combine(folder, name), bytes);
-        return $"raw/{hour}/{name}";
+        return $"{rawPrefix}{hour}/{name}";
     }
 
-    public Regrouper CreateRegrouper(IObjectStore? store = null)
+    public Regrouper CreateRegrouper(IObjectStore? store = null, string rawPrefix = "raw/")
     {
         store ??= Store;
         var merger = new SensorDayMerger(store, TimeProvider.System, NullLogger<SensorDayMerger>.Instance);
-        return new Regrouper(store, merger, Microsoft.Extensions.Options.Options.Create(Options), Microsoft.Extensions.Options.Options.Create(new StorageOptions()),
+        return new Regrouper(store, merger, Microsoft.Extensions.Options.Options.Create(Options), Microsoft.Extensions.Options.Options.Create(new StorageOptions { RawPrefix = rawPrefix }),
             Time, new RegroupMetrics(Meters), NullLogger<Regrouper>.Instance);
     }
 

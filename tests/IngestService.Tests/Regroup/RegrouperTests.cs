@@ -190,6 +190,40 @@ public sealed class RegrouperTests : IDisposable
         Assert.Equal(0, again.BatchesRead);
     }
 
+    [Fact]
+    public async Task Two_regroupers_merging_different_batches_into_the_same_days_at_once_lose_nothing()
+    {
+        // Each regrouper reads its own raw folder, so their writes to the shared sensor-days differ and only
+        // conditional writes keep one from overwriting the other.
+        for (var b = 0; b < 30; b++)
+        {
+            foreach (var (prefix, offset) in new[] { ("raw/", 0), ("raw2/", 1000) })
+            {
+                var content = "";
+                for (var s = 0; s < 3; s++)
+                {
+                    var seq = offset + b;
+                    content += Line($"s{s}", seq, $"2026-11-21T10:00:{b:D2}.000Z", Event(seq, $"2026-11-21T10:00:{b:D2}Z"));
+                    content += Line($"s{s}", 5000, "2026-11-21T11:00:00.000Z", Event(5000, "2026-11-21T11:00:00Z"));
+                }
+
+                _f.WriteRaw(content, rawPrefix: prefix);
+            }
+        }
+
+        _f.Options.MaxObjectsPerChunk = 1;
+        var first = _f.CreateRegrouper();
+        var second = _f.CreateRegrouper(new FileSystemObjectStore(_f.Root), rawPrefix: "raw2/");
+
+        await Task.WhenAll(Task.Run(() => first.RunPassAsync(Token), Token), Task.Run(() => second.RunPassAsync(Token), Token));
+
+        var expected = Enumerable.Range(0, 30).Select(i => (long)i).Concat(Enumerable.Range(1000, 30).Select(i => (long)i)).Append(5000).Order();
+        for (var s = 0; s < 3; s++)
+        {
+            Assert.Equal(expected, (await _f.ReadDayAsync($"s{s}", "2026-11-21")).Select(l => SeqOf(l)!.Value).Order());
+        }
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
