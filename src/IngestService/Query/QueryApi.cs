@@ -257,9 +257,10 @@ public static class QueryApi
                     {
                         (await task)?.Dispose();
                     }
-                    catch (OperationCanceledException)
+                    catch (Exception) when (stop.IsCancellationRequested)
                     {
-                        // Abandoned read-ahead after the client left or a day failed.
+                        // Read-ahead abandoned because the client left or an earlier day failed: that first
+                        // failure is the one that propagates.
                     }
                 }
             }

@@ -63,7 +63,7 @@ public sealed class FileSystemObjectStore : IObjectStore
         try
         {
             var header = await ReadHeaderAsync(stream, withMetadata: true, cancellationToken);
-            var info = new ObjectInfo(key, header.ETag, stream.Length - header.Length, File.GetLastWriteTimeUtc(path), header.Metadata);
+            var info = new ObjectInfo(key, header.ETag, stream.Length - header.Length, File.GetLastWriteTimeUtc(stream.SafeFileHandle), header.Metadata);
             stream.Position = header.Length;
             return new StoredObject(info, stream);
         }
@@ -76,14 +76,14 @@ public sealed class FileSystemObjectStore : IObjectStore
 
     public async Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken)
     {
-        var object_ = await GetAsync(key, cancellationToken);
-        if (object_ is null)
+        var stored = await GetAsync(key, cancellationToken);
+        if (stored is null)
         {
             return null;
         }
 
-        await object_.DisposeAsync();
-        return object_.Info;
+        await stored.DisposeAsync();
+        return stored.Info;
     }
 
     public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -106,7 +106,7 @@ public sealed class FileSystemObjectStore : IObjectStore
             {
                 await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.Asynchronous);
                 var header = await ReadHeaderAsync(stream, withMetadata: false, cancellationToken);
-                info = new ObjectInfo(key, header.ETag, stream.Length - header.Length, File.GetLastWriteTimeUtc(path));
+                info = new ObjectInfo(key, header.ETag, stream.Length - header.Length, File.GetLastWriteTimeUtc(stream.SafeFileHandle));
             }
             catch (FileNotFoundException)
             {
@@ -317,7 +317,7 @@ public sealed class FileSystemObjectStore : IObjectStore
         if (read < FirstLineLength || !first.AsSpan(0, Magic.Length).SequenceEqual(Magic))
         {
             // Written by someone else: no header, no metadata.
-            var modified = File.GetLastWriteTimeUtc(stream.Name).Ticks;
+            var modified = File.GetLastWriteTimeUtc(stream.SafeFileHandle).Ticks;
             return new Header(Quote($"{stream.Length:x}-{modified:x}"), 0, withMetadata ? new Dictionary<string, string>() : null);
         }
 
