@@ -96,6 +96,7 @@ public static class QueryApi
         {
             case Format.Ndjson when gzip:
                 response.Headers.ContentEncoding = "gzip";
+                response.ContentLength = stored.Info.Size;
                 return TypedResults.Stream(async body =>
                 {
                     await using (stored)

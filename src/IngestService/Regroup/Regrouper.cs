@@ -41,6 +41,8 @@ public sealed partial class Regrouper(
     public const string DonePrefix = StorageOptions.BookkeepingPrefix + "done/";
     public const string CursorKey = StorageOptions.BookkeepingPrefix + "regroup/cursor";
 
+    private const int MaxBadLinesLogged = 5;
+
     private readonly SemaphoreSlim _gate = new(1, 1);
 
     public async Task<RegroupReport> RunPassAsync(CancellationToken cancellationToken)
@@ -87,6 +89,7 @@ public sealed partial class Regrouper(
                 continue;
             }
 
+            var badInBatch = 0;
             await using (var batch = await store.GetAsync(key, cancellationToken))
             {
                 if (batch is null)
@@ -103,8 +106,12 @@ public sealed partial class Regrouper(
                     var parsed = line.TooLong ? null : StoredLine.TryParse(line.Bytes.Span);
                     if (parsed is null)
                     {
-                        pass.BadLines++;
-                        LogBadLine(logger, key, lineNumber, line.TooLong ? "longer than the line limit" : "not a complete stored event");
+                        // A few per batch say where to look; a garbage batch must not flood the log.
+                        if (++badInBatch <= MaxBadLinesLogged)
+                        {
+                            LogBadLine(logger, key, lineNumber, line.TooLong ? "longer than the line limit" : "not a complete stored event");
+                        }
+
                         continue;
                     }
 
@@ -116,6 +123,12 @@ public sealed partial class Regrouper(
                         await WriteChunkAsync(chunk, pass, cancellationToken);
                     }
                 }
+            }
+
+            if (badInBatch > 0)
+            {
+                pass.BadLines += badInBatch;
+                LogBadLines(logger, key, badInBatch);
             }
 
             chunk.Completed.Add(key);
@@ -291,4 +304,7 @@ public sealed partial class Regrouper(
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Skipped line {Line} of raw batch {Key}: {Reason}")]
     private static partial void LogBadLine(ILogger logger, string key, int line, string reason);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Raw batch {Key} had {Count} bad lines, skipped")]
+    private static partial void LogBadLines(ILogger logger, string key, int count);
 }
