@@ -52,7 +52,14 @@ public sealed partial class Regrouper(
         {
             var report = await RunAsync(cancellationToken);
             metrics.Pass(report);
-            LogPass(logger, report.BatchesRead, report.Events, report.SensorDaysWritten, report.DuplicatesDropped, report.BadLines, report.DurationSeconds);
+            if (report.BatchesRead > 0)
+            {
+                LogPass(logger, report.BatchesRead, report.Events, report.SensorDaysWritten, report.DuplicatesDropped, report.BadLines, report.DurationSeconds);
+            }
+            else
+            {
+                LogIdlePass(logger, report.Pending);
+            }
             return report;
         }
         finally
@@ -301,6 +308,9 @@ public sealed partial class Regrouper(
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information,
         Message = "Regroup pass: {Batches} raw batches, {Events} events, {SensorDays} sensor-days written, {Duplicates} duplicates dropped, {BadLines} bad lines in {Seconds} s")]
     private static partial void LogPass(ILogger logger, int batches, long events, int sensorDays, long duplicates, long badLines, double seconds);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Debug, Message = "Regroup pass found no new raw batches ({Pending} pending)")]
+    private static partial void LogIdlePass(ILogger logger, int pending);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Skipped line {Line} of raw batch {Key}: {Reason}")]
     private static partial void LogBadLine(ILogger logger, string key, int line, string reason);
