@@ -1,9 +1,11 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using IngestService.Ingest;
+using Microsoft.Win32.SafeHandles;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Storage;
@@ -15,17 +17,19 @@ namespace IngestService.Storage;
 /// (the local raw sink) have no header; their ETag is made from length and modification time.
 /// </summary>
 /// <remarks>
-/// Conditional writes check the current ETag and rename under a lock. The lock is <c>flock</c> (what .NET
-/// takes for <see cref="FileShare.None"/> on Unix) on one of a fixed set of lock files under
-/// <c>_ingest/locks/</c>: the kernel drops it when a process dies, so a crash never leaves a stale lock
+/// Conditional writes check the current ETag and rename under a lock. The lock is <c>flock</c>, called
+/// directly rather than through <see cref="FileShare.None"/> (which a runtime switch can turn off), on one of a
+/// fixed set of lock files under <c>_ingest/locks/</c>: the kernel drops it when a process dies, so a crash never leaves a stale lock
 /// (an O_EXCL lock file would, and would need timeouts to break it), and unlike a <c>link()</c>-based create
 /// it also serialises replace-if-unchanged. Lock files are never deleted: deleting one while another process
 /// waits on it would let two processes each lock a different inode. A semaphore per stripe keeps this
 /// process's own threads from spinning on the file lock.
 /// </remarks>
-public sealed class FileSystemObjectStore : IObjectStore
+public sealed partial class FileSystemObjectStore : IObjectStore
 {
     private const int Stripes = 64;
+    private const int WouldBlockLinux = 11;
+    private const int WouldBlockMac = 35;
     private const string LockFolder = StorageOptions.BookkeepingPrefix + "locks/";
     private const string LockSuffix = ".lock";
 
@@ -348,17 +352,27 @@ public sealed class FileSystemObjectStore : IObjectStore
             var delay = 1;
             while (true)
             {
+                // .NET itself flocks a FileShare.None handle (and refuses to open one another process locked);
+                // the explicit flock holds even where that is switched off.
+                SafeFileHandle? file = null;
                 try
                 {
-                    var file = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1);
+                    file = File.OpenHandle(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                }
+                catch (IOException ex) when (ex.HResult is WouldBlockLinux or WouldBlockMac)
+                {
+                    // Locked by another process: wait below and try again.
+                }
+
+                if (file is not null && TryLock(file))
+                {
                     return new Release(file, local);
                 }
-                catch (IOException ex) when (ex is not FileNotFoundException and not DirectoryNotFoundException)
-                {
-                    // Another process holds this stripe; it holds it only for a check and a rename.
-                    await Task.Delay(delay, cancellationToken);
-                    delay = Math.Min(delay * 2, 20);
-                }
+
+                file?.Dispose();
+                // Another process holds this stripe, only for a check and a rename: poll rather than block a thread.
+                await Task.Delay(delay, cancellationToken);
+                delay = Math.Min(delay * 2, 20);
             }
         }
         catch
@@ -368,7 +382,30 @@ public sealed class FileSystemObjectStore : IObjectStore
         }
     }
 
-    private sealed class Release(FileStream file, SemaphoreSlim local) : IDisposable
+    private static bool TryLock(SafeFileHandle file)
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
+        {
+            // Elsewhere only this process's semaphores apply: one writer process per data folder.
+            return true;
+        }
+
+        const int LockExclusive = 2, LockNonBlocking = 4;
+        if (Flock((int)file.DangerousGetHandle(), LockExclusive | LockNonBlocking) == 0)
+        {
+            return true;
+        }
+
+        var errno = Marshal.GetLastPInvokeError();
+        return errno is WouldBlockLinux or WouldBlockMac
+            ? false
+            : throw new IOException($"Cannot lock a file of the object store (errno {errno}).");
+    }
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    private static partial int Flock(int fd, int operation);
+
+    private sealed class Release(SafeFileHandle file, SemaphoreSlim local) : IDisposable
     {
         public void Dispose()
         {

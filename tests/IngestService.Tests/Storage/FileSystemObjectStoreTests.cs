@@ -43,6 +43,29 @@ public sealed class FileSystemObjectStoreTests : ObjectStoreContract<FileSystemO
         Assert.Equal(["_ingest/done/raw/x"], await ListAsync("", null));
     }
 
+    [Fact]
+    public async Task A_write_waits_while_another_process_holds_the_lock_of_its_key()
+    {
+        // Creates the lock files, then holds all of them as another process would (FileShare.None is flock on Unix).
+        await Store.PutAsync("warm-up", Bytes("x"), WriteCondition.None, null, Token);
+        var folder = Path.Combine(_folder.Path, "_ingest", "locks");
+        var held = Enumerable.Range(0, 64)
+            .Select(i => new FileStream(Path.Combine(folder, $"{i:x2}.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+            .ToList();
+        try
+        {
+            using var shortly = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Store.PutAsync("k", Bytes("x"), WriteCondition.CreateOnly, null, shortly.Token));
+            Assert.Null(await Store.HeadAsync("k", Token));
+        }
+        finally
+        {
+            held.ForEach(f => f.Dispose());
+        }
+
+        Assert.NotNull(await Store.PutAsync("k", Bytes("x"), WriteCondition.CreateOnly, null, Token));
+    }
+
     [Theory]
     [InlineData("../outside")]
     [InlineData("/absolute")]
