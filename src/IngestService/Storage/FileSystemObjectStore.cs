@@ -5,8 +5,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using IngestService.Ingest;
-using Microsoft.Win32.SafeHandles;
 using Microsoft.Extensions.Options;
+using Microsoft.Win32.SafeHandles;
 
 namespace IngestService.Storage;
 
@@ -17,10 +17,10 @@ namespace IngestService.Storage;
 /// (the local raw sink) have no header; their ETag is made from length and modification time.
 /// </summary>
 /// <remarks>
-/// Conditional writes check the current ETag and rename under a lock. The lock is <c>flock</c>, called
-/// directly rather than through <see cref="FileShare.None"/> (which a runtime switch can turn off), on one of a
-/// fixed set of lock files under <c>_ingest/locks/</c>: the kernel drops it when a process dies, so a crash never leaves a stale lock
-/// (an O_EXCL lock file would, and would need timeouts to break it), and unlike a <c>link()</c>-based create
+/// Conditional writes check the current ETag and rename under a lock: an exclusive <c>flock</c> on one of a
+/// fixed set of lock files under <c>_ingest/locks/</c>, taken both by .NET (<see cref="FileShare.None"/>) and
+/// explicitly (a runtime switch can turn the former off). The kernel drops it when a process dies, so a crash
+/// never leaves a stale lock (an O_EXCL lock file would, and would need timeouts to break it), and unlike a <c>link()</c>-based create
 /// it also serialises replace-if-unchanged. Lock files are never deleted: deleting one while another process
 /// waits on it would let two processes each lock a different inode. A semaphore per stripe keeps this
 /// process's own threads from spinning on the file lock.
