@@ -107,28 +107,38 @@ public sealed partial class Regrouper(
 
                 pass.BatchesRead++;
                 var lineNumber = 0;
-                await foreach (var line in LineReader.ReadAsync(batch.Content, cancellationToken))
+                try
                 {
-                    lineNumber++;
-                    var parsed = line.TooLong ? null : StoredLine.TryParse(line.Bytes.Span);
-                    if (parsed is null)
+                    await foreach (var line in LineReader.ReadAsync(batch.Content, cancellationToken))
                     {
-                        // A few per batch say where to look; a garbage batch must not flood the log.
-                        if (++badInBatch <= MaxBadLinesLogged)
+                        lineNumber++;
+                        var parsed = line.TooLong ? null : StoredLine.TryParse(line.Bytes.Span);
+                        if (parsed is null)
                         {
-                            LogBadLine(logger, key, lineNumber, line.TooLong ? "longer than the line limit" : "not a complete stored event");
+                            // A few per batch say where to look; a garbage batch must not flood the log.
+                            if (++badInBatch <= MaxBadLinesLogged)
+                            {
+                                LogBadLine(logger, key, lineNumber, line.TooLong ? "longer than the line limit" : "not a complete stored event");
+                            }
+
+                            continue;
                         }
 
-                        continue;
+                        pass.Events++;
+                        chunk.Add(parsed);
+                        if (chunk.Events >= settings.MaxEventsPerChunk)
+                        {
+                            // Mid-batch: the batch stays unmarked until its last chunk is written.
+                            await WriteChunkAsync(chunk, pass, cancellationToken);
+                        }
                     }
-
-                    pass.Events++;
-                    chunk.Add(parsed);
-                    if (chunk.Events >= settings.MaxEventsPerChunk)
-                    {
-                        // Mid-batch: the batch stays unmarked until its last chunk is written.
-                        await WriteChunkAsync(chunk, pass, cancellationToken);
-                    }
+                }
+                catch (InvalidDataException)
+                {
+                    // Corrupt compression never heals: retrying would stall every pass on this batch. What was
+                    // read before the damage is kept, the rest is counted as one bad line.
+                    badInBatch++;
+                    LogBadLine(logger, key, lineNumber + 1, "the gzip data is corrupt; the rest of the batch is unreadable");
                 }
             }
 

@@ -111,6 +111,23 @@ public sealed class RegrouperTests : IDisposable
     }
 
     [Fact]
+    public async Task A_batch_with_corrupt_gzip_counts_as_bad_and_does_not_stall_later_passes()
+    {
+        var folder = Path.Combine(_f.Root, "raw", "2026", "11", "21", "10");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllBytesAsync(Path.Combine(folder, "corrupt.gz"), [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xff, 0x00, 0x12], Token);
+        _f.WriteRaw(Line("s1", 1, "2026-11-21T10:00:00.000Z", Event(1, "2026-11-21T10:00:00Z")));
+
+        var first = await _f.CreateRegrouper().RunPassAsync(Token);
+        var second = await _f.CreateRegrouper().RunPassAsync(Token);
+
+        Assert.Equal(1, first.BadLines);
+        Assert.Equal(0, first.Pending);
+        Assert.Equal(0, second.BatchesRead);
+        Assert.Single(await _f.ReadDayAsync("s1", "2026-11-21"));
+    }
+
+    [Fact]
     public async Task A_pass_writes_each_touched_sensor_day_once_not_once_per_batch()
     {
         for (var i = 0; i < 10; i++)
