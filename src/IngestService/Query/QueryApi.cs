@@ -120,20 +120,32 @@ public static class QueryApi
         }
     }
 
+    private static readonly byte[] ArrayStart = "[\n"u8.ToArray();
+    private static readonly byte[] ArraySeparator = ",\n"u8.ToArray();
+    private static readonly byte[] ArrayEnd = "\n]\n"u8.ToArray();
+
     private static async Task WriteJsonArrayAsync(StoredObject stored, Stream body, CancellationToken cancellationToken)
     {
         await using (stored)
         {
+            // Each write to the response body is a flush; buffering makes a 10,000-line day a few writes. Not
+            // disposed: that would dispose the response body.
+            var buffered = new BufferedStream(body, 64 * 1024);
+            await buffered.WriteAsync(ArrayStart, cancellationToken);
             var first = true;
-            await body.WriteAsync("["u8.ToArray(), cancellationToken);
             await foreach (var line in LineReader.ReadAsync(stored.Content, cancellationToken))
             {
-                await body.WriteAsync(first ? "\n"u8.ToArray() : ",\n"u8.ToArray(), cancellationToken);
-                await body.WriteAsync(line.Bytes, cancellationToken);
+                if (!first)
+                {
+                    await buffered.WriteAsync(ArraySeparator, cancellationToken);
+                }
+
+                await buffered.WriteAsync(line.Bytes, cancellationToken);
                 first = false;
             }
 
-            await body.WriteAsync("\n]\n"u8.ToArray(), cancellationToken);
+            await buffered.WriteAsync(ArrayEnd, cancellationToken);
+            await buffered.FlushAsync(cancellationToken);
         }
     }
 
@@ -161,12 +173,17 @@ public static class QueryApi
 
             stored = await store.GetAsync(key, cancellationToken)
                 ?? throw new InvalidOperationException($"Sensor-day '{key}' disappeared while it was read.");
-            if (stored.Info.ETag == etag || attempt == 3)
+            if (stored.Info.ETag == etag)
             {
                 break;
             }
 
+            // Nothing is written yet, so the header can still name the version the rows will come from.
             context.Response.Headers.ETag = RepresentationETag(stored.Info.ETag, format, gzip);
+            if (attempt == 3)
+            {
+                break;
+            }
         }
 
         var index = new Dictionary<string, int>(StringComparer.Ordinal);
