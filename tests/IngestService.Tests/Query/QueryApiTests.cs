@@ -8,7 +8,7 @@ namespace IngestService.Tests.Query;
 
 public sealed class QueryApiTests : IClassFixture<StoreAppFactory>
 {
-    private static readonly CancellationTokenSource Timeout = new(TimeSpan.FromMinutes(5));
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromMinutes(2));
     private readonly StoreAppFactory _factory;
     private readonly HttpClient _client;
 
@@ -18,7 +18,7 @@ public sealed class QueryApiTests : IClassFixture<StoreAppFactory>
         _client = factory.CreateClient();
     }
 
-    private static CancellationToken Token => Timeout.Token;
+    private CancellationToken Token => _timeout.Token;
 
     private async Task PostAsync(string sensorId, string json)
     {
@@ -45,7 +45,7 @@ public sealed class QueryApiTests : IClassFixture<StoreAppFactory>
         return await _client.SendAsync(request, Token);
     }
 
-    private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string detailPart)
+    private async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string detailPart)
     {
         Assert.Equal(status, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);

@@ -13,13 +13,15 @@ namespace IngestService.Tests.Regroup;
 public sealed class RegroupFixture : IDisposable
 {
     private static readonly IMeterFactory Meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
-    private static readonly CancellationTokenSource Timeout = new(TimeSpan.FromMinutes(5));
     private readonly TempFolder _folder = new();
     private int _batches;
 
     public RegroupFixture() => Store = new FileSystemObjectStore(_folder.Path);
 
-    public static CancellationToken Token => Timeout.Token;
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromMinutes(2));
+
+    /// <summary>Ends a test that hangs instead of hanging the run (one fixture per test).</summary>
+    public CancellationToken Token => _timeout.Token;
 
     public FileSystemObjectStore Store { get; }
 
@@ -86,7 +88,11 @@ public sealed class RegroupFixture : IDisposable
         return lines;
     }
 
-    public void Dispose() => _folder.Dispose();
+    public void Dispose()
+    {
+        _timeout.Dispose();
+        _folder.Dispose();
+    }
 }
 
 /// <summary>A clock the test sets.</summary>

@@ -8,6 +8,8 @@ public sealed class RegroupWorkerTests : IDisposable
 {
     private readonly RegroupFixture _f = new();
 
+    private CancellationToken Token => _f.Token;
+
     public void Dispose() => _f.Dispose();
 
     private RegroupWorker CreateWorker() =>

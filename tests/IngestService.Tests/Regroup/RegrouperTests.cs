@@ -9,6 +9,8 @@ public sealed class RegrouperTests : IDisposable
 {
     private readonly RegroupFixture _f = new();
 
+    private CancellationToken Token => _f.Token;
+
     public void Dispose() => _f.Dispose();
 
     private static long? SeqOf(string line) => JsonDocument.Parse(line).RootElement.GetProperty("seq") is { ValueKind: JsonValueKind.Number } s ? s.GetInt64() : null;

@@ -16,14 +16,14 @@ public abstract class ObjectStoreContract<TStore>
     /// <summary>A second client over the same namespace, as another process or node would have.</summary>
     protected abstract TStore OpenSecondStore();
 
-    /// <summary>Ends a test that hangs instead of hanging the run.</summary>
-    protected static CancellationToken Token => Timeout.Token;
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromMinutes(2));
 
-    private static readonly CancellationTokenSource Timeout = new(TimeSpan.FromMinutes(5));
+    /// <summary>Ends a test that hangs instead of hanging the run (xunit makes an instance per test).</summary>
+    protected CancellationToken Token => _timeout.Token;
 
     protected static MemoryStream Bytes(string text) => new(Encoding.UTF8.GetBytes(text));
 
-    protected static async Task<string> ReadAsync(IObjectStore store, string key)
+    protected async Task<string> ReadAsync(IObjectStore store, string key)
     {
         await using var stored = await store.GetAsync(key, Token) ?? throw new InvalidOperationException($"{key} is missing");
         using var reader = new StreamReader(stored.Content);
