@@ -59,8 +59,25 @@ public sealed class StoredLine
     /// </summary>
     public static StoredLine? TryParse(ReadOnlySpan<byte> line, string? knownSensorId = null)
     {
-        string? sensorId = null;
-        long? seq = null;
+        if (!TryRead(line, knownSensorId, out var sensorId, out var seq, out var ts, out var identity))
+        {
+            return null;
+        }
+
+        var bytes = new byte[line.Length + 1];
+        line.CopyTo(bytes);
+        bytes[^1] = (byte)'\n';
+        return new StoredLine(sensorId, seq, ts, identity, bytes);
+    }
+
+    /// <summary>What <see cref="TryParse"/> reads, without copying the line.</summary>
+    public static bool TryRead(ReadOnlySpan<byte> line, string? knownSensorId, out string sensorId, out long? seq, out long tsTicks, out EventIdentity identity)
+    {
+        sensorId = "";
+        seq = null;
+        tsTicks = 0;
+        identity = default;
+        string? readSensorId = null;
         long? ts = null;
         int eventStart = -1, eventEnd = -1;
         try
@@ -68,7 +85,7 @@ public sealed class StoredLine
             var reader = new Utf8JsonReader(line, ReaderOptions);
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
-                return null;
+                return false;
             }
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -77,10 +94,10 @@ public sealed class StoredLine
                 {
                     if (!reader.Read() || reader.TokenType != JsonTokenType.String)
                     {
-                        return null;
+                        return false;
                     }
 
-                    sensorId = knownSensorId is not null && reader.ValueTextEquals(knownSensorId) ? knownSensorId : reader.GetString();
+                    readSensorId = knownSensorId is not null && reader.ValueTextEquals(knownSensorId) ? knownSensorId : reader.GetString();
                 }
                 else if (reader.ValueTextEquals("seq"u8))
                 {
@@ -91,7 +108,7 @@ public sealed class StoredLine
                     }
                     else if (reader.TokenType != JsonTokenType.Null)
                     {
-                        return null;
+                        return false;
                     }
                 }
                 else if (reader.ValueTextEquals("ts"u8))
@@ -99,7 +116,7 @@ public sealed class StoredLine
                     if (!reader.Read() || reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped
                         || !Timestamp.TryParse(reader.ValueSpan, out var value, out _))
                     {
-                        return null;
+                        return false;
                     }
 
                     ts = value.UtcTicks;
@@ -120,20 +137,21 @@ public sealed class StoredLine
 
             if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
             {
-                return null;
+                return false;
             }
         }
         catch (JsonException)
         {
-            return null;
+            return false;
         }
 
-        if (sensorId is null || !Ingest.SensorId.IsValid(sensorId) || ts is null || eventStart < 0)
+        if (readSensorId is null || !Ingest.SensorId.IsValid(readSensorId) || ts is null || eventStart < 0)
         {
-            return null;
+            return false;
         }
 
-        EventIdentity identity;
+        sensorId = readSensorId;
+        tsTicks = ts.Value;
         if (seq is not null)
         {
             identity = new EventIdentity(seq, 0, 0, 0, 0, 0);
@@ -147,10 +165,7 @@ public sealed class StoredLine
                 BinaryPrimitives.ReadUInt64LittleEndian(hash[16..]), BinaryPrimitives.ReadUInt64LittleEndian(hash[24..]));
         }
 
-        var bytes = new byte[line.Length + 1];
-        line.CopyTo(bytes);
-        bytes[^1] = (byte)'\n';
-        return new StoredLine(sensorId, seq, ts.Value, identity, bytes);
+        return true;
     }
 
     public override string ToString() => Encoding.UTF8.GetString(Bytes);

@@ -37,6 +37,43 @@ public sealed class RegrouperTests : IDisposable
     }
 
     [Fact]
+    public async Task A_seq_sent_again_with_another_ts_is_still_one_event_and_the_stored_copy_stays()
+    {
+        var stored = Line("s1", 5, "2026-11-21T10:00:05.000Z", Event(5, "2026-11-21T10:00:05Z"));
+        _f.WriteRaw(stored + Line("s1", 9, "2026-11-21T10:00:09.000Z", Event(9, "2026-11-21T10:00:09Z")));
+        await _f.CreateRegrouper().RunPassAsync(Token);
+        // The same seq now sorts before its stored copy, so the streaming merge meets the duplicate late.
+        _f.WriteRaw(Line("s1", 5, "2026-11-21T10:00:01.000Z", Event(5, "2026-11-21T10:00:01Z"))
+            + Line("s1", 7, "2026-11-21T10:00:07.000Z", Event(7, "2026-11-21T10:00:07Z")));
+
+        var report = await _f.CreateRegrouper().RunPassAsync(Token);
+
+        var day = await _f.ReadDayAsync("s1", "2026-11-21");
+        Assert.Equal([5L, 7L, 9L], day.Select(SeqOf));
+        Assert.Equal(stored.TrimEnd('\n'), day[0]);
+        Assert.Equal(1, report.DuplicatesDropped);
+    }
+
+    [Fact]
+    public async Task New_events_slot_in_between_stored_ones_and_after_the_last()
+    {
+        _f.WriteRaw(Line("s1", 2, "2026-11-21T10:00:02.000Z", Event(2, "2026-11-21T10:00:02Z"))
+            + Line("s1", 4, "2026-11-21T10:00:04.000Z", Event(4, "2026-11-21T10:00:04Z")));
+        await _f.CreateRegrouper().RunPassAsync(Token);
+        _f.WriteRaw(Line("s1", 5, "2026-11-21T10:00:05.000Z", Event(5, "2026-11-21T10:00:05Z"))
+            + Line("s1", 3, "2026-11-21T10:00:03.000Z", Event(3, "2026-11-21T10:00:03Z"))
+            + Line("s1", 1, "2026-11-21T10:00:01.000Z", Event(1, "2026-11-21T10:00:01Z"))
+            + Line("s1", 4, "2026-11-21T10:00:04.000Z", Event(4, "2026-11-21T10:00:04Z")));
+
+        var report = await _f.CreateRegrouper().RunPassAsync(Token);
+
+        Assert.Equal([1L, 2L, 3L, 4L, 5L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(SeqOf));
+        Assert.Equal(1, report.DuplicatesDropped);
+        var head = await _f.Store.HeadAsync("sensors/s1/2026-11-21.ndjson.gz", Token);
+        Assert.Equal("5", head!.Metadata![SensorDayKey.EventsMetadata]);
+    }
+
+    [Fact]
     public async Task Same_ts_without_seq_but_different_bodies_are_different_events()
     {
         _f.WriteRaw(Line("s1", null, "2026-11-21T10:00:00.000Z", Event(null, "2026-11-21T10:00:00Z", 1))
