@@ -149,10 +149,19 @@ public sealed partial class AwsDeliveryTests(MotoFixture moto) : IAsyncLifetime
         using var client = app.CreateClient();
 
         using var first = await PostAsync(client, "slow-1", 1);
-        using var resent = await PostAsync(client, "slow-1", 1);
+
+        // Resent as a sensor would, until stored: on a loaded machine even an undelayed try may miss 1 s.
+        var resends = 0;
+        HttpStatusCode status;
+        do
+        {
+            using var resent = await PostAsync(client, "slow-1", 1);
+            status = resent.StatusCode;
+        }
+        while (status != HttpStatusCode.OK && ++resends < 5);
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, first.StatusCode);
-        Assert.Equal(HttpStatusCode.OK, resent.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, status);
         Assert.Contains(("slow-1", 1), (await RawLinesAsync("slow-1")).Select(Identity));
     }
 

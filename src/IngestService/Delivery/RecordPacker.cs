@@ -41,7 +41,7 @@ public readonly record struct PackedCall(int FirstRecord, int RecordCount, long 
 public sealed class Packing
 {
     /// <summary>Event indexes in record order.</summary>
-    public required int[] Events { get; init; }
+    public int[] Events { get; internal set; } = [];
 
     public List<PackedRecord> Records { get; } = [];
 
@@ -65,7 +65,7 @@ public static class RecordPacker
     public static Packing Pack(IReadOnlyList<int> pending, Func<int, int> size, Func<int, int> overhead, PackingLimits limits, Func<int, int>? group = null)
     {
         var order = new int[pending.Count];
-        var packing = new Packing { Events = order };
+        var packing = new Packing();
         var n = 0;
 
         var recordStart = 0;
@@ -126,7 +126,8 @@ public static class RecordPacker
             CloseCall();
         }
 
-        return n == order.Length ? packing : new Packing { Events = order[..n] }.With(packing);
+        packing.Events = n == order.Length ? order : order[..n];
+        return packing;
 
         void CloseRecord()
         {
@@ -143,13 +144,5 @@ public static class RecordPacker
             callRecords = 0;
             callCost = 0;
         }
-    }
-
-    private static Packing With(this Packing target, Packing source)
-    {
-        target.Records.AddRange(source.Records);
-        target.Calls.AddRange(source.Calls);
-        target.TooLarge.AddRange(source.TooLarge);
-        return target;
     }
 }

@@ -142,6 +142,41 @@ public sealed class AwsSinkTests : IDisposable
         Assert.All(accepted, Assert.True);
     }
 
+    [Fact]
+    public async Task Metrics_count_calls_retries_failed_entries_and_the_accepted_records_and_bytes_AWS_bills()
+    {
+        var counts = new Dictionary<string, long>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter == _metrics.Meter)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            var key = instrument.Name + string.Concat(tags.ToArray().Where(t => t.Key != "sink").Select(t => $"[{t.Value}]"));
+            lock (counts)
+            {
+                counts[key] = counts.GetValueOrDefault(key) + value;
+            }
+        });
+        listener.Start();
+        var client = new FakeKinesis { Fail = (call, record) => call == 0 && record < 2 ? "ProvisionedThroughputExceededException" : null };
+        var events = Events(5);
+
+        await Kinesis(client).DeliverAsync(events, new bool[5], default);
+
+        Assert.Equal(1, counts["ingest_sink_calls[false]"]);
+        Assert.Equal(1, counts["ingest_sink_calls[true]"]);
+        Assert.Equal(2, counts["ingest_sink_errors[ProvisionedThroughputExceededException]"]);
+        Assert.Equal(5, counts["ingest_sink_records"]);
+        Assert.Equal(events.Sum(e => (long)e.Length), counts["ingest_sink_bytes"]);
+    }
+
     private FirehoseSink Firehose(IFirehoseClient client) =>
         new(client, Options.Create(new AwsOptions { DeliveryStream = "raw" }), _metrics, TimeProvider.System, NullLogger<FirehoseSink>.Instance, backoff: NoWait);
 
