@@ -58,7 +58,8 @@ public static class IngestServiceExtensions
         if (backend == Backend.Local)
         {
             services.AddSingleton<IEventSink, LocalRawSink>();
-            services.AddSingleton<IObjectStore, FileSystemObjectStore>();
+            services.AddSingleton<FileSystemObjectStore>();
+            services.AddSingleton<IObjectStore>(sp => new MeteredObjectStore(sp.GetRequiredService<FileSystemObjectStore>(), sp.GetRequiredService<IMeterFactory>()));
         }
         else
         {

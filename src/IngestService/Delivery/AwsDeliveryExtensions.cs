@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Amazon.Runtime;
 using IngestService.Delivery.Aws;
 using IngestService.Storage;
@@ -18,7 +19,8 @@ public static class AwsDeliveryExtensions
         services.AddSingleton(sp => new AwsConnection(sp.GetRequiredService<IOptions<AwsOptions>>(), sp.GetService<AWSCredentials>()));
         services.AddSingleton<IFirehoseClient, FirehoseClient>();
         services.AddSingleton<IKinesisClient, KinesisClient>();
-        services.AddSingleton<IObjectStore, S3ObjectStore>();
+        services.AddSingleton<S3ObjectStore>();
+        services.AddSingleton<IObjectStore>(sp => new MeteredObjectStore(sp.GetRequiredService<S3ObjectStore>(), sp.GetRequiredService<IMeterFactory>()));
         services.AddSingleton<IEventSink, FirehoseSink>();
         if (!string.IsNullOrWhiteSpace(configuration[$"{AwsOptions.Section}:{nameof(AwsOptions.KinesisStream)}"]))
         {

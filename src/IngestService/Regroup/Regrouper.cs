@@ -48,6 +48,7 @@ public sealed partial class Regrouper(
     public async Task<RegroupReport> RunPassAsync(CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);
+        using var attribution = MeteredObjectStore.Attribute("regroup");
         try
         {
             var report = await RunAsync(cancellationToken);

@@ -1,0 +1,55 @@
+using System.Diagnostics.Metrics;
+using IngestService.Operations;
+using IngestService.Storage;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace IngestService.Tests.Storage;
+
+public sealed class MeteredObjectStoreTests : IDisposable
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "metered-store", Guid.NewGuid().ToString("N"));
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly PrometheusExporter _exporter;
+    private readonly MeteredObjectStore _store;
+
+    public MeteredObjectStoreTests()
+    {
+        var meters = _services.GetRequiredService<IMeterFactory>();
+        _exporter = new PrometheusExporter(meters);
+        _store = new MeteredObjectStore(new FileSystemObjectStore(_folder), meters);
+    }
+
+    public void Dispose()
+    {
+        _exporter.Dispose();
+        _services.Dispose();
+        if (Directory.Exists(_folder))
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Requests_are_counted_by_operation_and_caller_with_a_listing_billed_per_thousand_keys()
+    {
+        using (MeteredObjectStore.Attribute("regroup"))
+        {
+            for (var i = 0; i < 1001; i++)
+            {
+                await _store.PutAsync($"raw/{i:D5}", new MemoryStream([1]), WriteCondition.None, null, default);
+            }
+
+            await foreach (var _ in _store.ListAsync("raw/", null, default))
+            {
+            }
+        }
+
+        await _store.GetAsync("raw/00001", default);
+        await _store.GetAsync("raw/00002", default);
+
+        var text = _exporter.Scrape();
+        Assert.Contains("ingest_store_requests_total{caller=\"regroup\",op=\"put\"} 1001\n", text);
+        Assert.Contains("ingest_store_requests_total{caller=\"regroup\",op=\"list\"} 2\n", text);
+        Assert.Contains("ingest_store_requests_total{caller=\"read\",op=\"get\"} 2\n", text);
+    }
+}
