@@ -17,6 +17,9 @@ public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider 
 
     protected abstract PackingLimits Limits { get; }
 
+    /// <summary>The size AWS rounds each record up to when billing: Firehose 5 KB, Kinesis 25 KB PUT payload units.</summary>
+    protected abstract int BillingUnitBytes { get; }
+
     public abstract Task<string?> CheckReadyAsync(CancellationToken cancellationToken);
 
     public async Task DeliverAsync(IReadOnlyList<PendingEvent> events, bool[] accepted, CancellationToken cancellationToken)
@@ -96,6 +99,7 @@ public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider 
 
         long records = 0;
         long bytes = 0;
+        long units = 0;
         AwsServiceException? fatal = null;
         for (var r = 0; r < call.RecordCount; r++)
         {
@@ -110,6 +114,7 @@ public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider 
 
                 records++;
                 bytes += record.Bytes;
+                units += (record.Bytes + BillingUnitBytes - 1) / BillingUnitBytes;
             }
             else
             {
@@ -121,7 +126,7 @@ public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider 
             }
         }
 
-        metrics.SinkAccepted(Name, records, bytes);
+        metrics.SinkAccepted(Name, records, bytes, units);
         return fatal;
     }
 

@@ -25,6 +25,9 @@ public sealed class FirehoseSink(
 
     protected override PackingLimits Limits => PackingLimits.Firehose;
 
+    /// <summary>Firehose bills ingestion per record rounded up to 5 KB.</summary>
+    protected override int BillingUnitBytes => 5 * 1024;
+
     public override async Task<string?> CheckReadyAsync(CancellationToken cancellationToken)
     {
         try

@@ -29,6 +29,9 @@ public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptio
 
     protected override PackingLimits Limits => _aggregate ? PackingLimits.KinesisAggregated : PackingLimits.Kinesis;
 
+    /// <summary>A provisioned stream bills 25 KB PUT payload units per record.</summary>
+    protected override int BillingUnitBytes => 25 * 1024;
+
     public override async Task<string?> CheckReadyAsync(CancellationToken cancellationToken)
     {
         try

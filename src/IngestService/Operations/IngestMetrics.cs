@@ -21,6 +21,7 @@ public sealed class IngestMetrics : IDisposable
     private readonly Counter<long> _sinkRecords;
     private readonly Counter<long> _sinkBytes;
     private readonly Counter<long> _sinkCalls;
+    private readonly Counter<long> _sinkBillingUnits;
 
     public IngestMetrics(IMeterFactory meterFactory)
     {
@@ -38,6 +39,7 @@ public sealed class IngestMetrics : IDisposable
         _sinkErrors = _meter.CreateCounter<long>("ingest_sink_errors", "{error}", "Failed calls or entries, by sink and error code");
         _sinkRecords = _meter.CreateCounter<long>("ingest_sink_records", "{record}", "Records a sink accepted (the unit AWS bills), by sink");
         _sinkBytes = _meter.CreateCounter<long>("ingest_sink_bytes", "By", "Record bytes a sink accepted, by sink");
+        _sinkBillingUnits = _meter.CreateCounter<long>("ingest_sink_billing_units", "{unit}", "Billing units of accepted records: Firehose 5 KB units, Kinesis 25 KB PUT payload units, by sink");
         _sinkCalls = _meter.CreateCounter<long>("ingest_sink_calls", "{call}", "API calls made to a sink, by sink and whether it was a retry");
         _meter.CreateObservableGauge("process_resident_memory", () => Environment.WorkingSet, "By", "Resident memory of this process");
     }
@@ -62,10 +64,11 @@ public sealed class IngestMetrics : IDisposable
     public void SinkCall(string sink, bool retry) =>
         _sinkCalls.Add(1, new KeyValuePair<string, object?>("sink", sink), new KeyValuePair<string, object?>("retry", retry ? "true" : "false"));
 
-    public void SinkAccepted(string sink, long records, long bytes)
+    public void SinkAccepted(string sink, long records, long bytes, long billingUnits)
     {
         _sinkRecords.Add(records, new KeyValuePair<string, object?>("sink", sink));
         _sinkBytes.Add(bytes, new KeyValuePair<string, object?>("sink", sink));
+        _sinkBillingUnits.Add(billingUnits, new KeyValuePair<string, object?>("sink", sink));
     }
 
     /// <summary>Observable gauges read their values when scraped.</summary>
