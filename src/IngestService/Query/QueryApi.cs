@@ -1,3 +1,4 @@
+using IngestService.Operations.Auth;
 using System.Globalization;
 using System.IO.Compression;
 using System.Text;
@@ -29,7 +30,7 @@ public static class QueryApi
 
     public static RouteGroupBuilder MapQuery(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/v1/sensors/{sensorId}").WithTags("Query");
+        var group = routes.MapGroup("/v1/sensors/{sensorId}").WithTags("Query").RequireScope(routes, Scopes.Read);
         group.MapGet("/days/{day}", GetDay)
             .WithName("GetSensorDay")
             .WithSummary("One sensor-day as NDJSON (default), CSV (Accept: text/csv) or a JSON array (Accept: application/json)")

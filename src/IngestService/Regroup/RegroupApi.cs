@@ -1,3 +1,4 @@
+using IngestService.Operations.Auth;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using IngestService.Storage;
@@ -21,7 +22,7 @@ public static class RegroupApi
 
     public static RouteGroupBuilder MapRegroup(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/v1/admin").WithTags("Operations");
+        var group = routes.MapGroup("/v1/admin").WithTags("Operations").RequireScope(routes, Scopes.Admin);
         group.MapPost("/flush", Flush)
             .WithName("Flush")
             .WithSummary("Run one regroup pass now and answer its figures")

@@ -77,6 +77,29 @@ public sealed class AuthTests : IDisposable
     }
 
     [Fact]
+    public async Task Reads_need_the_read_scope()
+    {
+        using var writer = Client(Mint(Key, "--sensor", "s1", "--scope", "ingest"));
+        using var reader = Client(Mint(Key, "--scope", "read"));
+        Assert.Equal(HttpStatusCode.OK, (await writer.PostAsync("/v1/sensors/s1/events", Event())).StatusCode);
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await writer.GetAsync("/v1/sensors/s1/days/2026-11-21")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _app.CreateClient().GetAsync("/v1/sensors/s1/days/2026-11-21")).StatusCode);
+        // Not yet regrouped, so not found: but past the door.
+        Assert.Equal(HttpStatusCode.NotFound, (await reader.GetAsync("/v1/sensors/s1/days/2026-11-21")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_regroup_pass_on_demand_needs_the_admin_scope()
+    {
+        using var reader = Client(Mint(Key, "--scope", "read"));
+        using var admin = Client(Mint(Key, "--scope", "admin"));
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await reader.PostAsync("/v1/admin/flush", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync("/v1/admin/flush", null)).StatusCode);
+    }
+
+    [Fact]
     public async Task Health_and_metrics_need_no_token()
     {
         using var client = _app.CreateClient();
