@@ -36,7 +36,7 @@ public static class RegroupApi
         {
             return TypedResults.Ok(await regrouper.RunPassAsync(cancellationToken));
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or HttpRequestException or InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or HttpRequestException or InvalidOperationException or Amazon.Runtime.AmazonServiceException)
         {
             var reason = await store.CheckReadyAsync(cancellationToken);
             return TypedResults.Problem(

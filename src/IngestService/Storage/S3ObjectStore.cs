@@ -124,8 +124,10 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             var response = await _s3.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
             return response.ETag;
         }
-        catch (AmazonS3Exception ex) when (ex.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict)
+        catch (AmazonS3Exception ex) when (ex.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict
+            || (ex.StatusCode == HttpStatusCode.NotFound && condition.IfMatch is not null))
         {
+            // S3 answers If-Match on a key that is gone with 404: the version that was read is not there either.
             return null;
         }
         finally

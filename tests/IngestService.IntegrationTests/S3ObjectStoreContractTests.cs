@@ -1,0 +1,26 @@
+using Amazon.S3;
+using IngestService.Storage;
+using IngestService.Tests.Storage;
+
+namespace IngestService.IntegrationTests;
+
+/// <summary>The object-store contract the file-system store passes, run against S3 on moto: a fresh bucket per test.</summary>
+[Collection(OpenMotoCollection.Name)]
+public sealed class S3ObjectStoreContractTests : ObjectStoreContract<S3ObjectStore>, IDisposable
+{
+    private readonly AmazonS3Client _client;
+    private readonly string _bucket = $"contract-{Guid.NewGuid():N}";
+
+    public S3ObjectStoreContractTests(OpenMotoFixture moto)
+    {
+        _client = moto.AdminS3();
+        _client.PutBucketAsync(_bucket).GetAwaiter().GetResult();
+        Store = new S3ObjectStore(_client, _bucket);
+    }
+
+    protected override S3ObjectStore Store { get; }
+
+    protected override S3ObjectStore OpenSecondStore() => new(_client, _bucket);
+
+    public void Dispose() => _client.Dispose();
+}
