@@ -354,3 +354,8 @@ w("Raw wrk and load-generator output of the last run is in `bench/results/` (not
 open(out, "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
+
+# The cost model reads the service's own counters from short runs of its own; it adds its section to the page.
+if [[ ${SKIP_COST:-0} != 1 ]]; then
+  OUT=$OUT bench/cost.sh
+fi

@@ -83,12 +83,14 @@ public sealed class PrometheusExporter : IDisposable
                 Histogram<long> { Advice.HistogramBucketBoundaries: { } b } => [.. b.Select(x => (double)x)],
                 _ => DefaultBoundaries,
             };
-            Name = Sanitize(instrument.Name) + instrument.Unit switch
+            var suffix = instrument.Unit switch
             {
                 "s" => "_seconds",
                 "By" => "_bytes",
                 _ => string.Empty,
             };
+            var name = Sanitize(instrument.Name);
+            Name = name.EndsWith(suffix, StringComparison.Ordinal) ? name : name + suffix;
             _help = instrument.Description ?? instrument.Name;
             _unlabelled = new Series(string.Empty, _boundaries.Length);
         }

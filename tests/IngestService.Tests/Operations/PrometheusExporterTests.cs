@@ -70,6 +70,14 @@ public sealed class PrometheusExporterTests : IDisposable
     }
 
     [Fact]
+    public void A_name_that_already_ends_in_its_unit_is_not_suffixed_twice()
+    {
+        _meter.CreateCounter<long>("sink_bytes", "By").Add(5);
+
+        Assert.Contains("sink_bytes_total 5\n", _exporter.Scrape());
+    }
+
+    [Fact]
     public void Meters_of_another_host_in_the_same_process_are_not_exposed()
     {
         using var otherFactory = new ScopedMeterFactory();

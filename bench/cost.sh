@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Cost model: runs the service with the load generator and reads what it did from its own /metrics:
+#   - Aws backend against bench/FakeAws, 200 B and 1 KB events, Kinesis aggregation None and Kpl:
+#     Firehose records, bytes and 5 KB billing units; Kinesis records and 25 KB PUT payload units;
+#   - Local backend with --verify: the object-store requests of regrouping and of reading every sensor-day
+#     back (the same regroup and read code runs over S3 in Aws mode, request for request).
+# Then prices them per million events beside (a) one S3 object per event and (b) one Firehose record per
+# event, and writes the table into docs/benchmarks.md between the cost markers.
+#
+#   bench/cost.sh            # about 2 minutes
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=${OUT:-docs/benchmarks.md}
+RESULTS=$ROOT/bench/results/cost
+SENSORS=${SENSORS:-200}
+DURATION=${DURATION:-10s}
+SERVICE_PORT=5280
+FAKE_PORT=5290
+mkdir -p "$RESULTS"
+PIDS=()
+cleanup() { for pid in "${PIDS[@]:-}"; do [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+log() { printf '== %s\n' "$*" >&2; }
+
+for project in src/IngestService src/IngestService.LoadGen bench/FakeAws; do
+  dotnet build "$project" -c Release -v q -nologo | grep -E " error " || true
+done
+SERVICE_DLL=$ROOT/src/IngestService/bin/Release/net10.0/IngestService.dll
+LOADGEN_DLL=$ROOT/src/IngestService.LoadGen/bin/Release/net10.0/IngestService.LoadGen.dll
+FAKE_DLL=$ROOT/bench/FakeAws/bin/Release/net10.0/FakeAws.dll
+
+wait_healthy() {
+  for _ in $(seq 1 60); do
+    curl -sf -o /dev/null "http://127.0.0.1:$1/healthz" && return 0
+    sleep 0.5
+  done
+  log "nothing answered on port $1"; return 1
+}
+
+dotnet "$FAKE_DLL" --urls "http://127.0.0.1:$FAKE_PORT" --latency-ms 5 > "$RESULTS/fakeaws.log" 2>&1 &
+PIDS+=($!)
+wait_healthy "$FAKE_PORT" || { curl -s -o /dev/null "http://127.0.0.1:$FAKE_PORT/_stats"; }
+
+# run NAME BYTES EXTRA...: one service run; leaves the load generator's JSON and the final /metrics.
+run() {
+  local name=$1 bytes=$2
+  shift 2
+  local data; data=$(mktemp -d)
+  DOTNET_ENVIRONMENT=Production dotnet "$SERVICE_DLL" --urls "http://127.0.0.1:$SERVICE_PORT" \
+    --Ingest:DataPath="$data" --Regroup:Enabled=false "$@" > "$RESULTS/$name.service.log" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  wait_healthy "$SERVICE_PORT"
+  log "$name: $SENSORS sensors, $bytes-byte events, $DURATION"
+  local verify=()
+  [[ $name == local-* ]] && verify=(--verify)
+  dotnet "$LOADGEN_DLL" --url "http://127.0.0.1:$SERVICE_PORT" --sensors "$SENSORS" --duration "$DURATION" \
+    --event-bytes "$bytes" "${verify[@]}" 2> "$RESULTS/$name.loadgen.err" | tail -1 > "$RESULTS/$name.json"
+  curl -s "http://127.0.0.1:$SERVICE_PORT/metrics" > "$RESULTS/$name.metrics"
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  rm -rf "$data"
+}
+
+AWS=(--Ingest:Backend=Aws --Auth:AllowAnonymous=true --Aws:ServiceUrl="http://127.0.0.1:$FAKE_PORT" --Aws:Region=us-east-1
+     --Aws:Bucket=bench --Aws:DeliveryStream=bench --Aws:KinesisStream=bench)
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
+for bytes in 200 1000; do
+  run "aws-none-$bytes" "$bytes" "${AWS[@]}" --Aws:KinesisAggregation=None
+  run "aws-kpl-$bytes" "$bytes" "${AWS[@]}" --Aws:KinesisAggregation=Kpl
+done
+run local-200 200
+
+python3 bench/cost.py "$RESULTS" "$OUT" "$SENSORS" "$DURATION"
