@@ -79,7 +79,7 @@ public sealed class LoadGenRunTests
     }
 
     [Fact]
-    public async Task Twenty_sensors_against_the_real_ingest_endpoint_are_all_acknowledged()
+    public async Task Twenty_sensors_against_the_real_service_are_all_acknowledged_and_verified_in_their_sensor_days()
     {
         var dataPath = Directory.CreateTempSubdirectory("loadgen-e2e-");
         try
@@ -92,13 +92,16 @@ public sealed class LoadGenRunTests
             });
             using var handler = service.Server.CreateHandler();
 
-            var (exit, report, stderr) = await RunAsync(handler, "--url", "http://localhost/", "--sensors", "20", "--duration", "2s");
+            var (exit, report, stderr) = await RunAsync(handler, "--url", "http://localhost/", "--sensors", "20", "--duration", "2s", "--ts-spread", "3d", "--verify");
 
             Assert.True(exit == LoadGenCommand.Success, stderr);
             var acked = report.GetProperty("acked").GetInt64();
             Assert.True(acked >= 20, $"every sensor should get at least one event through: {report}");
             Assert.Equal(acked, report.GetProperty("statuses").GetProperty("200").GetInt64());
-            Assert.Equal(JsonValueKind.Null, report.GetProperty("verify").ValueKind);
+            var verify = report.GetProperty("verify");
+            Assert.Equal(0, verify.GetProperty("missing").GetInt64());
+            Assert.Equal(0, verify.GetProperty("duplicates").GetInt64());
+            Assert.Equal(0, verify.GetProperty("outOfOrder").GetInt64());
             Assert.True(report.GetProperty("p99Ms").GetDouble() > 0);
             Assert.NotEmpty(Directory.EnumerateFiles(dataPath.FullName, "*", SearchOption.AllDirectories));
         }
