@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
@@ -33,9 +34,14 @@ public sealed partial class FileSystemObjectStore : IObjectStore
     private const string LockFolder = StorageOptions.BookkeepingPrefix + "locks/";
     private const string LockSuffix = ".lock";
 
-    // "\0ios1 " + 32 hex ETag + " " + 8 hex header length + "\n". A NUL never starts NDJSON or gzip.
+    // The header travels in the extra field (subfield "IS") of an empty gzip member placed before the content:
+    // gzip readers skip such a member, so a sensor-day file on disk is still a plain .ndjson.gz to zcat.
+    // Inside: "\0ios1 " + 32 hex ETag + " " + 8 hex length of the whole prefix + "\n" + metadata JSON + "\n".
+    private static readonly byte[] GzipMemberStart = [0x1f, 0x8b, 0x08, 0x04, 0, 0, 0, 0, 0, 0xff];
+    private static readonly byte[] GzipMemberEnd = [0x03, 0x00, 0, 0, 0, 0, 0, 0, 0, 0];
+    private const int HeaderOffset = 16;
     private static readonly byte[] Magic = "\0ios1 "u8.ToArray();
-    private const int EtagOffset = 6;
+    private const int EtagOffset = HeaderOffset + 6;
     private const int EtagLength = 32;
     private const int FirstLineLength = EtagOffset + EtagLength + 1 + 8 + 1;
 
@@ -263,15 +269,22 @@ public sealed partial class FileSystemObjectStore : IObjectStore
     private static async Task<string> WriteTemporaryAsync(string temporary, Stream content, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken)
     {
         var metadataLine = JsonSerializer.SerializeToUtf8Bytes(metadata ?? new Dictionary<string, string>(), StoreJsonContext.Default.IReadOnlyDictionaryStringString);
-        var headerLength = FirstLineLength + metadataLine.Length + 1;
+        var subfieldLength = FirstLineLength - HeaderOffset + metadataLine.Length + 1;
+        var headerLength = HeaderOffset + subfieldLength + GzipMemberEnd.Length;
         var header = new byte[headerLength];
-        Magic.CopyTo(header, 0);
+        GzipMemberStart.CopyTo(header, 0);
+        BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(10), checked((ushort)(subfieldLength + 4)));
+        header[12] = (byte)'I';
+        header[13] = (byte)'S';
+        BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(14), (ushort)subfieldLength);
+        Magic.CopyTo(header, HeaderOffset);
         header.AsSpan(EtagOffset, EtagLength).Fill((byte)'0');
         header[EtagOffset + EtagLength] = (byte)' ';
         Encoding.ASCII.GetBytes(headerLength.ToString("x8", System.Globalization.CultureInfo.InvariantCulture), header.AsSpan(EtagOffset + EtagLength + 1));
         header[FirstLineLength - 1] = (byte)'\n';
         metadataLine.CopyTo(header, FirstLineLength);
-        header[^1] = (byte)'\n';
+        header[FirstLineLength + metadataLine.Length] = (byte)'\n';
+        GzipMemberEnd.CopyTo(header, headerLength - GzipMemberEnd.Length);
 
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var handle = File.OpenHandle(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous);
@@ -318,7 +331,8 @@ public sealed partial class FileSystemObjectStore : IObjectStore
     {
         var first = new byte[FirstLineLength];
         var read = await stream.ReadAtLeastAsync(first, first.Length, throwOnEndOfStream: false, cancellationToken);
-        if (read < FirstLineLength || !first.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+        if (read < FirstLineLength || !first.AsSpan(0, 4).SequenceEqual(GzipMemberStart.AsSpan(0, 4)) || first[12] != 'I' || first[13] != 'S'
+            || !first.AsSpan(HeaderOffset, Magic.Length).SequenceEqual(Magic))
         {
             // Written by someone else: no header, no metadata.
             var modified = File.GetLastWriteTimeUtc(stream.SafeFileHandle).Ticks;
@@ -330,7 +344,7 @@ public sealed partial class FileSystemObjectStore : IObjectStore
         IReadOnlyDictionary<string, string>? metadata = null;
         if (withMetadata)
         {
-            var line = new byte[length - FirstLineLength];
+            var line = new byte[length - FirstLineLength - GzipMemberEnd.Length];
             await stream.ReadExactlyAsync(line, cancellationToken);
             metadata = JsonSerializer.Deserialize(line.AsSpan(0, line.Length - 1), StoreJsonContext.Default.DictionaryStringString);
         }

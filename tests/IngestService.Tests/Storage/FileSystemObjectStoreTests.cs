@@ -18,6 +18,28 @@ public sealed class FileSystemObjectStoreTests : ObjectStoreContract<FileSystemO
     public void Dispose() => _folder.Dispose();
 
     [Fact]
+    public async Task A_gzip_object_on_disk_is_still_a_gzip_file_that_any_reader_decompresses()
+    {
+        var gzipped = new MemoryStream();
+        await using (var gzip = new System.IO.Compression.GZipStream(gzipped, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            await gzip.WriteAsync("{\"seq\":1}\n"u8.ToArray(), Token);
+        }
+
+        gzipped.Position = 0;
+        await Store.PutAsync("sensors/s1/2026-11-21.ndjson.gz", gzipped, WriteCondition.None, new Dictionary<string, string> { ["events"] = "1" }, Token);
+        var file = Path.Combine(_folder.Path, "sensors", "s1", "2026-11-21.ndjson.gz");
+
+        // The store's header rides in an empty gzip member's extra field, which gzip readers skip.
+        var zcat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("gzip", ["-dc", file]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var text = await zcat.StandardOutput.ReadToEndAsync(Token);
+        await zcat.WaitForExitAsync(Token);
+        Assert.Equal(0, zcat.ExitCode);
+        Assert.Equal("{\"seq\":1}\n", text);
+        Assert.Equal("1", (await Store.HeadAsync("sensors/s1/2026-11-21.ndjson.gz", Token))!.Metadata!["events"]);
+    }
+
+    [Fact]
     public async Task Files_written_by_others_read_as_objects_and_temporary_files_are_not_listed()
     {
         var hour = Path.Combine(_folder.Path, "raw", "2026", "11", "21", "10");
