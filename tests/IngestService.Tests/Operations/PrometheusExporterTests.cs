@@ -12,7 +12,7 @@ public sealed class PrometheusExporterTests : IDisposable
     public PrometheusExporterTests()
     {
         _exporter = new PrometheusExporter(_factory);
-        _meter = _factory.Create(new MeterOptions("test"));
+        _meter = _factory.Create(new MeterOptions(IngestMetrics.MeterName));
     }
 
     public void Dispose()
@@ -70,6 +70,15 @@ public sealed class PrometheusExporterTests : IDisposable
     }
 
     [Fact]
+    public void Other_meters_of_the_same_host_such_as_aspnetcores_are_not_exposed()
+    {
+        using var hosting = _factory.Create(new MeterOptions("Microsoft.AspNetCore.Hosting"));
+        hosting.CreateCounter<long>("http_server_requests").Add(1);
+
+        Assert.DoesNotContain("http_server_requests", _exporter.Scrape());
+    }
+
+    [Fact]
     public void A_name_that_already_ends_in_its_unit_is_not_suffixed_twice()
     {
         _meter.CreateCounter<long>("sink_bytes", "By").Add(5);
@@ -81,7 +90,7 @@ public sealed class PrometheusExporterTests : IDisposable
     public void Meters_of_another_host_in_the_same_process_are_not_exposed()
     {
         using var otherFactory = new ScopedMeterFactory();
-        using var other = otherFactory.Create(new MeterOptions("test"));
+        using var other = otherFactory.Create(new MeterOptions(IngestMetrics.MeterName));
         other.CreateCounter<long>("someone_elses").Add(1);
 
         Assert.DoesNotContain("someone_elses", _exporter.Scrape());
