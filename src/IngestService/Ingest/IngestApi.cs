@@ -1,15 +1,35 @@
 using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using IngestService.Operations;
 using IngestService.Operations.Auth;
+using IngestService.Storage;
 using Microsoft.Net.Http.Headers;
 
 namespace IngestService.Ingest;
 
 public static class IngestApi
 {
+    /// <summary>The ingest options, the batcher, and the drain that stops intake when shutdown begins.</summary>
+    public static IServiceCollection AddIngest(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<BatchingOptions>().BindConfiguration(BatchingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, IngestJsonContext.Default));
+        services.AddSingleton<Batcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<Batcher>());
+        services.AddHostedService<DrainOnStop>();
+
+        // Held events are answered before exit: give the batcher the ack timeout and a margin to finish.
+        var ackTimeout = configuration.GetValue($"{BatchingOptions.Section}:{nameof(BatchingOptions.AckTimeout)}", new BatchingOptions().AckTimeout);
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = ackTimeout + TimeSpan.FromSeconds(10));
+        return services;
+    }
+
     public static RouteGroupBuilder MapIngest(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/v1/sensors/{sensorId}/events").WithTags("Ingest").RequireScope(routes, Scopes.Ingest);
@@ -301,3 +321,23 @@ public static class IngestApi
 public sealed record StoredEvent(string Status, string SensorId, long? Seq, string Ts);
 
 public sealed record StoredBatch(string Status, int Count);
+
+/// <summary>
+/// Stops new events the moment shutdown begins, while the server still finishes the requests it holds and
+/// the batcher still delivers them.
+/// </summary>
+internal sealed class DrainOnStop(IHostApplicationLifetime lifetime, Batcher batcher) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lifetime.ApplicationStopping.Register(batcher.BeginDrain);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(StoredEvent))]
+[JsonSerializable(typeof(StoredBatch))]
+internal sealed partial class IngestJsonContext : JsonSerializerContext;

@@ -1,11 +1,41 @@
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using IngestService.Delivery;
 using IngestService.Ingest;
+using IngestService.Operations.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace IngestService.Operations;
 
 public static class OperationsApi
 {
+    /// <summary>Problem details, metrics, auth, OpenAPI, and the connection limits that keep slow clients out.</summary>
+    public static IServiceCollection AddOperations(this IServiceCollection services, IConfiguration configuration)
+    {
+        // A sensor's headers are tiny, so 10 s is generous; the Kestrel section can still override it, and the
+        // body's minimum data rate (240 B/s after 5 s) stays Kestrel's default.
+        services.Configure<KestrelServerOptions>(o => o.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10));
+        services.Configure<KestrelServerOptions>(configuration.GetSection("Kestrel"));
+        services.AddProblemDetails();
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, OperationsJsonContext.Default));
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddSingleton<PrometheusExporter>();
+        // The exporter must listen before the first measurement, or what was measured before the first
+        // scrape would be lost.
+        services.AddSingleton(sp =>
+        {
+            sp.GetRequiredService<PrometheusExporter>();
+            return new IngestMetrics(sp.GetRequiredService<IMeterFactory>());
+        });
+        services.AddIngestAuth(configuration);
+        services.AddOpenApi(o => o.AddDocumentTransformer<OpenApiSecurity>());
+        return services;
+    }
+
     public static IEndpointRouteBuilder MapOperations(this IEndpointRouteBuilder routes)
     {
         routes.MapGet("/healthz", () => TypedResults.Text("ok"))
@@ -55,3 +85,7 @@ public static class OperationsApi
 }
 
 public sealed record Readiness(string Status, string[] Sinks, long PendingEvents);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(Readiness))]
+internal sealed partial class OperationsJsonContext : JsonSerializerContext;

@@ -6,8 +6,17 @@ using Microsoft.Extensions.Options;
 
 namespace IngestService.Delivery;
 
-public static class AwsDeliveryExtensions
+public static class DeliveryExtensions
 {
+    /// <summary>The <c>Local</c> backend: raw batch files for delivery, the file system as the object store.</summary>
+    public static IServiceCollection AddLocalDelivery(this IServiceCollection services)
+    {
+        services.AddSingleton<IEventSink, LocalRawSink>();
+        services.AddSingleton<FileSystemObjectStore>();
+        services.AddSingleton<IObjectStore>(sp => new MeteredObjectStore(sp.GetRequiredService<FileSystemObjectStore>(), sp.GetRequiredService<IMeterFactory>()));
+        return services;
+    }
+
     /// <summary>
     /// The <c>Aws</c> backend: Firehose always, Kinesis when <c>Aws:KinesisStream</c> is set, S3 as the object
     /// store. An <see cref="AWSCredentials"/> registered before this call replaces the default chain.
