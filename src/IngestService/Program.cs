@@ -5,6 +5,7 @@ using IngestService.Operations;
 using IngestService.Operations.Auth;
 using IngestService.Query;
 using IngestService.Regroup;
+using Microsoft.Extensions.Options;
 
 // Settings ship beside the binary; relative paths such as Ingest:DataPath resolve from where it was started.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -22,8 +23,11 @@ var app = builder.Build();
 app.UseMiddleware<RequestLogging>();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
-app.UseAuthentication();
-app.UseAuthorization();
+if (app.Services.GetRequiredService<IOptions<AuthOptions>>().Value.Mode == AuthMode.Jwt)
+{
+    app.UseAuthentication();
+    app.UseAuthorization();
+}
 
 app.MapOpenApi();
 app.MapIngest();

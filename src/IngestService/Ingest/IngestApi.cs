@@ -44,7 +44,7 @@ public static class IngestApi
         return group;
     }
 
-    internal static async Task<Results<Ok<StoredEvent>, Ok<StoredBatch>, ProblemHttpResult>> PostEvents(
+    internal static async Task<Results<StoredResult, ProblemHttpResult>> PostEvents(
         string sensorId,
         HttpContext context,
         Batcher batcher,
@@ -180,9 +180,7 @@ public static class IngestApi
 
         metrics.AckLatency(time.GetElapsedTime(events[0].EnqueuedAt));
         metrics.Accepted(events.Count);
-        return batch
-            ? TypedResults.Ok(new StoredBatch("stored", events.Count))
-            : TypedResults.Ok(new StoredEvent("stored", sensorId, events[0].Header.Seq, Timestamp.ToUtcString(events[0].Header.Ts)));
+        return batch ? StoredResult.Batch(events.Count) : StoredResult.Event(sensorId, events[0].Header);
     }
 
     private static List<PendingEvent> ParseSingle(string sensorId, ReadOnlySpan<byte> body, DateTimeOffset now, long enqueuedAt, IngestOptions limits, out Rejection? rejection)
@@ -318,9 +316,8 @@ public static class IngestApi
     private static string Truncate(string s) => s.Length <= 64 ? s : string.Concat(s.AsSpan(0, 64), "…");
 }
 
+/// <summary>The shape of <see cref="StoredResult"/>, for the OpenAPI description.</summary>
 public sealed record StoredEvent(string Status, string SensorId, long? Seq, string Ts);
-
-public sealed record StoredBatch(string Status, int Count);
 
 /// <summary>
 /// Stops new events the moment shutdown begins, while the server still finishes the requests it holds and
@@ -339,5 +336,4 @@ internal sealed class DrainOnStop(IHostApplicationLifetime lifetime, Batcher bat
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(StoredEvent))]
-[JsonSerializable(typeof(StoredBatch))]
 internal sealed partial class IngestJsonContext : JsonSerializerContext;

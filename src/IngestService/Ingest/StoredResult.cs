@@ -1,0 +1,85 @@
+using System.Buffers.Text;
+using System.Reflection;
+using Microsoft.AspNetCore.Http.Metadata;
+
+namespace IngestService.Ingest;
+
+/// <summary>
+/// The 200 answer, <c>{"status":"stored","sensorId":…,"seq":…,"ts":…}</c> or <c>{"status":"stored","count":N}</c>,
+/// written straight into the response: it is sent once per event, and the serializer's machinery cost more
+/// than the answer. The sensor id is validated ASCII that JSON never escapes.
+/// </summary>
+public sealed class StoredResult : IResult, IStatusCodeHttpResult, IEndpointMetadataProvider
+{
+    private readonly string _sensorId;
+    private readonly EventHeader _header;
+    private readonly int _count;
+
+    private StoredResult(string sensorId, EventHeader header, int count)
+    {
+        _sensorId = sensorId;
+        _header = header;
+        _count = count;
+    }
+
+    public int? StatusCode => StatusCodes.Status200OK;
+
+    public static StoredResult Event(string sensorId, EventHeader header) => new(sensorId, header, 1);
+
+    public static StoredResult Batch(int count) => new(string.Empty, default, count);
+
+    public Task ExecuteAsync(HttpContext httpContext)
+    {
+        var response = httpContext.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/json; charset=utf-8";
+        var writer = response.BodyWriter;
+        var d = writer.GetSpan(64 + _sensorId.Length + Timestamp.MaxFormattedLength);
+        var n = Append(d, 0, "{\"status\":\"stored\","u8);
+        if (_sensorId.Length == 0)
+        {
+            n = Append(d, n, "\"count\":"u8);
+            Utf8Formatter.TryFormat(_count, d[n..], out var written);
+            n += written;
+        }
+        else
+        {
+            n = Append(d, n, "\"sensorId\":\""u8);
+            foreach (var c in _sensorId)
+            {
+                d[n++] = (byte)c;
+            }
+
+            n = Append(d, n, "\",\"seq\":"u8);
+            if (_header.Seq is { } seq)
+            {
+                Utf8Formatter.TryFormat(seq, d[n..], out var written);
+                n += written;
+            }
+            else
+            {
+                n = Append(d, n, "null"u8);
+            }
+
+            n = Append(d, n, ",\"ts\":\""u8);
+            n += Timestamp.Format(_header.Ts, d[n..]);
+            n = Append(d, n, "\""u8);
+        }
+
+        n = Append(d, n, "}"u8);
+        response.ContentLength = n;
+        writer.Advance(n);
+        return writer.FlushAsync(httpContext.RequestAborted).AsTask();
+    }
+
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
+    {
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(StoredEvent), ["application/json"]));
+    }
+
+    private static int Append(Span<byte> d, int n, ReadOnlySpan<byte> s)
+    {
+        s.CopyTo(d[n..]);
+        return n + s.Length;
+    }
+}
