@@ -5,10 +5,12 @@ using IngestService.Delivery;
 using IngestService.Ingest;
 using IngestService.Operations;
 using IngestService.Operations.Auth;
-using Serilog;
+using IngestService.Query;
+using IngestService.Regroup;
 using IngestService.Storage;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Serilog;
 
 namespace IngestService;
 
@@ -56,11 +58,15 @@ public static class IngestServiceExtensions
         if (backend == Backend.Local)
         {
             services.AddSingleton<IEventSink, LocalRawSink>();
+            services.AddSingleton<IObjectStore, FileSystemObjectStore>();
         }
         else
         {
             services.AddAwsDelivery(builder.Configuration);
         }
+
+        services.AddRegroup();
+        services.AddQuery();
 
         // Held events are answered before exit: give the batcher the ack timeout and a margin to finish.
         var ackTimeout = builder.Configuration.GetValue($"{BatchingOptions.Section}:{nameof(BatchingOptions.AckTimeout)}", new BatchingOptions().AckTimeout);

@@ -3,6 +3,8 @@ using IngestService.Delivery;
 using IngestService.Ingest;
 using IngestService.Operations;
 using IngestService.Operations.Auth;
+using IngestService.Query;
+using IngestService.Regroup;
 
 // Settings ship beside the binary; relative paths such as Ingest:DataPath resolve from where it was started.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -26,6 +28,8 @@ app.UseAuthorization();
 app.MapOpenApi();
 app.MapIngest();
 app.MapOperations();
+app.MapQuery();
+app.MapRegroup();
 
 await app.RunAsync();
 return 0;

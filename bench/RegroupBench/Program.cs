@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text;
+using IngestService.Regroup;
+using IngestService.Storage;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+// Harness for bench/regroup.sh. Each command prints one JSON line on stdout.
+//   generate --data DIR --events N --sensors S --batches B [--days D] [--resend-percent P]
+//   regroup  --data DIR [--chunk-events N]
+//   read     --url URL --sensors S --day yyyy-MM-dd [--parallel P]
+var command = args.Length > 0 ? args[0] : "";
+var options = new Dictionary<string, string>(StringComparer.Ordinal);
+for (var i = 1; i + 1 < args.Length; i += 2)
+{
+    options[args[i].TrimStart('-')] = args[i + 1];
+}
+
+string Option(string name, string fallback) => options.TryGetValue(name, out var value) ? value : fallback;
+int Number(string name, int fallback) => int.Parse(Option(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+
+switch (command)
+{
+    case "generate":
+        Generate(Option("data", "bench-data"), Number("events", 1_000_000), Number("sensors", 2000), Number("batches", 1000), Number("days", 1), Number("resend-percent", 2));
+        break;
+    case "regroup":
+        await RegroupAsync(Option("data", "bench-data"), Number("chunk-events", new RegroupOptions().MaxEventsPerChunk));
+        break;
+    case "read":
+        await ReadAsync(Option("url", "http://127.0.0.1:5091"), Number("sensors", 100), Option("day", "2026-11-21"), Number("parallel", 1));
+        break;
+    default:
+        Console.Error.WriteLine("usage: RegroupBench generate|regroup|read [--option value]...");
+        return 2;
+}
+
+return 0;
+
+// Raw batches as the local sink writes them: time-ordered windows, each holding events of many sensors,
+// with a share of events sent twice (a sensor's resend) in a later batch.
+static void Generate(string data, int events, int sensors, int batches, int days, int resendPercent)
+{
+    var started = Stopwatch.GetTimestamp();
+    var random = new Random(42);
+    var perBatch = events / batches;
+    var seq = new long[sensors];
+    var start = new DateTime(2026, 11, 21, 0, 0, 0, DateTimeKind.Utc);
+    var span = TimeSpan.FromDays(days);
+    string? previousResend = null;
+    long bytes = 0;
+    for (var b = 0; b < batches; b++)
+    {
+        var at = start + (span * b / batches);
+        var folder = Path.Combine(data, "raw", at.ToString("yyyy/MM/dd/HH", CultureInfo.InvariantCulture));
+        Directory.CreateDirectory(folder);
+        var content = new StringBuilder(perBatch * 220);
+        if (previousResend is not null)
+        {
+            content.Append(previousResend);
+        }
+
+        var resend = new StringBuilder();
+        for (var i = 0; i < perBatch; i++)
+        {
+            var sensor = random.Next(sensors);
+            var n = ++seq[sensor];
+            var ts = (at + TimeSpan.FromMilliseconds(i)).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+            var line = $"{{\"sensorId\":\"bench-{sensor:D5}\",\"seq\":{n},\"ts\":\"{ts}\",\"receivedAt\":\"{ts}\",\"event\":{{\"ts\":\"{ts}\",\"seq\":{n},\"t\":{20 + (random.NextDouble() * 5):0.00},\"h\":{40 + (random.NextDouble() * 20):0.0},\"fw\":\"1.4.2\",\"site\":\"plant-7\"}}}}\n";
+            content.Append(line);
+            if (random.Next(100) < resendPercent)
+            {
+                resend.Append(line);
+            }
+        }
+
+        previousResend = resend.ToString();
+        var text = content.ToString();
+        bytes += Encoding.UTF8.GetByteCount(text);
+        File.WriteAllText(Path.Combine(folder, $"ingest-local-{at:yyyy-MM-dd-HH-mm-ss}-{b:D6}.ndjson"), text);
+    }
+
+    Console.WriteLine($"{{\"command\":\"generate\",\"events\":{perBatch * batches},\"sensors\":{sensors},\"batches\":{batches},\"rawBytes\":{bytes},\"seconds\":{Stopwatch.GetElapsedTime(started).TotalSeconds:0.00}}}");
+}
+
+static async Task RegroupAsync(string data, int chunkEvents)
+{
+    using var meters = new NoMeters();
+    var store = new FileSystemObjectStore(data);
+    var settings = new RegroupOptions { MaxEventsPerChunk = chunkEvents };
+    var regrouper = new Regrouper(store, new SensorDayMerger(store, TimeProvider.System, NullLogger<SensorDayMerger>.Instance),
+        Options.Create(settings), Options.Create(new StorageOptions()), TimeProvider.System, new RegroupMetrics(meters), NullLogger<Regrouper>.Instance);
+    var started = Stopwatch.GetTimestamp();
+    var report = await regrouper.RunPassAsync(CancellationToken.None);
+    var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+    using var process = Process.GetCurrentProcess();
+    Console.WriteLine($"{{\"command\":\"regroup\",\"batchesRead\":{report.BatchesRead},\"events\":{report.Events},\"sensorDaysWritten\":{report.SensorDaysWritten},\"duplicatesDropped\":{report.DuplicatesDropped},\"badLines\":{report.BadLines},\"seconds\":{seconds:0.00},\"eventsPerSecond\":{report.Events / seconds:0},\"chunkEvents\":{chunkEvents},\"peakWorkingSetMiB\":{process.PeakWorkingSet64 / 1048576.0:0},\"allocatedMiB\":{GC.GetTotalAllocatedBytes() / 1048576.0:0}}}");
+}
+
+static async Task ReadAsync(string url, int sensors, string day, int parallel)
+{
+    using var client = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(5) };
+    long events = 0, bytes = 0;
+    var started = Stopwatch.GetTimestamp();
+    await Parallel.ForEachAsync(Enumerable.Range(0, sensors), new ParallelOptions { MaxDegreeOfParallelism = parallel }, async (sensor, ct) =>
+    {
+        var body = await client.GetByteArrayAsync($"/v1/sensors/bench-{sensor:D5}/days/{day}", ct);
+        Interlocked.Add(ref bytes, body.Length);
+        Interlocked.Add(ref events, body.AsSpan().Count((byte)'\n'));
+    });
+    var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+    Console.WriteLine($"{{\"command\":\"read\",\"sensorDays\":{sensors},\"parallel\":{parallel},\"events\":{events},\"bytes\":{bytes},\"seconds\":{seconds:0.000},\"msPerSensorDay\":{seconds * 1000 / sensors:0.0}}}");
+}
+
+/// <summary>Instruments with nowhere to go: the harness reads the pass's own figures.</summary>
+internal sealed class NoMeters : IMeterFactory
+{
+    private readonly List<Meter> _meters = [];
+
+    public Meter Create(MeterOptions options)
+    {
+        var meter = new Meter(options);
+        _meters.Add(meter);
+        return meter;
+    }
+
+    public void Dispose()
+    {
+        foreach (var meter in _meters)
+        {
+            meter.Dispose();
+        }
+    }
+}

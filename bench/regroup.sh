@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Regroup throughput and peak memory, and sensor-day read latency through the HTTP API, on the Local backend.
+# Usage: bench/regroup.sh [events] [sensors] [batches]      (defaults: 1000000 2000 1000)
+# Prints one JSON line per step; docs/benchmarks-regroup.md records a run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+EVENTS=${1:-1000000}
+SENSORS=${2:-2000}
+BATCHES=${3:-1000}
+PORT=${BENCH_PORT:-5091}
+WORK=$(mktemp -d /tmp/regroup-bench-XXXXXX)
+SERVICE_PID=""
+cleanup() {
+  if [[ -n "$SERVICE_PID" ]]; then kill "$SERVICE_PID" 2>/dev/null || true; wait "$SERVICE_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+dotnet build -c Release bench/RegroupBench -v q -nologo >/dev/null
+dotnet build -c Release src/IngestService -v q -nologo >/dev/null
+HARNESS="dotnet bench/RegroupBench/bin/Release/net10.0/RegroupBench.dll"
+
+# Regroup: many sensors, events spread over one day, 2% resent.
+$HARNESS generate --data "$WORK/many" --events "$EVENTS" --sensors "$SENSORS" --batches "$BATCHES"
+# /usr/bin/time reports the peak resident set of the whole process (runtime included).
+/usr/bin/time -f '{"command":"time","maxRssKiB":%M,"elapsedSeconds":%e}' $HARNESS regroup --data "$WORK/many" 2>&1
+rm -rf "$WORK/small-chunks"; $HARNESS generate --data "$WORK/small-chunks" --events "$EVENTS" --sensors "$SENSORS" --batches "$BATCHES" >/dev/null
+/usr/bin/time -f '{"command":"time","maxRssKiB":%M,"elapsedSeconds":%e}' $HARNESS regroup --data "$WORK/small-chunks" --chunk-events 20000 2>&1
+rm -rf "$WORK/many" "$WORK/small-chunks"
+
+# Reads: 100 sensor-days of 10,000 events each, through the running service.
+$HARNESS generate --data "$WORK/days" --events 1000000 --sensors 100 --batches 200 --resend-percent 0
+$HARNESS regroup --data "$WORK/days"
+dotnet src/IngestService/bin/Release/net10.0/IngestService.dll --Ingest:DataPath="$WORK/days" --Regroup:Enabled=false \
+  --urls "http://127.0.0.1:$PORT" --Logging:LogLevel:Default=Warning >"$WORK/service.log" 2>&1 &
+SERVICE_PID=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+$HARNESS read --url "http://127.0.0.1:$PORT" --sensors 100 --day 2026-11-21 --parallel 1 >/dev/null  # warm-up
+$HARNESS read --url "http://127.0.0.1:$PORT" --sensors 100 --day 2026-11-21 --parallel 1
+$HARNESS read --url "http://127.0.0.1:$PORT" --sensors 100 --day 2026-11-21 --parallel 8

@@ -1,0 +1,157 @@
+using System.Text;
+using System.Text.Json;
+
+namespace IngestService.Query;
+
+/// <summary>
+/// A sensor-day as RFC 4180 CSV: <c>sensorId,seq,ts,receivedAt</c>, then every top-level field of the day's
+/// events in the order first seen; strings as text, numbers and literals as written, nested values as JSON.
+/// An event field named like an envelope column (the sensor's own <c>ts</c> as sent, say) becomes
+/// <c>event.ts</c>, so every column name is unique.
+/// </summary>
+public static class CsvDay
+{
+    private static readonly string[] EnvelopeColumns = ["sensorId", "seq", "ts", "receivedAt"];
+
+    /// <summary>Adds the event's top-level field names not yet in <paramref name="columns"/>.</summary>
+    public static void CollectColumns(ReadOnlySpan<byte> line, List<string> columns, HashSet<string> seen)
+    {
+        var reader = new Utf8JsonReader(line);
+        if (!MoveToEvent(ref reader))
+        {
+            return;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = ColumnOf(reader.GetString()!);
+            if (seen.Add(name))
+            {
+                columns.Add(name);
+            }
+
+            reader.Read();
+            reader.Skip();
+        }
+    }
+
+    public static void WriteHeader(TextWriter writer, IReadOnlyList<string> columns)
+    {
+        var first = true;
+        foreach (var column in EnvelopeColumns.Concat(columns))
+        {
+            if (!first)
+            {
+                writer.Write(',');
+            }
+
+            WriteField(writer, column);
+            first = false;
+        }
+
+        writer.Write("\r\n");
+    }
+
+    public static void WriteRow(TextWriter writer, ReadOnlySpan<byte> line, IReadOnlyList<string> columns, Dictionary<string, int> columnIndex)
+    {
+        var values = new string?[EnvelopeColumns.Length + columns.Count];
+        var reader = new Utf8JsonReader(line);
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var envelopeIndex = reader.ValueTextEquals("sensorId"u8) ? 0 : reader.ValueTextEquals("seq"u8) ? 1
+                : reader.ValueTextEquals("ts"u8) ? 2 : reader.ValueTextEquals("receivedAt"u8) ? 3 : -1;
+            var isEvent = reader.ValueTextEquals("event"u8);
+            reader.Read();
+            if (isEvent && reader.TokenType == JsonTokenType.StartObject)
+            {
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var name = ColumnOf(reader.GetString()!);
+                    reader.Read();
+                    var value = ValueText(ref reader, line);
+                    if (columnIndex.TryGetValue(name, out var index))
+                    {
+                        values[EnvelopeColumns.Length + index] = value;
+                    }
+                }
+            }
+            else if (envelopeIndex >= 0)
+            {
+                values[envelopeIndex] = ValueText(ref reader, line);
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (i > 0)
+            {
+                writer.Write(',');
+            }
+
+            WriteField(writer, values[i]);
+        }
+
+        writer.Write("\r\n");
+    }
+
+    private static string ColumnOf(string field) => Array.IndexOf(EnvelopeColumns, field) >= 0 ? "event." + field : field;
+
+    private static bool MoveToEvent(ref Utf8JsonReader reader)
+    {
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isEvent = reader.ValueTextEquals("event"u8);
+            reader.Read();
+            if (isEvent)
+            {
+                return reader.TokenType == JsonTokenType.StartObject;
+            }
+
+            reader.Skip();
+        }
+
+        return false;
+    }
+
+    /// <summary>The value under the reader as CSV text, leaving the reader on its last token.</summary>
+    private static string? ValueText(ref Utf8JsonReader reader, ReadOnlySpan<byte> line)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.String:
+                return reader.GetString();
+            case JsonTokenType.Null:
+                return null;
+            case JsonTokenType.StartObject or JsonTokenType.StartArray:
+                var start = (int)reader.TokenStartIndex;
+                reader.Skip();
+                return Encoding.UTF8.GetString(line[start..(int)reader.BytesConsumed]);
+            default:
+                return Encoding.UTF8.GetString(reader.ValueSpan);
+        }
+    }
+
+    private static void WriteField(TextWriter writer, string? value)
+    {
+        if (value is null)
+        {
+            return;
+        }
+
+        if (value.AsSpan().IndexOfAny(",\"\r\n") < 0)
+        {
+            writer.Write(value);
+            return;
+        }
+
+        writer.Write('"');
+        writer.Write(value.Replace("\"", "\"\"", StringComparison.Ordinal));
+        writer.Write('"');
+    }
+}

@@ -1,0 +1,47 @@
+using Microsoft.Extensions.Options;
+
+namespace IngestService.Regroup;
+
+/// <summary>Runs a regroup pass at start and then every <c>Regroup:Interval</c>, on every node.</summary>
+public sealed partial class RegroupWorker(Regrouper regrouper, IOptions<RegroupOptions> options, TimeProvider time, ILogger<RegroupWorker> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        if (!settings.Enabled)
+        {
+            return;
+        }
+
+        await Task.Yield();
+        using var timer = new PeriodicTimer(settings.Interval, time);
+        do
+        {
+            try
+            {
+                await regrouper.RunPassAsync(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                // A failed pass leaves its unmarked batches for the next one; the loop must outlive it.
+                LogPassFailed(logger, ex);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await base.StopAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping mid-pass is safe: what was not marked done is redone by the next pass anywhere.
+        }
+    }
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "Regroup pass failed; the next pass retries")]
+    private static partial void LogPassFailed(ILogger logger, Exception exception);
+}

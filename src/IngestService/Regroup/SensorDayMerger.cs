@@ -1,0 +1,236 @@
+using System.Globalization;
+using System.IO.Compression;
+using IngestService.Storage;
+
+namespace IngestService.Regroup;
+
+/// <summary>What merging one sensor-day did.</summary>
+public readonly record struct MergeResult(bool Written, int Added, int Duplicates, int Conflicts);
+
+/// <summary>
+/// Merges new events into one sensor-day object: a set union by <see cref="EventIdentity"/> (the copy
+/// already stored wins), ordered by <c>ts</c> then <c>seq</c>, written only if the object is still the version
+/// that was read (create-only when there was none). When another writer got there first the write fails
+/// and the merge starts again from what that writer stored, so racing regroupers converge.
+/// </summary>
+/// <remarks>
+/// The stored day is streamed, not loaded: its lines go straight into the new object while the (few, sorted)
+/// new events are slotted in where they belong; a new event is placed only once the stored lines with the same
+/// <c>ts</c> and <c>seq</c> have gone by, since those are where its duplicate would be. Only a duplicate that sorts
+/// elsewhere (a sensor that sent the same <c>seq</c> with another <c>ts</c>) can turn up after its new copy was
+/// placed; then this merge is redone holding the day in memory. The new object is built compressed in memory.
+/// </remarks>
+public sealed partial class SensorDayMerger(IObjectStore store, TimeProvider time, ILogger<SensorDayMerger> logger)
+{
+    private const int MaxAttempts = 30;
+    private static readonly byte[] Newline = "\n"u8.ToArray();
+
+    public async Task<MergeResult> MergeAsync(string key, string sensorId, IReadOnlyList<StoredLine> incoming, CancellationToken cancellationToken)
+    {
+        // Duplicates among the new events themselves are settled once; the first copy seen wins.
+        var fresh = new List<StoredLine>(incoming.Count);
+        var freshIndex = new Dictionary<EventIdentity, int>(incoming.Count);
+        foreach (var line in incoming)
+        {
+            if (freshIndex.TryAdd(line.Identity, -1))
+            {
+                fresh.Add(line);
+            }
+        }
+
+        fresh.Sort(StoredLine.Compare);
+        for (var i = 0; i < fresh.Count; i++)
+        {
+            freshIndex[fresh[i].Identity] = i;
+        }
+
+        var conflicts = 0;
+        for (var attempt = 1; ; attempt++)
+        {
+            var merged = await StreamMergeAsync(key, sensorId, fresh, freshIndex, cancellationToken)
+                ?? await MergeInMemoryAsync(key, sensorId, fresh, cancellationToken);
+            using (merged.Body)
+            {
+                var duplicates = incoming.Count - merged.Added;
+                if (merged.Added == 0 && merged.Condition.IfMatch is not null)
+                {
+                    return new MergeResult(false, 0, duplicates, conflicts);
+                }
+
+                var metadata = new Dictionary<string, string>
+                {
+                    [SensorDayKey.EventsMetadata] = merged.Events.ToString(CultureInfo.InvariantCulture),
+                    [SensorDayKey.BytesMetadata] = merged.Bytes.ToString(CultureInfo.InvariantCulture),
+                };
+                merged.Body.Position = 0;
+                if (await store.PutAsync(key, merged.Body, merged.Condition, metadata, cancellationToken) is not null)
+                {
+                    return new MergeResult(true, merged.Added, duplicates, conflicts);
+                }
+            }
+
+            conflicts++;
+            if (attempt == MaxAttempts)
+            {
+                throw new InvalidOperationException($"Sensor-day '{key}' kept changing under {MaxAttempts} merges; the next pass retries it.");
+            }
+
+            LogConflict(logger, key, attempt);
+            // Racing writers would collide again in lockstep; a growing, jittered pause spreads them out.
+            var pause = TimeSpan.FromMilliseconds(Random.Shared.Next(1, 10 * Math.Min(attempt, 10)));
+            await Task.Delay(pause, time, cancellationToken);
+        }
+    }
+
+    private readonly record struct Merged(MemoryStream Body, WriteCondition Condition, int Added, long Events, long Bytes);
+
+    /// <summary>The streaming merge; null when a duplicate turned up after its new copy was placed.</summary>
+    private async Task<Merged?> StreamMergeAsync(string key, string sensorId, List<StoredLine> fresh, Dictionary<EventIdentity, int> freshIndex, CancellationToken cancellationToken)
+    {
+        var body = new MemoryStream();
+        try
+        {
+            var output = new Output(body);
+            await using var current = await store.GetAsync(key, cancellationToken);
+            var condition = current is null ? WriteCondition.CreateOnly : WriteCondition.Replace(current.Info.ETag);
+            var dropped = new bool[fresh.Count];
+            var next = 0;
+            if (current is not null)
+            {
+                await foreach (var line in LineReader.ReadAsync(current.Content, cancellationToken))
+                {
+                    if (line.TooLong || !StoredLine.TryRead(line.Bytes.Span, sensorId, out _, out var seq, out var ts, out var identity))
+                    {
+                        // Only this service writes sensor-days; a line it cannot read is reported, not kept.
+                        LogUnreadableStoredLine(logger, key);
+                        continue;
+                    }
+
+                    while (next < fresh.Count && SortsBefore(fresh[next], ts, seq))
+                    {
+                        if (!dropped[next])
+                        {
+                            output.Write(fresh[next].Bytes);
+                        }
+
+                        next++;
+                    }
+
+                    if (freshIndex.TryGetValue(identity, out var i))
+                    {
+                        if (i < next && !dropped[i])
+                        {
+                            await output.DisposeAsync();
+                            body.Dispose();
+                            return null;
+                        }
+
+                        dropped[i] = true;
+                    }
+
+                    output.Write(line.Bytes.Span);
+                }
+            }
+
+            for (; next < fresh.Count; next++)
+            {
+                if (!dropped[next])
+                {
+                    output.Write(fresh[next].Bytes);
+                }
+            }
+
+            await output.DisposeAsync();
+            return new Merged(body, condition, dropped.Count(d => !d), output.Events, output.Bytes);
+        }
+        catch
+        {
+            body.Dispose();
+            throw;
+        }
+    }
+
+    private async Task<Merged> MergeInMemoryAsync(string key, string sensorId, List<StoredLine> fresh, CancellationToken cancellationToken)
+    {
+        var byIdentity = new HashSet<EventIdentity>();
+        var lines = new List<StoredLine>();
+        WriteCondition condition;
+        await using (var current = await store.GetAsync(key, cancellationToken))
+        {
+            condition = current is null ? WriteCondition.CreateOnly : WriteCondition.Replace(current.Info.ETag);
+            if (current is not null)
+            {
+                await foreach (var line in LineReader.ReadAsync(current.Content, cancellationToken))
+                {
+                    var parsed = line.TooLong ? null : StoredLine.TryParse(line.Bytes.Span, sensorId);
+                    if (parsed is null)
+                    {
+                        LogUnreadableStoredLine(logger, key);
+                    }
+                    else if (byIdentity.Add(parsed.Identity))
+                    {
+                        lines.Add(parsed);
+                    }
+                }
+            }
+        }
+
+        var added = 0;
+        foreach (var line in fresh)
+        {
+            if (byIdentity.Add(line.Identity))
+            {
+                lines.Add(line);
+                added++;
+            }
+        }
+
+        lines.Sort(StoredLine.Compare);
+        var body = new MemoryStream();
+        var output = new Output(body);
+        foreach (var line in lines)
+        {
+            output.Write(line.Bytes);
+        }
+
+        await output.DisposeAsync();
+        return new Merged(body, condition, added, output.Events, output.Bytes);
+    }
+
+    /// <summary>Whether a new event's place comes strictly before a stored line with this <c>ts</c> and <c>seq</c>.</summary>
+    private static bool SortsBefore(StoredLine line, long ts, long? seq) =>
+        line.TsTicks < ts || (line.TsTicks == ts && Nullable.Compare(line.Seq, seq) < 0);
+
+    /// <summary>The gzip NDJSON being built, with its line count and uncompressed size.</summary>
+    private sealed class Output(MemoryStream body) : IAsyncDisposable
+    {
+        // Writes go to memory, so the synchronous calls never block on I/O.
+        private readonly GZipStream _gzip = new(body, CompressionLevel.Fastest, leaveOpen: true);
+
+        public long Events { get; private set; }
+
+        public long Bytes { get; private set; }
+
+        /// <summary>Writes one line; adds the newline when <paramref name="line"/> has none.</summary>
+        public void Write(ReadOnlySpan<byte> line)
+        {
+            _gzip.Write(line);
+            Bytes += line.Length;
+            if (line.IsEmpty || line[^1] != (byte)'\n')
+            {
+                _gzip.Write(Newline);
+                Bytes++;
+            }
+
+            Events++;
+        }
+
+        public ValueTask DisposeAsync() => _gzip.DisposeAsync();
+    }
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Warning, Message = "Skipped an unreadable line in sensor-day {Key}")]
+    private static partial void LogUnreadableStoredLine(ILogger logger, string key);
+
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Debug, Message = "Sensor-day {Key} changed while merging (attempt {Attempt}); merging again")]
+    private static partial void LogConflict(ILogger logger, string key, int attempt);
+}

@@ -1,0 +1,149 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Text;
+using IngestService.Regroup;
+using IngestService.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace IngestService.Tests.Regroup;
+
+/// <summary>Raw batches written the way the local sink and Firehose write them, and regroupers over them.</summary>
+public sealed class RegroupFixture : IDisposable
+{
+    private static readonly IMeterFactory Meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
+    private readonly TempFolder _folder = new();
+    private int _batches;
+
+    public RegroupFixture() => Store = new FileSystemObjectStore(_folder.Path);
+
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromMinutes(2));
+
+    /// <summary>Ends a test that hangs instead of hanging the run (one fixture per test).</summary>
+    public CancellationToken Token => _timeout.Token;
+
+    public FileSystemObjectStore Store { get; }
+
+    public string Root => _folder.Path;
+
+    public ManualTime Time { get; } = new(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
+
+    public RegroupOptions Options { get; } = new();
+
+    public static string Line(string sensorId, long? seq, string ts, string body, string receivedAt = "2026-11-21T12:00:00.000Z") =>
+        $"{{\"sensorId\":\"{sensorId}\",\"seq\":{(seq is null ? "null" : seq.Value.ToString(CultureInfo.InvariantCulture))},\"ts\":\"{ts}\",\"receivedAt\":\"{receivedAt}\",\"event\":{body}}}\n";
+
+    public static string Event(long? seq, string ts, double t = 21.5) =>
+        seq is null
+            ? $"{{\"ts\":\"{ts}\",\"t\":{t.ToString(CultureInfo.InvariantCulture)}}}"
+            : $"{{\"ts\":\"{ts}\",\"seq\":{seq},\"t\":{t.ToString(CultureInfo.InvariantCulture)}}}";
+
+    /// <summary>Writes a raw batch under <c>raw/YYYY/MM/DD/HH/</c> and answers its key.</summary>
+    public string WriteRaw(string content, string hour = "2026/11/21/10", bool gzip = false, string? name = null, string rawPrefix = "raw/")
+    {
+        name ??= $"ingest-{Interlocked.Increment(ref _batches):D6}{(gzip ? ".gz" : ".ndjson")}";
+        var folder = Path.Combine(Root, rawPrefix, hour);
+        Directory.CreateDirectory(folder);
+        var bytes = Encoding.UTF8.GetBytes(content);
+        if (gzip)
+        {
+            using var compressed = new MemoryStream();
+            using (var writer = new GZipStream(compressed, CompressionLevel.Fastest))
+            {
+                writer.Write(bytes);
+            }
+
+            bytes = compressed.ToArray();
+        }
+
+        File.WriteAllBytes(Path.Combine(folder, name), bytes);
+        return $"{rawPrefix}{hour}/{name}";
+    }
+
+    public Regrouper CreateRegrouper(IObjectStore? store = null, string rawPrefix = "raw/")
+    {
+        store ??= Store;
+        var merger = new SensorDayMerger(store, TimeProvider.System, NullLogger<SensorDayMerger>.Instance);
+        return new Regrouper(store, merger, Microsoft.Extensions.Options.Options.Create(Options), Microsoft.Extensions.Options.Options.Create(new StorageOptions { RawPrefix = rawPrefix }),
+            Time, new RegroupMetrics(Meters), NullLogger<Regrouper>.Instance);
+    }
+
+    /// <summary>The lines of a sensor-day, in stored order; empty when there is none.</summary>
+    public async Task<List<string>> ReadDayAsync(string sensorId, string day, IObjectStore? store = null)
+    {
+        await using var stored = await (store ?? Store).GetAsync($"sensors/{sensorId}/{day}.ndjson.gz", Token);
+        if (stored is null)
+        {
+            return [];
+        }
+
+        using var reader = new StreamReader(new GZipStream(stored.Content, CompressionMode.Decompress));
+        var lines = new List<string>();
+        while (await reader.ReadLineAsync(Token) is { } line)
+        {
+            lines.Add(line);
+        }
+
+        return lines;
+    }
+
+    public void Dispose()
+    {
+        _timeout.Dispose();
+        _folder.Dispose();
+    }
+}
+
+/// <summary>A clock the test sets.</summary>
+public sealed class ManualTime(DateTimeOffset now) : TimeProvider
+{
+    public DateTimeOffset Now { get; set; } = now;
+
+    public override DateTimeOffset GetUtcNow() => Now;
+}
+
+/// <summary>Passes everything to a real store, but fails every write after the first <c>allowedPuts</c>, as a node that dies would.</summary>
+public sealed class DyingStore(IObjectStore inner, int allowedPuts) : IObjectStore
+{
+    private int _puts;
+
+    public int Puts => _puts;
+
+    public Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
+
+    public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
+
+    public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, CancellationToken cancellationToken) => inner.ListAsync(prefix, startAfter, cancellationToken);
+
+    public Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken) =>
+        Interlocked.Increment(ref _puts) > allowedPuts
+            ? throw new IOException("the node died")
+            : inner.PutAsync(key, content, condition, metadata, cancellationToken);
+
+    public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
+
+    public Task<string?> CheckReadyAsync(CancellationToken cancellationToken) => inner.CheckReadyAsync(cancellationToken);
+}
+
+/// <summary>Counts writes per key.</summary>
+public sealed class CountingStore(IObjectStore inner) : IObjectStore
+{
+    public System.Collections.Concurrent.ConcurrentDictionary<string, int> Writes { get; } = new();
+
+    public Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
+
+    public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
+
+    public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, CancellationToken cancellationToken) => inner.ListAsync(prefix, startAfter, cancellationToken);
+
+    public Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken)
+    {
+        Writes.AddOrUpdate(key, 1, (_, n) => n + 1);
+        return inner.PutAsync(key, content, condition, metadata, cancellationToken);
+    }
+
+    public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
+
+    public Task<string?> CheckReadyAsync(CancellationToken cancellationToken) => inner.CheckReadyAsync(cancellationToken);
+}

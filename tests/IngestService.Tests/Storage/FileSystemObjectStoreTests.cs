@@ -1,0 +1,79 @@
+using IngestService.Storage;
+
+namespace IngestService.Tests.Storage;
+
+public sealed class FileSystemObjectStoreTests : ObjectStoreContract<FileSystemObjectStore>, IDisposable
+{
+    private readonly TempFolder _folder = new();
+    private readonly FileSystemObjectStore _store;
+
+    public FileSystemObjectStoreTests() => _store = new FileSystemObjectStore(_folder.Path);
+
+    protected override FileSystemObjectStore Store => _store;
+
+    // A separate instance has its own in-process semaphores, so only the file locks keep it in line, as
+    // they would a second process.
+    protected override FileSystemObjectStore OpenSecondStore() => new(_folder.Path);
+
+    public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public async Task Files_written_by_others_read_as_objects_and_temporary_files_are_not_listed()
+    {
+        var hour = Path.Combine(_folder.Path, "raw", "2026", "11", "21", "10");
+        Directory.CreateDirectory(hour);
+        await File.WriteAllTextAsync(Path.Combine(hour, "batch.ndjson"), "{\"a\":1}\n", Token);
+        await File.WriteAllTextAsync(Path.Combine(hour, "batch2.ndjson.1234.tmp"), "partial", Token);
+
+        var keys = await ListAsync("raw/", null);
+
+        Assert.Equal(["raw/2026/11/21/10/batch.ndjson"], keys);
+        Assert.Equal("{\"a\":1}\n", await ReadAsync(Store, keys[0]));
+        var head = await Store.HeadAsync(keys[0], Token);
+        Assert.Equal(8, head!.Size);
+        Assert.Empty(head.Metadata!);
+    }
+
+    [Fact]
+    public async Task Bookkeeping_lock_files_never_show_in_listings()
+    {
+        await Store.PutAsync("_ingest/done/raw/x", Stream.Null, WriteCondition.None, null, Token);
+
+        Assert.Equal(["_ingest/done/raw/x"], await ListAsync("_ingest/", null));
+        Assert.Equal(["_ingest/done/raw/x"], await ListAsync("", null));
+    }
+
+    [Fact]
+    public async Task A_write_waits_while_another_process_holds_the_lock_of_its_key()
+    {
+        // Creates the lock files, then holds all of them as another process would (FileShare.None is flock on Unix).
+        await Store.PutAsync("warm-up", Bytes("x"), WriteCondition.None, null, Token);
+        var folder = Path.Combine(_folder.Path, "_ingest", "locks");
+        var held = Enumerable.Range(0, 64)
+            .Select(i => new FileStream(Path.Combine(folder, $"{i:x2}.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+            .ToList();
+        try
+        {
+            using var shortly = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Store.PutAsync("k", Bytes("x"), WriteCondition.CreateOnly, null, shortly.Token));
+            Assert.Null(await Store.HeadAsync("k", Token));
+        }
+        finally
+        {
+            held.ForEach(f => f.Dispose());
+        }
+
+        Assert.NotNull(await Store.PutAsync("k", Bytes("x"), WriteCondition.CreateOnly, null, Token));
+    }
+
+    [Theory]
+    [InlineData("../outside")]
+    [InlineData("/absolute")]
+    [InlineData("a//b")]
+    [InlineData("a/./b")]
+    [InlineData("x.tmp")]
+    public async Task Keys_that_could_escape_the_folder_or_hide_as_bookkeeping_are_refused(string key)
+    {
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.PutAsync(key, Bytes("x"), WriteCondition.None, null, Token));
+    }
+}
