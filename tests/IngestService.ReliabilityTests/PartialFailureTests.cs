@@ -11,7 +11,7 @@ namespace IngestService.ReliabilityTests;
 /// </summary>
 [Collection(ReliabilityCollection.Name)]
 [Trait("Category", "Reliability")]
-public sealed partial class PartialFailureTests(MotoFixture moto, ITestOutputHelper output)
+public sealed partial class PartialFailureTests(Moto moto, ITestOutputHelper output)
 {
     [Fact]
     public async Task Failed_and_throttled_entries_are_resent_alone_and_every_event_is_stored_once()
@@ -41,7 +41,7 @@ public sealed partial class PartialFailureTests(MotoFixture moto, ITestOutputHel
         proxy.CallErrorType = operation => operation == "PutRecords" ? "ProvisionedThroughputExceededException" : "ServiceUnavailableException";
         proxy.Delay = (_, entries) => Ours(entries) && Chance(0.10) ? TimeSpan.FromMilliseconds(Milliseconds(100, 600)) : TimeSpan.Zero;
 
-        await using var node = new ServiceNode("node", AwsNodes.Settings(moto, proxy.Url));
+        await using var node = new ServiceNode("node", AwsNodes.Settings(moto, streamsUrl: proxy.Url, s3Url: moto.Endpoint));
         await node.StartAsync();
         var result = await LoadGenResult.RunAsync(
             ["--url", node.Client.BaseAddress!.ToString(), "--sensors", "50", "--duration", "20s", "--verify", "--run-id", runId, "--max-retry-after", "1s"],

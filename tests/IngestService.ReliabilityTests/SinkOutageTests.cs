@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
-using IngestService.IntegrationTests;
 using IngestService.ReliabilityTests.Infrastructure;
 
 namespace IngestService.ReliabilityTests;
@@ -11,7 +10,7 @@ namespace IngestService.ReliabilityTests;
 /// <summary>Scenario 2: the AWS endpoint refuses every connection for 10 s in the middle of a run.</summary>
 [Collection(ReliabilityCollection.Name)]
 [Trait("Category", "Reliability")]
-public sealed class SinkOutageTests(MotoFixture moto, ITestOutputHelper output)
+public sealed class SinkOutageTests(Moto moto, ITestOutputHelper output)
 {
     private const int MaxPendingEvents = 40;
     private const long MaxPendingBytes = 64 * 1024;
