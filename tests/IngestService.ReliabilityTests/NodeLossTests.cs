@@ -26,7 +26,7 @@ public sealed class NodeLossTests(Moto moto, ITestOutputHelper output)
             TimeSpan.FromMinutes(4));
 
         // Let the run settle across all three nodes, then take one away without warning.
-        await node2.WaitUntilAsync("it has acknowledged events", async () => await node2.MetricAsync("ingest_events_accepted_total") > 100, TimeSpan.FromSeconds(60));
+        await node2.WaitUntilAsync("it has acknowledged events", async () => await node2.MetricAsync("ingest_events_accepted_total") > 1000, TimeSpan.FromSeconds(60));
         var acceptedBeforeKill = await node2.MetricAsync("ingest_events_accepted_total") ?? 0;
         var pendingAtKill = await node2.MetricAsync("ingest_pending_events") ?? 0;
         var down = Stopwatch.StartNew();

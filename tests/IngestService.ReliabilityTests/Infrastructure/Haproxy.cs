@@ -46,7 +46,7 @@ public sealed class Haproxy : IAsyncDisposable
         Process process;
         try
         {
-            process = Process.Start(new ProcessStartInfo("haproxy", ["-f", path, "-db"])
+            process = Process.Start(new ProcessStartInfo(Executable(), ["-f", path, "-db"])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
@@ -86,6 +86,15 @@ public sealed class Haproxy : IAsyncDisposable
             Assert.True(giveUp.Elapsed < TimeSpan.FromSeconds(30), $"haproxy did not route to a ready node within 30 s:\n{haproxy.Output}");
             await Task.Delay(100);
         }
+    }
+
+    /// <summary>Debian puts haproxy in /usr/sbin, which is not on a normal user's PATH.</summary>
+    private static string Executable()
+    {
+        var candidates = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Concat(["/usr/sbin", "/usr/local/sbin", "/sbin"])
+            .Select(dir => Path.Combine(dir, "haproxy"));
+        return candidates.FirstOrDefault(File.Exists) ?? "haproxy";
     }
 
     /// <remarks>
