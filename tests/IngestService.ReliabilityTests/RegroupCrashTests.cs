@@ -26,7 +26,7 @@ public sealed class RegroupCrashTests(ITestOutputHelper output) : IDisposable
     /// kill to another point of the next chunk (reading, merging, writing sensor-days, writing its marker).
     /// Progress-based rather than timed, so a fast machine cannot finish the pass before the last kill.
     /// </summary>
-    private static readonly (int Batches, int PauseMs)[] Lives = [(1, 0), (2, 40), (4, 0), (1, 120), (6, 20), (3, 250), (2, 60), (5, 0)];
+    private static readonly (int Batches, int PauseMs)[] Lives = [(1, 0), (2, 40), (4, 0), (1, 120), (6, 20), (3, 80), (2, 60), (5, 0)];
 
     private readonly string _dataPath = Path.Combine(Path.GetTempPath(), "ingest-regroup-crash", Guid.NewGuid().ToString("N"));
 
@@ -63,7 +63,7 @@ public sealed class RegroupCrashTests(ITestOutputHelper output) : IDisposable
             foreach (var (batches, pause) in Lives)
             {
                 var doneBefore = CountFiles("_ingest/done");
-                await node.StartAsync();
+                node.Launch();
                 await node.WaitUntilAsync(
                     $"{batches} more raw batches are marked done",
                     () => Task.FromResult(CountFiles("_ingest/done") >= Math.Min(doneBefore + batches, rawBatches)),

@@ -54,6 +54,13 @@ public sealed class ServiceNode : IAsyncDisposable
     /// <summary>Starts the process and waits until <c>/healthz</c> answers.</summary>
     public async Task StartAsync()
     {
+        Launch();
+        await WaitUntilAsync("/healthz answers 200", async () => (await Client.GetAsync("/healthz")).IsSuccessStatusCode, TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>Starts the process without waiting: background work such as a regroup pass begins before the port opens.</summary>
+    public void Launch()
+    {
         Assert.False(IsRunning, $"{Name} is already running");
         var start = new ProcessStartInfo("dotnet", [Path.Combine(BinDirectory, "IngestService.dll")])
         {
@@ -76,7 +83,6 @@ public sealed class ServiceNode : IAsyncDisposable
         process.BeginErrorReadLine();
         _process = process;
         Starts++;
-        await WaitUntilAsync("/healthz answers 200", async () => (await Client.GetAsync("/healthz")).IsSuccessStatusCode, TimeSpan.FromSeconds(60));
     }
 
     /// <summary>SIGKILL: no draining, no flushing; whatever the process held in memory is gone.</summary>
