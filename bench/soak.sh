@@ -53,7 +53,8 @@ for _ in $(seq 1 120); do
 done
 
 rss_mb() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-metric() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk -v name="$1" '$1 == name || index($1, name "{") == 1 { sum += $NF } END { printf "%d", sum }'; }
+# metric NAME < scrape: the sum of NAME over its label sets.
+metric() { awk -v name="$1" '$1 == name || index($1, name "{") == 1 { sum += $NF } END { printf "%d", sum }'; }
 
 log "load: $SENSORS sensors for $DURATION, then --verify"
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -66,7 +67,9 @@ echo "seconds,rss_mb,pending_events,pending_bytes,accepted_total" > "$SAMPLES"
 t0=$(date +%s)
 while kill -0 "$LOADGEN_PID" 2>/dev/null; do
   now=$(( $(date +%s) - t0 ))
-  echo "$now,$(rss_mb "$NODE_PID"),$(metric ingest_pending_events),$(metric ingest_pending_bytes_bytes),$(metric ingest_events_accepted_total)" >> "$SAMPLES"
+  # One scrape per sample, so the pending events and bytes belong to the same moment.
+  scrape=$(curl -sf "http://127.0.0.1:$PORT/metrics" || true)
+  echo "$now,$(rss_mb "$NODE_PID"),$(metric ingest_pending_events <<< "$scrape"),$(metric ingest_pending_bytes_bytes <<< "$scrape"),$(metric ingest_events_accepted_total <<< "$scrape")" >> "$SAMPLES"
   sleep "$SAMPLE_SECONDS"
 done
 set +e
