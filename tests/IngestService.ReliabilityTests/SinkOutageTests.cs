@@ -7,7 +7,10 @@ using IngestService.ReliabilityTests.Infrastructure;
 
 namespace IngestService.ReliabilityTests;
 
-/// <summary>Scenario 2: the AWS endpoint refuses every connection for 10 s in the middle of a run.</summary>
+/// <summary>
+/// Scenario 2: the AWS endpoint is unreachable for 10 s in the middle of a run, either refusing every
+/// connection or accepting them and never answering.
+/// </summary>
 [Collection(ReliabilityCollection.Name)]
 [Trait("Category", "Reliability")]
 public sealed class SinkOutageTests(Moto moto, ITestOutputHelper output)
@@ -15,8 +18,10 @@ public sealed class SinkOutageTests(Moto moto, ITestOutputHelper output)
     private const int MaxPendingEvents = 40;
     private const long MaxPendingBytes = 64 * 1024;
 
-    [Fact]
-    public async Task Sensors_ride_out_a_ten_second_aws_outage_with_503_and_lose_nothing()
+    [Theory]
+    [InlineData("refuse")]
+    [InlineData("blackhole")]
+    public async Task Sensors_ride_out_a_ten_second_aws_outage_with_503_and_lose_nothing(string outage)
     {
         await using var network = new TcpSwitch(moto.Endpoint);
         await using var node = new ServiceNode("node", AwsNodes.Settings(moto, network.Url, new()
@@ -40,7 +45,15 @@ public sealed class SinkOutageTests(Moto moto, ITestOutputHelper output)
 
         await node.WaitUntilAsync("events flow", async () => await node.MetricAsync("ingest_events_accepted_total") > 200, TimeSpan.FromSeconds(60));
         var acceptedBeforeCut = await node.MetricAsync("ingest_events_accepted_total") ?? 0;
-        network.Cut();
+        if (outage == "refuse")
+        {
+            network.Cut();
+        }
+        else
+        {
+            network.Blackhole();
+        }
+
         var cutAt = clock.Elapsed.TotalSeconds;
         var acceptedAtCut = await node.MetricAsync("ingest_events_accepted_total") ?? 0;
 
@@ -76,9 +89,10 @@ public sealed class SinkOutageTests(Moto moto, ITestOutputHelper output)
 
         var list = samples.ToList();
         var duringCut = list.Where(s => s.Cut).ToList();
-        Figures.Report(output, "sink-outage", new JsonObject
+        Figures.Report(output, $"sink-outage-{outage}", new JsonObject
         {
             ["command"] = "dotnet test tests/IngestService.ReliabilityTests --filter FullyQualifiedName~SinkOutageTests",
+            ["outage"] = outage == "refuse" ? "connections refused, open ones reset" : "open connections reset, new ones accepted and never answered",
             ["sensors"] = 60,
             ["durationSeconds"] = 25,
             ["outageSeconds"] = Math.Round(restoredAt - cutAt, 1),

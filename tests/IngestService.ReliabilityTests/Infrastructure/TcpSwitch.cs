@@ -6,7 +6,8 @@ namespace IngestService.ReliabilityTests.Infrastructure;
 /// <summary>
 /// A TCP forwarder on a fixed loopback port that can be cut: <see cref="Cut"/> closes the listener and resets
 /// every open connection, so the node sees refused connections exactly as when its AWS endpoint is
-/// unreachable; <see cref="Restore"/> listens on the same port again.
+/// unreachable; <see cref="Blackhole"/> resets open connections but keeps accepting new ones and never
+/// answers them, as a dropped route or a stalled load balancer does; <see cref="Restore"/> forwards again.
 /// </summary>
 public sealed class TcpSwitch : IAsyncDisposable
 {
@@ -15,6 +16,7 @@ public sealed class TcpSwitch : IAsyncDisposable
     private readonly List<TcpClient> _open = [];
     private TcpListener? _listener;
     private Task _accepting = Task.CompletedTask;
+    private bool _swallow;
 
     public TcpSwitch(Uri target)
     {
@@ -33,6 +35,15 @@ public sealed class TcpSwitch : IAsyncDisposable
     {
         lock (_gate)
         {
+            if (_swallow)
+            {
+                // The held connections never got an answer; close them so the node's pool starts afresh.
+                ResetOpen();
+                _listener?.Stop();
+                _listener = null;
+                _swallow = false;
+            }
+
             var listener = new TcpListener(IPAddress.Loopback, Port);
             listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             listener.Start();
@@ -49,15 +60,30 @@ public sealed class TcpSwitch : IAsyncDisposable
             IsCut = true;
             _listener?.Stop();
             _listener = null;
-            foreach (var client in _open)
-            {
-                // Linger 0 turns the close into a reset: the peer's pending call fails at once.
-                client.LingerState = new LingerOption(true, 0);
-                client.Dispose();
-            }
-
-            _open.Clear();
+            ResetOpen();
         }
+    }
+
+    public void Blackhole()
+    {
+        lock (_gate)
+        {
+            IsCut = true;
+            _swallow = true;
+            ResetOpen();
+        }
+    }
+
+    private void ResetOpen()
+    {
+        foreach (var client in _open)
+        {
+            // Linger 0 turns the close into a reset: the peer's pending call fails at once.
+            client.LingerState = new LingerOption(true, 0);
+            client.Dispose();
+        }
+
+        _open.Clear();
     }
 
     public async ValueTask DisposeAsync()
@@ -96,6 +122,14 @@ public sealed class TcpSwitch : IAsyncDisposable
         var outbound = new TcpClient();
         lock (_gate)
         {
+            if (_swallow)
+            {
+                // Accepted and never answered: the caller waits until its own deadline.
+                _open.Add(inbound);
+                outbound.Dispose();
+                return;
+            }
+
             if (IsCut)
             {
                 inbound.LingerState = new LingerOption(true, 0);
