@@ -12,7 +12,8 @@ public sealed class NodeLossTests(Moto moto, ITestOutputHelper output)
     [Fact]
     public async Task A_node_killed_behind_the_load_balancer_loses_no_acknowledged_event_and_stores_none_twice()
     {
-        var settings = AwsNodes.Settings(moto, moto.Endpoint);
+        // Every node also regroups every 2 s, as a fleet does, so passes run on three nodes at once and one dies mid-pass.
+        var settings = AwsNodes.Settings(moto, moto.Endpoint, new() { ["Regroup__Enabled"] = "true", ["Regroup__Interval"] = "00:00:02" });
         await using var node1 = new ServiceNode("node1", settings);
         await using var node2 = new ServiceNode("node2", settings);
         await using var node3 = new ServiceNode("node3", settings);
@@ -37,10 +38,22 @@ public sealed class NodeLossTests(Moto moto, ITestOutputHelper output)
 
         var result = await load;
         var acceptedAfterRestart = await node2.MetricAsync("ingest_events_accepted_total") ?? 0;
+        double passes = 0, conflicts = 0, duplicatesDropped = 0;
+        foreach (var node in nodes)
+        {
+            passes += await node.MetricAsync("regroup_passes_total") ?? 0;
+            conflicts += await node.MetricAsync("regroup_write_conflicts_total") ?? 0;
+            duplicatesDropped += await node.MetricAsync("regroup_duplicates_dropped_total") ?? 0;
+        }
+
         Figures.Report(output, "node-loss", new JsonObject
         {
             ["command"] = "dotnet test tests/IngestService.ReliabilityTests --filter FullyQualifiedName~NodeLossTests",
             ["nodes"] = 3,
+            ["regroup"] = "on every node every 2 s",
+            ["regroupPasses"] = passes,
+            ["regroupWriteConflicts"] = conflicts,
+            ["regroupDuplicatesDropped"] = duplicatesDropped,
             ["sensors"] = 50,
             ["durationSeconds"] = 20,
             ["killed"] = "node2 (SIGKILL) after it acknowledged " + acceptedBeforeKill + " events, restarted after " + Math.Round(downSeconds, 1) + " s",

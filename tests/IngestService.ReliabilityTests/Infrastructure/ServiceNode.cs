@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 
 namespace IngestService.ReliabilityTests.Infrastructure;
 
@@ -32,8 +31,6 @@ public sealed class ServiceNode : IAsyncDisposable
     public int Port { get; }
 
     public HttpClient Client { get; }
-
-    public int Starts { get; private set; }
 
     public bool IsRunning => _process is { HasExited: false };
 
@@ -82,7 +79,6 @@ public sealed class ServiceNode : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _process = process;
-        Starts++;
     }
 
     /// <summary>SIGKILL: no draining, no flushing; whatever the process held in memory is gone.</summary>
@@ -190,72 +186,5 @@ public sealed class ServiceNode : IAsyncDisposable
                 _output.Dequeue();
             }
         }
-    }
-}
-
-/// <summary>What the load generator printed and how it ended.</summary>
-public sealed record LoadGenResult(int ExitCode, System.Text.Json.Nodes.JsonNode? Report, string Stderr)
-{
-    public long Acked => Report?["acked"]?.GetValue<long>() ?? 0;
-
-    public long Sent => Report?["sent"]?.GetValue<long>() ?? 0;
-
-    public long Missing => Report?["verify"]?["missing"]?.GetValue<long>() ?? -1;
-
-    public long Duplicates => Report?["verify"]?["duplicates"]?.GetValue<long>() ?? -1;
-
-    public long OutOfOrder => Report?["verify"]?["outOfOrder"]?.GetValue<long>() ?? -1;
-
-    public string Statuses => Report?["statuses"]?.ToJsonString() ?? "{}";
-
-    public long TransportErrors => Report?["transportErrors"]?.GetValue<long>() ?? 0;
-
-    public long Status(int code) => Report?["statuses"]?[code.ToString(CultureInfo.InvariantCulture)]?.GetValue<long>() ?? 0;
-
-    /// <summary>Runs <c>dotnet IngestService.LoadGen.dll</c> with <paramref name="args"/> and parses its last stdout line.</summary>
-    public static async Task<LoadGenResult> RunAsync(IEnumerable<string> args, TimeSpan limit)
-    {
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(ServiceNode.BinDirectory, "IngestService.LoadGen.dll"), .. args])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(limit);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill();
-            await process.WaitForExitAsync();
-            Assert.Fail($"The load generator did not finish within {limit.TotalSeconds:0} s. stderr:\n{await stderr}");
-        }
-
-        var lines = (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        System.Text.Json.Nodes.JsonNode? report = null;
-        if (lines.Length > 0 && lines[^1].StartsWith('{'))
-        {
-            report = System.Text.Json.Nodes.JsonNode.Parse(lines[^1]);
-        }
-
-        return new LoadGenResult(process.ExitCode, report, Shorten(await stderr));
-    }
-
-    private static string Shorten(string text)
-    {
-        // Progress lines are many; the warnings and errors that matter come first and last.
-        var builder = new StringBuilder();
-        var lines = text.Split('\n');
-        foreach (var line in lines.Take(20).Concat(lines.Length > 40 ? ["…"] : []).Concat(lines.Skip(Math.Max(20, lines.Length - 20))))
-        {
-            builder.AppendLine(line);
-        }
-
-        return builder.ToString();
     }
 }
