@@ -202,10 +202,18 @@ public sealed partial class SensorDayMerger(IObjectStore store, TimeProvider tim
         line.TsTicks < ts || (line.TsTicks == ts && Nullable.Compare(line.Seq, seq) < 0);
 
     /// <summary>The gzip NDJSON being built, with its line count and uncompressed size.</summary>
-    private sealed class Output(MemoryStream body) : IAsyncDisposable
+    private sealed class Output : IAsyncDisposable
     {
-        // Writes go to memory, so the synchronous calls never block on I/O.
-        private readonly GZipStream _gzip = new(body, CompressionLevel.Fastest, leaveOpen: true);
+        private readonly GZipStream _gzip;
+        private readonly BufferedStream _buffer;
+
+        public Output(MemoryStream body)
+        {
+            _gzip = new GZipStream(body, CompressionLevel.Fastest, leaveOpen: true);
+            // Writes go to memory, so the synchronous calls never block on I/O; the buffer hands deflate large
+            // blocks instead of one call per line.
+            _buffer = new BufferedStream(_gzip, 64 * 1024);
+        }
 
         public long Events { get; private set; }
 
@@ -214,18 +222,19 @@ public sealed partial class SensorDayMerger(IObjectStore store, TimeProvider tim
         /// <summary>Writes one line; adds the newline when <paramref name="line"/> has none.</summary>
         public void Write(ReadOnlySpan<byte> line)
         {
-            _gzip.Write(line);
+            _buffer.Write(line);
             Bytes += line.Length;
             if (line.IsEmpty || line[^1] != (byte)'\n')
             {
-                _gzip.Write(Newline);
+                _buffer.Write(Newline);
                 Bytes++;
             }
 
             Events++;
         }
 
-        public ValueTask DisposeAsync() => _gzip.DisposeAsync();
+        /// <summary>Completes the gzip stream (the underlying body stays open).</summary>
+        public ValueTask DisposeAsync() => _buffer.DisposeAsync();
     }
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Warning, Message = "Skipped an unreadable line in sensor-day {Key}")]
