@@ -43,6 +43,9 @@ public sealed class FaultProxy : IAsyncDisposable
     /// <summary>(operation, entries) → answer this status instead of forwarding, or null.</summary>
     public Func<string, IReadOnlyList<string>, int?> FailCall { get; set; } = (_, _) => null;
 
+    /// <summary>operation → the AWS error type a failed call names (throttling looks different per service).</summary>
+    public Func<string, string> CallErrorType { get; set; } = _ => "InternalFailure";
+
     /// <summary>(operation, entries) → hold the call this long before forwarding.</summary>
     public Func<string, IReadOnlyList<string>, TimeSpan> Delay { get; set; } = (_, _) => TimeSpan.Zero;
 
@@ -95,7 +98,7 @@ public sealed class FaultProxy : IAsyncDisposable
                 Calls.Enqueue(new ProxyCall(operation, entries, status, [.. entries.Select(_ => true)]));
                 context.Response.StatusCode = status;
                 context.Response.ContentType = "application/x-amz-json-1.1";
-                await context.Response.WriteAsync("""{"__type":"InternalFailure","message":"injected by the test proxy"}""");
+                await context.Response.WriteAsync($$"""{"__type":"{{CallErrorType(operation)}}","message":"injected by the test proxy"}""");
                 return;
             }
         }
