@@ -31,6 +31,7 @@ public static class OperationsApi
             sp.GetRequiredService<PrometheusExporter>();
             return new IngestMetrics(sp.GetRequiredService<IMeterFactory>());
         });
+        services.AddSingleton<ReadinessProbe>();
         services.AddIngestAuth(configuration);
         services.AddOpenApi(o => o.AddDocumentTransformer<OpenApiSecurity>());
         return services;
@@ -48,17 +49,14 @@ public static class OperationsApi
         return routes;
     }
 
-    internal static async Task<Results<Ok<Readiness>, ProblemHttpResult>> Ready(Batcher batcher, IEnumerable<IEventSink> sinks, CancellationToken cancellationToken)
+    internal static async Task<Results<Ok<Readiness>, ProblemHttpResult>> Ready(Batcher batcher, ReadinessProbe probe)
     {
         if (batcher.IsDraining)
         {
             return TypedResults.Problem("This node is shutting down.", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Draining");
         }
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(5));
-        var checks = sinks.Select(async s => (s.Name, Problem: await CheckAsync(s, timeout.Token))).ToArray();
-        var results = await Task.WhenAll(checks);
+        var results = await probe.CheckAsync();
         var failing = results.Where(r => r.Problem is not null).ToArray();
         if (failing.Length > 0)
         {
@@ -69,6 +67,43 @@ public static class OperationsApi
         }
 
         return TypedResults.Ok(new Readiness("ready", [.. results.Select(r => r.Name)], batcher.PendingEvents));
+    }
+}
+
+/// <summary>
+/// Asks every sink whether its service is reachable. Load balancers probe every node every second or so,
+/// and the calls behind it (DescribeDeliveryStream, DescribeStreamSummary, an S3 listing) have low
+/// account-wide rate limits, so concurrent probes share one check and a healthy answer is reused for a
+/// second. A failing answer is never reused: recovery shows at the next probe.
+/// </summary>
+public sealed class ReadinessProbe(IEnumerable<IEventSink> sinks, TimeProvider time)
+{
+    private static readonly TimeSpan HealthyFor = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(5);
+    private readonly Lock _lock = new();
+    private Task<(string Name, string? Problem)[]>? _check;
+    private long _checkedAt;
+
+    public Task<(string Name, string? Problem)[]> CheckAsync()
+    {
+        lock (_lock)
+        {
+            var reusable = _check is { IsCompleted: false }
+                || (_check is { IsCompletedSuccessfully: true } && _check.Result.All(r => r.Problem is null) && time.GetElapsedTime(_checkedAt) < HealthyFor);
+            if (!reusable)
+            {
+                _checkedAt = time.GetTimestamp();
+                _check = RunAsync();
+            }
+
+            return _check!;
+        }
+    }
+
+    private async Task<(string Name, string? Problem)[]> RunAsync()
+    {
+        using var timeout = new CancellationTokenSource(CheckTimeout, time);
+        return await Task.WhenAll(sinks.Select(async s => (s.Name, await CheckAsync(s, timeout.Token))));
     }
 
     private static async Task<string?> CheckAsync(IEventSink sink, CancellationToken cancellationToken)

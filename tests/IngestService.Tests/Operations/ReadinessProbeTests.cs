@@ -1,0 +1,56 @@
+using IngestService.Delivery;
+using IngestService.Ingest;
+using IngestService.Operations;
+using IngestService.Tests.Infrastructure;
+
+namespace IngestService.Tests.Operations;
+
+public sealed class ReadinessProbeTests
+{
+    private readonly ManualTimeProvider _time = new();
+    private readonly CountingSink _sink = new();
+
+    [Fact]
+    public async Task A_healthy_answer_is_reused_for_a_second_then_checked_again()
+    {
+        var probe = new ReadinessProbe([_sink], _time);
+
+        await probe.CheckAsync();
+        await probe.CheckAsync();
+        Assert.Equal(1, _sink.Checks);
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await probe.CheckAsync();
+        Assert.Equal(2, _sink.Checks);
+    }
+
+    [Fact]
+    public async Task A_failing_answer_is_never_reused_so_recovery_shows_at_once()
+    {
+        var probe = new ReadinessProbe([_sink], _time);
+        _sink.Problem = "stream not found";
+
+        Assert.Equal("stream not found", (await probe.CheckAsync())[0].Problem);
+        _sink.Problem = null;
+
+        Assert.Null((await probe.CheckAsync())[0].Problem);
+        Assert.Equal(2, _sink.Checks);
+    }
+
+    private sealed class CountingSink : IEventSink
+    {
+        public int Checks;
+
+        public string? Problem { get; set; }
+
+        public string Name => "counting";
+
+        public Task DeliverAsync(IReadOnlyList<PendingEvent> events, bool[] accepted, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task<string?> CheckReadyAsync(CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref Checks);
+            return Task.FromResult(Problem);
+        }
+    }
+}
