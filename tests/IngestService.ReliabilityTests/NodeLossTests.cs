@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using IngestService.IntegrationTests;
 using IngestService.ReliabilityTests.Infrastructure;
 
 namespace IngestService.ReliabilityTests;
@@ -7,7 +8,7 @@ namespace IngestService.ReliabilityTests;
 /// <summary>Scenario 1: a node of three behind haproxy is SIGKILLed mid-run and restarted.</summary>
 [Collection(ReliabilityCollection.Name)]
 [Trait("Category", "Reliability")]
-public sealed class NodeLossTests(Moto moto, ITestOutputHelper output)
+public sealed class NodeLossTests(OpenMotoFixture moto, ITestOutputHelper output)
 {
     [Fact]
     public async Task A_node_killed_behind_the_load_balancer_loses_no_acknowledged_event_and_stores_none_twice()
