@@ -69,7 +69,7 @@ while kill -0 "$LOADGEN_PID" 2>/dev/null; do
   now=$(( $(date +%s) - t0 ))
   # One scrape per sample, so the pending events and bytes belong to the same moment.
   scrape=$(curl -sf "http://127.0.0.1:$PORT/metrics" || true)
-  echo "$now,$(rss_mb "$NODE_PID"),$(metric ingest_pending_events <<< "$scrape"),$(metric ingest_pending_bytes_bytes <<< "$scrape"),$(metric ingest_events_accepted_total <<< "$scrape")" >> "$SAMPLES"
+  echo "$now,$(rss_mb "$NODE_PID"),$(metric ingest_pending_events <<< "$scrape"),$(metric ingest_pending_bytes <<< "$scrape"),$(metric ingest_events_accepted_total <<< "$scrape")" >> "$SAMPLES"
   sleep "$SAMPLE_SECONDS"
 done
 set +e

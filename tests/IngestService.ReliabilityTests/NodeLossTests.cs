@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using IngestService.IntegrationTests;
 using IngestService.ReliabilityTests.Infrastructure;
 
 namespace IngestService.ReliabilityTests;
@@ -7,13 +8,13 @@ namespace IngestService.ReliabilityTests;
 /// <summary>Scenario 1: a node of three behind haproxy is SIGKILLed mid-run and restarted.</summary>
 [Collection(ReliabilityCollection.Name)]
 [Trait("Category", "Reliability")]
-public sealed class NodeLossTests(Moto moto, ITestOutputHelper output)
+public sealed class NodeLossTests(OpenMotoFixture moto, ITestOutputHelper output)
 {
     [Fact]
     public async Task A_node_killed_behind_the_load_balancer_loses_no_acknowledged_event_and_stores_none_twice()
     {
-        // Every node also regroups every 2 s, as a fleet does, so passes run on three nodes at once and one dies mid-pass.
-        var settings = AwsNodes.Settings(moto, moto.Endpoint, new() { ["Regroup__Enabled"] = "true", ["Regroup__Interval"] = "00:00:02" });
+        // Every node also regroups every 5 s, as a fleet does, so passes run on three nodes at once and one dies mid-pass.
+        var settings = AwsNodes.Settings(moto, moto.Endpoint, new() { ["Regroup__Enabled"] = "true", ["Regroup__Interval"] = "00:00:05" });
         await using var node1 = new ServiceNode("node1", settings);
         await using var node2 = new ServiceNode("node2", settings);
         await using var node3 = new ServiceNode("node3", settings);
@@ -50,7 +51,7 @@ public sealed class NodeLossTests(Moto moto, ITestOutputHelper output)
         {
             ["command"] = "dotnet test tests/IngestService.ReliabilityTests --filter FullyQualifiedName~NodeLossTests",
             ["nodes"] = 3,
-            ["regroup"] = "on every node every 2 s",
+            ["regroup"] = "on every node every 5 s",
             ["regroupPasses"] = passes,
             ["regroupWriteConflicts"] = conflicts,
             ["regroupDuplicatesDropped"] = duplicatesDropped,

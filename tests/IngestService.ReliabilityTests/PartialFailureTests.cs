@@ -10,7 +10,7 @@ namespace IngestService.ReliabilityTests;
 /// </summary>
 [Collection(ReliabilityCollection.Name)]
 [Trait("Category", "Reliability")]
-public sealed class PartialFailureTests(Moto moto, ITestOutputHelper output)
+public sealed class PartialFailureTests(OpenMotoFixture moto, ITestOutputHelper output)
 {
     [Fact]
     public async Task Failed_and_throttled_entries_are_resent_alone_and_every_event_is_stored_once()

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using IngestService.IntegrationTests;
 using IngestService.ReliabilityTests.Infrastructure;
 
 namespace IngestService.ReliabilityTests;
@@ -14,7 +15,7 @@ namespace IngestService.ReliabilityTests;
 /// </summary>
 [Collection(ReliabilityCollection.Name)]
 [Trait("Category", "Reliability")]
-public sealed class SinkOutageTests(Moto moto, ITestOutputHelper output)
+public sealed class SinkOutageTests(OpenMotoFixture moto, ITestOutputHelper output)
 {
     private const int MaxPendingEvents = 40;
     private const long MaxPendingBytes = 64 * 1024;
@@ -146,8 +147,9 @@ public sealed class SinkOutageTests(Moto moto, ITestOutputHelper output)
             {
                 var cut = network.IsCut;
                 using var ready = await node.Client.GetAsync("/readyz", stop);
-                var pending = await node.MetricAsync("ingest_pending_events") ?? 0;
-                var bytes = await node.MetricAsync("ingest_pending_bytes_bytes") ?? 0;
+                // NaN when a gauge is missing, so that the cap assertions fail rather than pass on nothing.
+                var pending = await node.MetricAsync("ingest_pending_events") ?? double.NaN;
+                var bytes = await node.MetricAsync("ingest_pending_bytes") ?? double.NaN;
                 samples.Enqueue((clock.Elapsed.TotalSeconds, cut && network.IsCut, (int)ready.StatusCode, pending, bytes, node.ResidentMegabytes()));
                 await Task.Delay(250, stop);
             }
