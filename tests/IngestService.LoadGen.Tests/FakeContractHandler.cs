@@ -88,7 +88,10 @@ internal sealed class FakeContractHandler : HttpMessageHandler
                 {
                     var byLine = group.DistinctBy(e => e.Seq).OrderBy(e => e.Ts).ThenBy(e => e.Seq).ToList();
                     lines = [.. byLine.Where(e => e.Seq != 1).SelectMany(e => e.Seq == 2 ? new[] { e.Line, e.Line } : [e.Line])];
-                    (lines[0], lines[1]) = (lines[1], lines[0]);
+                    if (lines.Count >= 2)
+                    {
+                        (lines[0], lines[1]) = (lines[1], lines[0]);
+                    }
                 }
 
                 _days[group.Key] = lines;

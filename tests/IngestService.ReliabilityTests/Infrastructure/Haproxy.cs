@@ -124,7 +124,10 @@ public sealed class Haproxy : IAsyncDisposable
             backend nodes
                 balance roundrobin
                 option httpchk GET /readyz
-                default-server inter 300ms fall 2 rise 2
+                # A node starved of CPU on a shared machine may answer a probe late; only a node that keeps
+                # failing is taken out (readiness answers from a one-second cache, so probes are cheap).
+                timeout check 2s
+                default-server inter 500ms fall 3 rise 2
             {servers}
 
             """;
