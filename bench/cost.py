@@ -70,8 +70,9 @@ for size in (200, 1000):
           f"{k_units / 1e6 * PRICES['kinesis_put_units_million']:.5f} | {k_ondemand_gb:.3f} | {k_ondemand_gb * PRICES['kinesis_ondemand_gb']:.4f} |")
     envelope = size + 110
     fh_gb = 1e6 * max(5 * 1024, math.ceil(envelope / 5120) * 5120) / 1e9
+    k_gb = 1e6 * math.ceil(envelope / 1024) * 1024 / 1e9
     w(f"| (b) one Firehose record per event | {size} B | 1,000,000 | {fh_gb:.3f} | {fh_gb * PRICES['firehose_gb']:.4f} | 1,000,000 | 1,000,000 | "
-      f"{PRICES['kinesis_put_units_million']:.5f} | {1e6 * 1024 / 1e9:.3f} | {1e6 * 1024 / 1e9 * PRICES['kinesis_ondemand_gb']:.4f} |")
+      f"{PRICES['kinesis_put_units_million']:.5f} | {k_gb:.3f} | {k_gb * PRICES['kinesis_ondemand_gb']:.4f} |")
 w("")
 w("Kinesis on-demand bytes for `Kpl` count each aggregated record's bytes plus half a kilobyte of rounding on average; "
   "`Kpl` record bytes are the packer's worst-case framing estimate, so they slightly overstate. FakeAws has one shard: "
