@@ -44,25 +44,7 @@ public sealed class StoredResult : IResult, IStatusCodeHttpResult, IEndpointMeta
         }
         else
         {
-            n = Append(d, n, "\"sensorId\":\""u8);
-            foreach (var c in _sensorId)
-            {
-                d[n++] = (byte)c;
-            }
-
-            n = Append(d, n, "\",\"seq\":"u8);
-            if (_header.Seq is { } seq)
-            {
-                Utf8Formatter.TryFormat(seq, d[n..], out var written);
-                n += written;
-            }
-            else
-            {
-                n = Append(d, n, "null"u8);
-            }
-
-            n = Append(d, n, ",\"ts\":\""u8);
-            n += Timestamp.Format(_header.Ts, d[n..]);
+            n = Envelope.WriteIdentity(d, n, _sensorId, _header);
             n = Append(d, n, "\""u8);
         }
 
@@ -77,9 +59,5 @@ public sealed class StoredResult : IResult, IStatusCodeHttpResult, IEndpointMeta
         builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(StoredEvent), ["application/json"]));
     }
 
-    private static int Append(Span<byte> d, int n, ReadOnlySpan<byte> s)
-    {
-        s.CopyTo(d[n..]);
-        return n + s.Length;
-    }
+    private static int Append(Span<byte> d, int n, ReadOnlySpan<byte> s) => Envelope.Append(d, n, s);
 }
