@@ -334,6 +334,8 @@ for t in ["local-5ms", "local-100ms", "aws-100ms"]:
     if r10k:
         w(f"| {t}: RSS ≤ 300 MB at 10,000 connections | peak {f(r10k['rssMb'])} MB (VmRSS sampled every 250 ms; VmHWM {f(r10k['hwmMb'])} MB) | {'yes' if r10k['rssMb'] <= 300 else 'no'} |")
 w("")
+w("Why the throughput and memory targets are not met, what the profiles showed and what was changed: `docs/performance.md`.")
+w("")
 if notes:
     w("## Notes from this run")
     w("")
