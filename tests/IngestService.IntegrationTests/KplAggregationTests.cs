@@ -86,7 +86,7 @@ public sealed class KplAggregationTests(MotoFixture moto)
 
     private static async Task<List<(string ShardId, string PartitionKey, string Data)>> DeaggregateWithOfficialLibraryAsync(List<(string ShardId, KinesisRecord Record)> records)
     {
-        var folder = Path.Combine(RepositoryRoot(), "tests", "kpl-deaggregator");
+        var folder = Path.Combine(MotoFixture.RepositoryRoot(), "tests", "kpl-deaggregator");
         if (!Directory.Exists(Path.Combine(folder, "node_modules", "aws-kinesis-agg")))
         {
             var (code, output) = await RunAsync("npm", ["ci", "--no-audit", "--no-fund"], folder, null);
@@ -126,18 +126,5 @@ public sealed class KplAggregationTests(MotoFixture moto)
         process.StandardInput.Close();
         await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromMinutes(3)).Token);
         return (process.ExitCode, (await stdout) + (await stderr));
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "IngestService.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("IngestService.sln not found above the test binaries");
     }
 }

@@ -185,7 +185,7 @@ public static class IngestApi
 
     private static List<PendingEvent> ParseSingle(string sensorId, ReadOnlySpan<byte> body, DateTimeOffset now, long enqueuedAt, IngestOptions limits, out Rejection? rejection)
     {
-        body = Trim(body);
+        body = body[TrimRange(body)];
         if (!EventParser.TryParse(body, now, limits.MaxFutureSkew, out var header, out var error))
         {
             rejection = new Rejection(StatusCodes.Status400BadRequest, "bad_event", error!);
@@ -207,8 +207,9 @@ public static class IngestApi
         {
             var end = body[offset..].IndexOf((byte)'\n');
             var length = end < 0 ? body.Length - offset : end;
-            var text = Trim(body.Slice(offset, length));
-            var start = offset + LeadingWhitespace(body.Slice(offset, length));
+            var trimmed = TrimRange(body.Slice(offset, length));
+            var text = body.Slice(offset, length)[trimmed];
+            var start = offset + trimmed.Start.Value;
             line++;
             offset += length + 1;
             if (text.IsEmpty)
@@ -247,21 +248,16 @@ public static class IngestApi
         return events;
     }
 
-    private static ReadOnlySpan<byte> Trim(ReadOnlySpan<byte> s)
+    /// <summary>The event without a leading byte-order mark and surrounding whitespace.</summary>
+    private static Range TrimRange(ReadOnlySpan<byte> s)
     {
-        if (s.StartsWith("\uFEFF"u8))
-        {
-            s = s[3..];
-        }
-
-        return s.Trim(" \t\r\n"u8);
+        var start = s.StartsWith("\uFEFF"u8) ? 3 : 0;
+        var rest = s[start..];
+        var trimmed = rest.TrimStart(" \t\r\n"u8);
+        start += rest.Length - trimmed.Length;
+        return start..(start + trimmed.TrimEnd(" \t\r\n"u8).Length);
     }
 
-    private static int LeadingWhitespace(ReadOnlySpan<byte> s)
-    {
-        var bom = s.StartsWith("\uFEFF"u8) ? 3 : 0;
-        return bom + (s.Length - bom - s[bom..].TrimStart(" \t\r\n"u8).Length);
-    }
 
     private readonly record struct Rejection(int Status, string Reason, string Detail);
 

@@ -3,27 +3,14 @@ using System.Text;
 using IngestService.Delivery;
 using IngestService.Delivery.Aws;
 using IngestService.Ingest;
-using IngestService.Operations;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Tests.Delivery;
 
-public sealed class AwsSinkTests : IDisposable
+public sealed class AwsSinkTests : SinkTestBase
 {
-    private static readonly Backoff NoWait = new(TimeSpan.Zero, TimeSpan.Zero);
-    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-    private readonly IngestMetrics _metrics;
-
-    public AwsSinkTests() => _metrics = new IngestMetrics(_services.GetRequiredService<IMeterFactory>());
-
-    public void Dispose()
-    {
-        _metrics.Dispose();
-        _services.Dispose();
-    }
-
     [Fact]
     public async Task Firehose_packs_a_window_into_one_record_and_marks_every_event()
     {
@@ -150,7 +137,7 @@ public sealed class AwsSinkTests : IDisposable
         {
             InstrumentPublished = (instrument, l) =>
             {
-                if (instrument.Meter == _metrics.Meter)
+                if (instrument.Meter == Metrics.Meter)
                 {
                     l.EnableMeasurementEvents(instrument);
                 }
@@ -178,10 +165,10 @@ public sealed class AwsSinkTests : IDisposable
     }
 
     private FirehoseSink Firehose(IFirehoseClient client) =>
-        new(client, Options.Create(new AwsOptions { DeliveryStream = "raw" }), _metrics, TimeProvider.System, NullLogger<FirehoseSink>.Instance, backoff: NoWait);
+        new(client, Options.Create(new AwsOptions { DeliveryStream = "raw" }), Metrics, TimeProvider.System, NullLogger<FirehoseSink>.Instance, backoff: NoWait);
 
     private KinesisSink Kinesis(IKinesisClient client) =>
-        new(client, Options.Create(new AwsOptions { KinesisStream = "events" }), _metrics, TimeProvider.System, NullLogger<KinesisSink>.Instance, NoWait);
+        new(client, Options.Create(new AwsOptions { KinesisStream = "events" }), Metrics, TimeProvider.System, NullLogger<KinesisSink>.Instance, NoWait);
 
     private static List<PendingEvent> Events(int count, int size = 100) =>
         [.. Enumerable.Range(0, count).Select(i =>

@@ -1,31 +1,16 @@
-using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text;
 using IngestService.Delivery;
 using IngestService.Delivery.Aws;
 using IngestService.Delivery.Kpl;
 using IngestService.Ingest;
-using IngestService.Operations;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Tests.Delivery;
 
-public sealed class KplAggregationTests : IDisposable
+public sealed class KplAggregationTests : SinkTestBase
 {
-    private static readonly Backoff NoWait = new(TimeSpan.Zero, TimeSpan.Zero);
-    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-    private readonly IngestMetrics _metrics;
-
-    public KplAggregationTests() => _metrics = new IngestMetrics(_services.GetRequiredService<IMeterFactory>());
-
-    public void Dispose()
-    {
-        _metrics.Dispose();
-        _services.Dispose();
-    }
-
     [Fact]
     public void An_aggregated_record_round_trips_through_an_independent_protobuf_reader()
     {
@@ -139,7 +124,7 @@ public sealed class KplAggregationTests : IDisposable
     }
 
     private KinesisSink Sink(IKinesisClient client) =>
-        new(client, Options.Create(new AwsOptions { KinesisStream = "events", KinesisAggregation = KinesisAggregation.Kpl }), _metrics, TimeProvider.System, NullLogger<KinesisSink>.Instance, NoWait);
+        new(client, Options.Create(new AwsOptions { KinesisStream = "events", KinesisAggregation = KinesisAggregation.Kpl }), Metrics, TimeProvider.System, NullLogger<KinesisSink>.Instance, NoWait);
 
     private static IEnumerable<Shard> EvenShards(int count)
     {

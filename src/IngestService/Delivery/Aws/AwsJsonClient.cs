@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Amazon.Runtime.Signing;
 
 namespace IngestService.Delivery.Aws;
@@ -28,6 +29,10 @@ public sealed class AwsJsonClient
     }
 
     public Uri Endpoint { get; }
+
+    /// <summary>A control-plane call: the request and the response through their source-generated JSON contracts.</summary>
+    public Task<TResponse> SendAsync<TRequest, TResponse>(string operation, TRequest request, JsonTypeInfo<TRequest> requestType, JsonTypeInfo<TResponse> responseType, CancellationToken cancellationToken) =>
+        SendAsync(operation, JsonSerializer.SerializeToUtf8Bytes(request, requestType), p => JsonSerializer.Deserialize(p, responseType)!, cancellationToken);
 
     /// <summary>
     /// Sends <paramref name="body"/> as <paramref name="operation"/> and parses the 2xx answer; any other

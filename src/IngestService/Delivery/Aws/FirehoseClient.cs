@@ -1,4 +1,3 @@
-using System.Text.Json;
 
 namespace IngestService.Delivery.Aws;
 
@@ -36,18 +35,10 @@ public sealed class FirehoseClient(AwsConnection connection) : IFirehoseClient
     }
 
     public Task<DescribeDeliveryStreamResponse> DescribeDeliveryStreamAsync(DescribeDeliveryStreamRequest request, CancellationToken cancellationToken = default) =>
-        _client.SendAsync(
-            "DescribeDeliveryStream",
-            JsonSerializer.SerializeToUtf8Bytes(request, AwsJsonContext.Default.DescribeDeliveryStreamRequest),
-            p => JsonSerializer.Deserialize(p, AwsJsonContext.Default.DescribeDeliveryStreamResponse)!,
-            cancellationToken);
+        _client.SendAsync("DescribeDeliveryStream", request, AwsJsonContext.Default.DescribeDeliveryStreamRequest, AwsJsonContext.Default.DescribeDeliveryStreamResponse, cancellationToken);
 
     public Task<CreateDeliveryStreamResponse> CreateDeliveryStreamAsync(CreateDeliveryStreamRequest request, CancellationToken cancellationToken = default) =>
-        _client.SendAsync(
-            "CreateDeliveryStream",
-            JsonSerializer.SerializeToUtf8Bytes(request, AwsJsonContext.Default.CreateDeliveryStreamRequest),
-            p => JsonSerializer.Deserialize(p, AwsJsonContext.Default.CreateDeliveryStreamResponse)!,
-            cancellationToken);
+        _client.SendAsync("CreateDeliveryStream", request, AwsJsonContext.Default.CreateDeliveryStreamRequest, AwsJsonContext.Default.CreateDeliveryStreamResponse, cancellationToken);
 
     /// <summary>Base64 plus per-record framing, so the pooled body is rented once at the right size.</summary>
     internal static int EstimateBody(IReadOnlyList<RecordData> records)

@@ -48,11 +48,7 @@ public sealed class KinesisClient(AwsConnection connection) : IKinesisClient
     }
 
     public Task<DescribeStreamSummaryResponse> DescribeStreamSummaryAsync(DescribeStreamSummaryRequest request, CancellationToken cancellationToken = default) =>
-        _client.SendAsync(
-            "DescribeStreamSummary",
-            JsonSerializer.SerializeToUtf8Bytes(request, AwsJsonContext.Default.DescribeStreamSummaryRequest),
-            p => JsonSerializer.Deserialize(p, AwsJsonContext.Default.DescribeStreamSummaryResponse)!,
-            cancellationToken);
+        _client.SendAsync("DescribeStreamSummary", request, AwsJsonContext.Default.DescribeStreamSummaryRequest, AwsJsonContext.Default.DescribeStreamSummaryResponse, cancellationToken);
 
     public Task CreateStreamAsync(CreateStreamRequest request, CancellationToken cancellationToken = default) =>
         _client.SendAsync(
@@ -62,23 +58,11 @@ public sealed class KinesisClient(AwsConnection connection) : IKinesisClient
             cancellationToken);
 
     public Task<ListShardsResponse> ListShardsAsync(ListShardsRequest request, CancellationToken cancellationToken = default) =>
-        _client.SendAsync(
-            "ListShards",
-            JsonSerializer.SerializeToUtf8Bytes(request, AwsJsonContext.Default.ListShardsRequest),
-            p => JsonSerializer.Deserialize(p, AwsJsonContext.Default.ListShardsResponse)!,
-            cancellationToken);
+        _client.SendAsync("ListShards", request, AwsJsonContext.Default.ListShardsRequest, AwsJsonContext.Default.ListShardsResponse, cancellationToken);
 
     public Task<GetShardIteratorResponse> GetShardIteratorAsync(GetShardIteratorRequest request, CancellationToken cancellationToken = default) =>
-        _client.SendAsync(
-            "GetShardIterator",
-            JsonSerializer.SerializeToUtf8Bytes(request, AwsJsonContext.Default.GetShardIteratorRequest),
-            p => JsonSerializer.Deserialize(p, AwsJsonContext.Default.GetShardIteratorResponse)!,
-            cancellationToken);
+        _client.SendAsync("GetShardIterator", request, AwsJsonContext.Default.GetShardIteratorRequest, AwsJsonContext.Default.GetShardIteratorResponse, cancellationToken);
 
     public Task<GetRecordsResponse> GetRecordsAsync(GetRecordsRequest request, CancellationToken cancellationToken = default) =>
-        _client.SendAsync(
-            "GetRecords",
-            JsonSerializer.SerializeToUtf8Bytes(request, AwsJsonContext.Default.GetRecordsRequest),
-            p => JsonSerializer.Deserialize(p, AwsJsonContext.Default.GetRecordsResponse)!,
-            cancellationToken);
+        _client.SendAsync("GetRecords", request, AwsJsonContext.Default.GetRecordsRequest, AwsJsonContext.Default.GetRecordsResponse, cancellationToken);
 }

@@ -1,0 +1,24 @@
+using System.Diagnostics.Metrics;
+using IngestService.Delivery;
+using IngestService.Operations;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace IngestService.Tests.Delivery;
+
+/// <summary>What every sink test needs: the service's metrics on a meter of their own, and a backoff that does not wait.</summary>
+public abstract class SinkTestBase : IDisposable
+{
+    protected static readonly Backoff NoWait = new(TimeSpan.Zero, TimeSpan.Zero);
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+
+    protected SinkTestBase() => Metrics = new IngestMetrics(_services.GetRequiredService<IMeterFactory>());
+
+    protected IngestMetrics Metrics { get; }
+
+    public void Dispose()
+    {
+        Metrics.Dispose();
+        _services.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
