@@ -154,30 +154,16 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
                 long windowBytes = 0;
                 using var windowTimer = new CancellationTokenSource(_options.Window, _time);
                 var windowClosed = Task.Delay(Timeout.InfiniteTimeSpan, windowTimer.Token);
-                var full = false;
-                while (!full)
+                while (Fill(reader, window, ref windowBytes))
                 {
-                    while (reader.TryRead(out var e))
-                    {
-                        window.Add(e);
-                        windowBytes += e.Length;
-                        if (window.Count >= _options.MaxWindowEvents || windowBytes >= _options.MaxWindowBytes)
-                        {
-                            full = true;
-                            break;
-                        }
-                    }
-
-                    if (full)
-                    {
-                        break;
-                    }
-
                     // The pending wait is kept across windows: a single-reader channel allows one waiter.
                     waitForMore ??= reader.WaitToReadAsync().AsTask();
                     if (await Task.WhenAny(waitForMore, windowClosed).ConfigureAwait(false) == windowClosed
                         || !waitForMore.IsCompletedSuccessfully || !waitForMore.Result)
                     {
+                        // Events queued before the window closed arrived within it, even when the wake-up that
+                        // would have read them had not run yet.
+                        Fill(reader, window, ref windowBytes);
                         break;
                     }
 
@@ -205,6 +191,23 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
         }
 
         await Task.WhenAll(remaining).ConfigureAwait(false);
+    }
+
+    /// <summary>Moves queued events into the window; answers whether it still has room.</summary>
+    private bool Fill(ChannelReader<PendingEvent> reader, List<PendingEvent> window, ref long bytes)
+    {
+        while (window.Count < _options.MaxWindowEvents && bytes < _options.MaxWindowBytes)
+        {
+            if (!reader.TryRead(out var e))
+            {
+                return true;
+            }
+
+            window.Add(e);
+            bytes += e.Length;
+        }
+
+        return false;
     }
 
     private void Track(Task flush)
