@@ -14,9 +14,12 @@ internal static class LoadGenCommand
     /// <summary>Requests still unanswered this long after the run ends are given up (the default ack timeout is 10 s).</summary>
     private static readonly TimeSpan Grace = TimeSpan.FromSeconds(30);
 
-    /// <remarks>A null <c>handler</c> builds the fast default transport; tests pass an in-memory one.</remarks>
+    /// <remarks>
+    /// A null <c>handler</c> builds the fast default transport; tests pass an in-memory one. <c>time</c> dates the
+    /// events, so a test can pin the days a <c>--ts-spread</c> crosses.
+    /// </remarks>
     public static async Task<int> RunAsync(
-        LoadGenOptions options, TextWriter stdout, TextWriter stderr, bool interactive, HttpMessageHandler? handler, CancellationToken interrupt)
+        LoadGenOptions options, TextWriter stdout, TextWriter stderr, bool interactive, HttpMessageHandler? handler, TimeProvider time, CancellationToken interrupt)
     {
         using var client = new HttpClient(handler ?? CreateHandler(options), disposeHandler: handler is null)
         {
@@ -42,7 +45,7 @@ internal static class LoadGenCommand
         await using var hard = stopNew.Token.Register(() => abort.CancelAfter(Grace));
 
         var stats = new RunStats();
-        var run = new LoadRun(options, client, stats, stderr);
+        var run = new LoadRun(options, client, stats, stderr, time);
         using var progressDone = new CancellationTokenSource();
         var progress = ProgressDisplay.RunAsync(stats, stderr, interactive, progressDone.Token);
         var started = Stopwatch.GetTimestamp();

@@ -10,7 +10,7 @@ namespace IngestService.LoadGen;
 /// Drives the simulated sensors. Each sensor keeps exactly one request in flight, as real sensors do: it
 /// resends the same bytes until a 2xx, and only then moves on to its next seq.
 /// </summary>
-internal sealed class LoadRun(LoadGenOptions options, HttpClient client, RunStats stats, TextWriter diagnostics)
+internal sealed class LoadRun(LoadGenOptions options, HttpClient client, RunStats stats, TextWriter diagnostics, TimeProvider time)
 {
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan LastBackoff = TimeSpan.FromSeconds(1);
@@ -20,7 +20,8 @@ internal sealed class LoadRun(LoadGenOptions options, HttpClient client, RunStat
     private readonly RunStats _stats = stats;
     private readonly TextWriter _diagnostics = diagnostics;
     private readonly AuthenticationHeaderValue? _authorization = options.Token is null ? null : new("Bearer", options.Token);
-    private readonly long _startUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+    private readonly TimeProvider _time = time;
+    private readonly long _startUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds();
     private readonly long _startTimestamp = Stopwatch.GetTimestamp();
     private int _warnedClientError;
     private int _warnedTransport;
@@ -166,14 +167,14 @@ internal sealed class LoadRun(LoadGenOptions options, HttpClient client, RunStat
         return kept;
     }
 
-    private static TimeSpan? RetryAfter(HttpResponseMessage response, TimeSpan cap)
+    private TimeSpan? RetryAfter(HttpResponseMessage response, TimeSpan cap)
     {
         if (response.IsSuccessStatusCode || response.Headers.RetryAfter is not { } header)
         {
             return null;
         }
 
-        var wait = header.Delta ?? (header.Date - DateTimeOffset.UtcNow) ?? TimeSpan.Zero;
+        var wait = header.Delta ?? (header.Date - _time.GetUtcNow()) ?? TimeSpan.Zero;
         return wait < TimeSpan.Zero ? TimeSpan.Zero : wait > cap ? cap : wait;
     }
 
@@ -185,7 +186,7 @@ internal sealed class LoadRun(LoadGenOptions options, HttpClient client, RunStat
     {
         if (_options.TsSpread <= TimeSpan.Zero)
         {
-            return DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            return _time.GetUtcNow().ToUnixTimeMilliseconds();
         }
 
         var progress = _options.EventsPerSensor is { } events

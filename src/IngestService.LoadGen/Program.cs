@@ -27,6 +27,6 @@ internal static class Program
         };
 
         var interactive = !Console.IsErrorRedirected;
-        return await LoadGenCommand.RunAsync(options, Console.Out, Console.Error, interactive, handler: null, interrupt.Token);
+        return await LoadGenCommand.RunAsync(options, Console.Out, Console.Error, interactive, handler: null, TimeProvider.System, interrupt.Token);
     }
 }

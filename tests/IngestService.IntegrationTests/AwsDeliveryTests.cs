@@ -188,7 +188,10 @@ public sealed partial class AwsDeliveryTests(MotoFixture moto) : IAsyncLifetime
         foreach (var o in (page.S3Objects ?? []).Where(o => o.Key.StartsWith("raw/", StringComparison.Ordinal)))
         {
             Assert.Matches(RawKey(), o.Key);
-            Assert.StartsWith($"raw/{DateTime.UtcNow:yyyy/MM/dd}/", o.Key, StringComparison.Ordinal);
+            // Firehose names the folder by arrival time: today's, or yesterday's when the run crossed midnight.
+            var today = DateTime.UtcNow;
+            Assert.True(o.Key.StartsWith($"raw/{today:yyyy/MM/dd}/", StringComparison.Ordinal)
+                || o.Key.StartsWith($"raw/{today.AddDays(-1):yyyy/MM/dd}/", StringComparison.Ordinal), o.Key);
             using var get = await s3.GetObjectAsync(moto.Bucket, o.Key);
             using var reader = new StreamReader(get.ResponseStream);
             var text = await reader.ReadToEndAsync();

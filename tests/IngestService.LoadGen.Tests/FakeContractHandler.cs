@@ -25,6 +25,18 @@ internal sealed class FakeContractHandler : HttpMessageHandler
     /// <summary>Regrouping drops seq 1, stores seq 2 twice and swaps the first two lines, for every sensor-day.</summary>
     public bool Faulty { get; init; }
 
+    /// <summary>The sensor-days the last flush stored.</summary>
+    public int DayCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _days.Count;
+            }
+        }
+    }
+
     public int FlushCalls { get; private set; }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
