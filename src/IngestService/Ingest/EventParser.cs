@@ -22,11 +22,17 @@ public readonly record struct EventHeader(DateTimeOffset Ts, long? Seq);
 /// </remarks>
 public static class EventParser
 {
-    /// <summary>The deepest a stored line may nest; regroup and the read formats read up to this depth.</summary>
-    public const int MaxStoredDepth = 64;
+    /// <summary>
+    /// The deepest nesting any reader of stored events has to take: 64 is the default limit of System.Text.Json
+    /// (which regroup uses) and Json.NET, so analysts' own readers with their defaults manage it too.
+    /// </summary>
+    public const int MaxReadDepth = 64;
 
-    /// <summary>The stored line wraps the event in one more object, so an event may nest one level less.</summary>
-    public const int MaxDepth = MaxStoredDepth - 1;
+    /// <summary>
+    /// The stored line wraps the event in one object and the JSON array read wraps stored lines in one array,
+    /// so an event may nest two levels less than <see cref="MaxReadDepth"/>.
+    /// </summary>
+    public const int MaxDepth = MaxReadDepth - 2;
 
     // The reader may go one level past the limit so the walk below, not the reader, rejects it with a detail.
     private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = MaxDepth + 1 };
@@ -173,7 +179,7 @@ public static class EventParser
             {
                 // A container at depth d is the (d+1)th level: the event's own object is at depth 0.
                 case JsonTokenType.StartObject or JsonTokenType.StartArray when reader.CurrentDepth >= MaxDepth:
-                    error = $"the event nests objects and arrays more than {MaxDepth} levels deep; an event may nest at most {MaxDepth} levels (its stored line adds one, up to the store's {MaxStoredDepth}); flatten the deepest part";
+                    error = $"the event nests objects and arrays more than {MaxDepth} levels deep; an event may nest at most {MaxDepth} levels, because its stored line and the JSON array read add two and JSON readers commonly stop at {MaxReadDepth}; flatten the deepest part";
                     return false;
                 case JsonTokenType.String or JsonTokenType.PropertyName when !IsWellFormedString(ref reader, out error):
                     return false;
