@@ -4,6 +4,7 @@ using IngestService.Delivery;
 using IngestService.Delivery.Aws;
 using IngestService.Delivery.Kpl;
 using IngestService.Ingest;
+using IngestService.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -162,8 +163,36 @@ public sealed class KplAggregationTests : SinkTestBase
         Assert.All(events, e => Assert.Contains(Text(e), consumed));
     }
 
-    private KinesisSink Sink(IKinesisClient client) =>
-        new(client, Options.Create(new AwsOptions { KinesisStream = "events", KinesisAggregation = KinesisAggregation.Kpl }), Metrics, TimeProvider.System, NullLogger<KinesisSink>.Instance, NoWait);
+    [Fact]
+    public async Task A_shard_map_reloaded_between_the_calls_of_a_window_does_not_change_the_hash_keys_of_its_groups()
+    {
+        var time = new ManualTimeProvider();
+        var client = new FakeKinesis(EvenShards(2));
+        var sink = Sink(client, time);
+        await sink.DeliverAsync(Events(1, sensors: 1), new bool[1], default);
+
+        // While the window's first call is answered, the map ages out, the stream is split, and another
+        // window reloads the map before the window's second call is built.
+        client.AfterCall = call =>
+        {
+            if (call == 1)
+            {
+                time.Advance(TimeSpan.FromMinutes(6));
+                client.Reshard(EvenShards(4, "split"));
+                Assert.True(sink.DeliverAsync(Events(1, sensors: 1), new bool[1], default).IsCompletedSuccessfully);
+            }
+        };
+        var events = Events(40, sensors: 8, size: 200_000);
+        var accepted = new bool[events.Count];
+        await sink.DeliverAsync(events, accepted, default);
+
+        Assert.All(accepted, Assert.True);
+        var consumed = client.Consumed.Select(c => c.Data).ToHashSet();
+        Assert.All(events, e => Assert.Contains(Text(e), consumed));
+    }
+
+    private KinesisSink Sink(IKinesisClient client, TimeProvider? time = null) =>
+        new(client, Options.Create(new AwsOptions { KinesisStream = "events", KinesisAggregation = KinesisAggregation.Kpl }), Metrics, time ?? TimeProvider.System, NullLogger<KinesisSink>.Instance, NoWait);
 
     private static IEnumerable<Shard> EvenShards(int count, string prefix = "shardId")
     {
@@ -205,6 +234,9 @@ public sealed class KplAggregationTests : SinkTestBase
 
         public int ListShardsCalls { get; private set; }
 
+        /// <summary>Runs with the index of each call once its records have landed, before it is answered.</summary>
+        public Action<int> AfterCall { get; set; } = _ => { };
+
         /// <summary>Closes every open shard and opens <paramref name="children"/>, as a split or merge does.</summary>
         public void Reshard(IEnumerable<Shard> children)
         {
@@ -234,6 +266,7 @@ public sealed class KplAggregationTests : SinkTestBase
                     }
                 }
 
+                AfterCall(call);
                 return Task.FromResult(new PutRecordsResponse(entries.Count(e => !e.Succeeded), entries));
             }
         }
