@@ -187,7 +187,8 @@ public sealed class RoundTripPropertyTests(RoundTripPropertyTests.Run run) : ICl
                 }
                 else
                 {
-                    Mismatches.Add($"{(int)response.StatusCode} {answer} for {(expectStored ? "valid" : "invalid")} {contentType} {body}");
+                    var what = expectStored ? "valid" : "invalid (" + string.Join(", ", events.Where(e => !e.Valid).Select(e => e.Why)) + ")";
+                    Mismatches.Add($"{(int)response.StatusCode} {answer} for {what} {contentType} {body}");
                 }
             }
         }
