@@ -2,7 +2,10 @@ using Microsoft.Extensions.Options;
 
 namespace IngestService.Regroup;
 
-/// <summary>Runs a regroup pass at start and then every <c>Regroup:Interval</c>, on every node.</summary>
+/// <summary>
+/// Looks for due regroup work at start and then every <c>Regroup:Interval</c>, on every node (the lease lets one
+/// of them do it). A look that hit <c>Regroup:MaxBatchesPerPass</c> is followed at once by another.
+/// </summary>
 public sealed partial class RegroupWorker(Regrouper regrouper, IOptions<RegroupOptions> options, TimeProvider time, ILogger<RegroupWorker> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -19,7 +22,12 @@ public sealed partial class RegroupWorker(Regrouper regrouper, IOptions<RegroupO
         {
             try
             {
-                await regrouper.RunPassAsync(stoppingToken);
+                RegroupReport report;
+                do
+                {
+                    report = await regrouper.LookAsync(stoppingToken);
+                }
+                while (report.Merged && report.Pending > 0 && report.BatchesRead >= settings.MaxBatchesPerPass);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
