@@ -15,6 +15,14 @@ public sealed class RegrouperTests : IDisposable
 
     private static long? SeqOf(string line) => JsonDocument.Parse(line).RootElement.GetProperty("seq") is { ValueKind: JsonValueKind.Number } s ? s.GetInt64() : null;
 
+    private async Task<byte[]> StoredBytesAsync(string key)
+    {
+        await using var stored = await _f.Store.GetAsync(key, Token);
+        using var bytes = new MemoryStream();
+        await stored!.Content.CopyToAsync(bytes, Token);
+        return bytes.ToArray();
+    }
+
     private static string TsOf(string line) => JsonDocument.Parse(line).RootElement.GetProperty("ts").GetString()!;
 
     [Fact]
@@ -419,6 +427,39 @@ public sealed class RegrouperTests : IDisposable
 
         Assert.Equal(3, report.Events);
         Assert.Equal([0L, 1L, 2L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
+    }
+
+    [Fact]
+    public async Task Later_events_are_appended_as_a_gzip_member_and_the_day_still_reads_as_one_ordered_stream_with_true_counts()
+    {
+        _f.WriteRaw(Line("s1", 1, "2026-11-21T10:00:00.000Z", Event(1, "2026-11-21T10:00:00Z")) + Line("s1", 2, "2026-11-21T10:00:01.000Z", Event(2, "2026-11-21T10:00:01Z")));
+        await _f.CreateRegrouper().RunPassAsync(Token);
+        var before = await StoredBytesAsync("sensors/s1/2026-11-21.ndjson.gz");
+
+        _f.WriteRaw(Line("s1", 3, "2026-11-21T11:00:00.000Z", Event(3, "2026-11-21T11:00:00Z")) + Line("s1", null, "2026-11-21T11:00:01.000Z", Event(null, "2026-11-21T11:00:01Z")));
+        await _f.CreateRegrouper().RunPassAsync(Token);
+
+        var after = (await _f.Store.HeadAsync("sensors/s1/2026-11-21.ndjson.gz", Token))!;
+        var appended = await StoredBytesAsync("sensors/s1/2026-11-21.ndjson.gz");
+
+        // The stored day's bytes are the start of the new one: it was appended to, not rewritten.
+        Assert.True(appended.Length > before.Length);
+        Assert.Equal(before, appended[..before.Length]);
+        Assert.Equal(["1", "2", "3", "null"], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"));
+        Assert.Equal("4", after.Metadata![SensorDayKey.EventsMetadata]);
+    }
+
+    [Fact]
+    public async Task A_resent_last_event_or_a_repeated_seq_with_a_later_ts_is_not_appended_twice()
+    {
+        _f.WriteRaw(Line("s1", 1, "2026-11-21T10:00:00.000Z", Event(1, "2026-11-21T10:00:00Z")) + Line("s1", 2, "2026-11-21T10:00:01.000Z", Event(2, "2026-11-21T10:00:01Z")));
+        await _f.CreateRegrouper().RunPassAsync(Token);
+
+        _f.WriteRaw(Line("s1", 2, "2026-11-21T10:00:01.000Z", Event(2, "2026-11-21T10:00:01Z")) + Line("s1", 1, "2026-11-21T12:00:00.000Z", Event(1, "2026-11-21T12:00:00Z")));
+        var report = await _f.CreateRegrouper().RunPassAsync(Token);
+
+        Assert.Equal(2, report.DuplicatesDropped);
+        Assert.Equal([1L, 2L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
     }
 
     [Fact]
