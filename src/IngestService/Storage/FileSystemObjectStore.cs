@@ -178,7 +178,7 @@ public sealed partial class FileSystemObjectStore : IObjectStore
     {
         var path = PathOf(key);
         var directory = Path.GetDirectoryName(path)!;
-        CreateDirectoryDurably(directory);
+        DurableFile.CreateDirectory(directory);
 
         // The expensive part (copying and hashing) happens before taking the lock; only the check and the
         // rename are serialised.
@@ -362,7 +362,7 @@ public sealed partial class FileSystemObjectStore : IObjectStore
         try
         {
             var lockPath = Path.Combine(_root, LockFolder, $"{stripe:x2}{LockSuffix}");
-            CreateDirectoryDurably(Path.GetDirectoryName(lockPath)!);
+            DurableFile.CreateDirectory(Path.GetDirectoryName(lockPath)!);
             var delay = 1;
             while (true)
             {
@@ -438,31 +438,6 @@ public sealed partial class FileSystemObjectStore : IObjectStore
         }
 
         return (int)hash;
-    }
-
-    private void CreateDirectoryDurably(string directory)
-    {
-        if (Directory.Exists(directory))
-        {
-            return;
-        }
-
-        var missing = new Stack<string>();
-        for (var d = directory; d is not null && !Directory.Exists(d); d = Path.GetDirectoryName(d))
-        {
-            missing.Push(d);
-        }
-
-        Directory.CreateDirectory(directory);
-        // Each new folder is an entry in its parent: flush the parents so the path survives a power cut.
-        foreach (var created in missing)
-        {
-            var parent = Path.GetDirectoryName(created);
-            if (parent is not null && parent.Length >= _root.Length - 1)
-            {
-                DurableFile.SyncDirectory(parent);
-            }
-        }
     }
 
     private static void TryDelete(string path)
