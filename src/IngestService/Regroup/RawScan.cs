@@ -9,9 +9,10 @@ namespace IngestService.Regroup;
 /// </summary>
 public sealed class RawScan
 {
-    private RawScan(DateTimeOffset listedAt, string? cursor, string? cursorETag, List<ObjectInfo> raw, HashSet<string> done)
+    private RawScan(DateTimeOffset listedAt, DateTimeOffset fullAt, string? cursor, string? cursorETag, List<ObjectInfo> raw, HashSet<string> done)
     {
         ListedAt = listedAt;
+        FullAt = fullAt;
         Cursor = cursor;
         CursorETag = cursorETag;
         Raw = raw;
@@ -20,6 +21,12 @@ public sealed class RawScan
 
     /// <summary>The clock before the listing started: every batch that landed before it is in <see cref="Raw"/>.</summary>
     public DateTimeOffset ListedAt { get; }
+
+    /// <summary>When the raw batches were last listed from the cursor rather than from the newest key seen.</summary>
+    public DateTimeOffset FullAt { get; }
+
+    /// <summary>Whether <see cref="Raw"/> is every raw key after the cursor at <see cref="ListedAt"/>.</summary>
+    public bool Full => FullAt == ListedAt;
 
     public string? Cursor { get; }
 
@@ -43,7 +50,24 @@ public sealed class RawScan
             raw.Add(info);
         }
 
-        return new RawScan(listedAt, cursor, cursorETag, raw, new HashSet<string>(StringComparer.Ordinal));
+        return new RawScan(listedAt, listedAt, cursor, cursorETag, raw, new HashSet<string>(StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// This scan plus the keys after the newest one it holds: one listing page, no cursor read. A batch that lands
+    /// behind the newest key (a late Firehose retry) is not seen until the next full scan.
+    /// </summary>
+    public async Task<RawScan> ExtendAsync(IObjectStore store, string rawPrefix, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var listedAt = time.GetUtcNow();
+        var raw = Raw.Where(r => !Done.Contains(r.Key)).ToList();
+        var after = Raw.Count > 0 ? Raw[^1].Key : Cursor;
+        await foreach (var info in store.ListAsync(rawPrefix, after, cancellationToken))
+        {
+            raw.Add(info);
+        }
+
+        return new RawScan(listedAt, FullAt, Cursor, CursorETag, raw, new HashSet<string>(StringComparer.Ordinal));
     }
 
     /// <summary>Lists the done markers after the cursor into <see cref="Done"/> (skipped when nothing was listed).</summary>

@@ -21,11 +21,11 @@ public sealed class RegroupOptions : IValidatableObject
     /// <summary>
     /// The longest time from a raw batch landing until its events are in their sensor-days. A look merges
     /// pending batches only once the oldest would otherwise exceed it before the next look, so sensor-day writes
-    /// per day follow from this, not from <see cref="Interval"/>. Default eight hours, the freshness whose S3
+    /// per day follow from this, not from <see cref="Interval"/>. Default twelve hours, the freshness whose S3
     /// requests at the reference fleet cost no more than its Firehose bill (docs/regroup.md); <c>Local</c>: ten seconds.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
-    public TimeSpan Freshness { get; set; } = TimeSpan.FromHours(8);
+    public TimeSpan Freshness { get; set; } = TimeSpan.FromHours(12);
 
     /// <summary>
     /// How long an acknowledged event may take to land as a raw batch (Firehose's buffering interval, at most
@@ -45,10 +45,10 @@ public sealed class RegroupOptions : IValidatableObject
 
     /// <summary>
     /// How long the regroup lease lasts: one node looks for work while it holds it, and another takes it over
-    /// once it expires unrenewed. Default five minutes.
+    /// once it expires unrenewed (the holder renews at half time). Default ten minutes.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:05", "1.00:00:00")]
-    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromMinutes(5);
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>Raw batches one merging pass takes (oldest first); the rest wait for the next pass. Default 10000.</summary>
     [Range(1, 1_000_000)]

@@ -35,6 +35,9 @@ public sealed partial class Regrouper(
     private HashSet<string> _knownDone = new(StringComparer.Ordinal);
     private DateTimeOffset? _watermark;
 
+    // The last look's scan: the next look lists only keys after its newest one, until a full listing is due.
+    private RawScan? _lastScan;
+
     /// <summary>Merges every pending raw batch now, whatever the freshness and the lease.</summary>
     public Task<RegroupReport> RunPassAsync(CancellationToken cancellationToken) => RunAsync(scheduled: false, cancellationToken);
 
@@ -82,12 +85,16 @@ public sealed partial class Regrouper(
             return RegroupReport.Idle(0, Seconds(started));
         }
 
-        var scan = await RawScan.TakeAsync(store, rawPrefix, time, cancellationToken);
-        _knownDone.IntersectWith(scan.Raw.Select(r => r.Key));
+        // A full listing from the cursor at least once per Freshness − Interval catches batches landing behind
+        // the newest key; between them a look lists only what is newer (one page, not the whole day behind).
+        var scan = scheduled && _lastScan is not null && time.GetUtcNow() - _lastScan.FullAt < settings.Freshness - settings.Interval
+            ? await _lastScan.ExtendAsync(store, rawPrefix, time, cancellationToken)
+            : await RawScan.TakeAsync(store, rawPrefix, time, cancellationToken);
         scan.Done.UnionWith(_knownDone);
         if (scheduled && !IsDue(scan, settings))
         {
-            if (!scan.Pending.Any() && (_watermark is null || scan.ListedAt - _watermark >= settings.Freshness))
+            _lastScan = scan;
+            if (scan.Full && !scan.Pending.Any() && (_watermark is null || scan.ListedAt - _watermark >= settings.Freshness))
             {
                 _watermark = await StoreWatermark.AdvanceAsync(store, scan.ListedAt - settings.DeliveryLag, cancellationToken);
             }
@@ -95,6 +102,13 @@ public sealed partial class Regrouper(
             return RegroupReport.Idle(scan.Pending.Count(), Seconds(started));
         }
 
+        if (!scan.Full)
+        {
+            scan = await RawScan.TakeAsync(store, rawPrefix, time, cancellationToken);
+            scan.Done.UnionWith(_knownDone);
+        }
+
+        _knownDone.IntersectWith(scan.Raw.Select(r => r.Key));
         await scan.LoadDoneAsync(store, rawPrefix, cancellationToken);
         var batches = scan.Pending.Take(settings.MaxBatchesPerPass).ToList();
         var pass = new PassState();
@@ -103,6 +117,7 @@ public sealed partial class Regrouper(
         _knownDone = [.. scan.Done];
 
         await RegroupCursor.AdvanceAsync(store, scan, rawPrefix, settings.CursorLag, cancellationToken);
+        _lastScan = null;
         var left = scan.Pending.ToList();
         // Every batch that landed before the listing is merged, except those left: the oldest of them bounds it.
         var currentAsOf = left.Count == 0 ? scan.ListedAt : Min(scan.ListedAt, left.Min(r => r.LastModified));

@@ -62,6 +62,27 @@ public sealed class RegroupLookTests : IDisposable
     }
 
     [Fact]
+    public async Task A_batch_landing_behind_the_newest_key_a_look_has_seen_is_merged_after_the_next_full_listing()
+    {
+        var regrouper = _f.CreateRegrouper();
+        _f.WriteRaw(Minute(30), hour: "2026/11/21/11");
+        await regrouper.LookAsync(Token);
+        _f.Time.Now = _f.Time.Now.AddMinutes(1);
+        // A Firehose retry lands in an earlier hour folder, behind the key the look has already seen.
+        _f.WriteRaw(Minute(5), hour: "2026/11/21/10");
+
+        var looks = new List<RegroupReport>();
+        for (var minute = 0; minute < 20; minute++)
+        {
+            _f.Time.Now = _f.Time.Now.AddMinutes(1);
+            looks.Add(await regrouper.LookAsync(Token));
+        }
+
+        Assert.Equal([5L, 30L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(SeqOf));
+        Assert.Equal(2, looks.Sum(l => l.BatchesRead));
+    }
+
+    [Fact]
     public async Task Of_two_nodes_only_the_lease_holder_merges_and_the_other_takes_over_once_the_lease_runs_out()
     {
         _f.Options.Freshness = _f.Options.Interval;
