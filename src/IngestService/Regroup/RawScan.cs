@@ -9,8 +9,9 @@ namespace IngestService.Regroup;
 /// </summary>
 public sealed class RawScan
 {
-    private RawScan(DateTimeOffset listedAt, DateTimeOffset fullAt, string? cursor, string? cursorETag, List<ObjectInfo> raw, HashSet<string> done)
+    private RawScan(DateTimeOffset listedAt, DateTimeOffset fullAt, string? cursor, string? cursorETag, List<ObjectInfo> raw, HashSet<string> done, string? newest)
     {
+        Newest = raw.Count > 0 && string.CompareOrdinal(raw[^1].Key, newest) > 0 ? raw[^1].Key : newest;
         ListedAt = listedAt;
         FullAt = fullAt;
         Cursor = cursor;
@@ -29,6 +30,9 @@ public sealed class RawScan
     public bool Full => FullAt == ListedAt;
 
     public string? Cursor { get; }
+
+    /// <summary>The newest raw key listed so far (or the cursor): where the next <see cref="ExtendAsync"/> lists from.</summary>
+    public string? Newest { get; }
 
     public string? CursorETag { get; }
 
@@ -50,7 +54,7 @@ public sealed class RawScan
             raw.Add(info);
         }
 
-        return new RawScan(listedAt, listedAt, cursor, cursorETag, raw, new HashSet<string>(StringComparer.Ordinal));
+        return new RawScan(listedAt, listedAt, cursor, cursorETag, raw, new HashSet<string>(StringComparer.Ordinal), cursor);
     }
 
     /// <summary>
@@ -61,13 +65,12 @@ public sealed class RawScan
     {
         var listedAt = time.GetUtcNow();
         var raw = Raw.Where(r => !Done.Contains(r.Key)).ToList();
-        var after = Raw.Count > 0 ? Raw[^1].Key : Cursor;
-        await foreach (var info in store.ListAsync(rawPrefix, after, cancellationToken))
+        await foreach (var info in store.ListAsync(rawPrefix, Newest, cancellationToken))
         {
             raw.Add(info);
         }
 
-        return new RawScan(listedAt, FullAt, Cursor, CursorETag, raw, new HashSet<string>(StringComparer.Ordinal));
+        return new RawScan(listedAt, FullAt, Cursor, CursorETag, raw, new HashSet<string>(StringComparer.Ordinal), Newest);
     }
 
     /// <summary>Lists the done markers after the cursor into <see cref="Done"/> (skipped when nothing was listed).</summary>
