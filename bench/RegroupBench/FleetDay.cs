@@ -34,8 +34,15 @@ internal static class FleetDay
         var process = Process.GetCurrentProcess();
         var started = Stopwatch.GetTimestamp();
         var drainUntil = minutes + (int)Math.Ceiling(freshness.TotalMinutes) + 1;
+        (long Put, long Get, long List, long SensorDayPuts) day = default;
         for (var minute = 0; minute < drainUntil; minute++)
         {
+            if (minute == minutes)
+            {
+                // The day's own looks; what follows only drains its tail (in a steady state, the next day's looks do).
+                day = (counter.Put, counter.Get, counter.List, counter.SensorDayPuts);
+            }
+
             if (minute < minutes)
             {
                 rawBytes += WriteBatch(data, clock.Now, sensors, eventsPerMinute, seq);
@@ -71,6 +78,7 @@ internal static class FleetDay
         var json = new StringBuilder();
         json.Append(CultureInfo.InvariantCulture, $"{{\"command\":\"fleetday\",\"sensors\":{sensors},\"eventsPerSensorPerMinute\":{eventsPerMinute},\"nodes\":{nodes},\"minutes\":{minutes},");
         json.Append(CultureInfo.InvariantCulture, $"\"freshness\":\"{freshness}\",\"interval\":\"{interval}\",\"events\":{events},\"rawBytes\":{rawBytes},\"sensorDays\":{sensorDays},");
+        json.Append(CultureInfo.InvariantCulture, $"\"day\":{{\"put\":{day.Put},\"get\":{day.Get},\"list\":{day.List},\"sensorDayPuts\":{day.SensorDayPuts}}},");
         json.Append(CultureInfo.InvariantCulture, $"\"put\":{counter.Put},\"get\":{counter.Get},\"head\":{counter.Head},\"list\":{counter.List},\"delete\":{counter.Delete},");
         json.Append(CultureInfo.InvariantCulture, $"\"sensorDayPuts\":{counter.SensorDayPuts},\"putsPerSensorDay\":{(double)counter.SensorDayPuts / sensorDays:0.00},");
         json.Append(CultureInfo.InvariantCulture, $"\"getsPerSensorDay\":{(double)counter.Get / sensorDays:0.00},\"listsPerSensorDay\":{(double)counter.List / sensorDays:0.000},");
