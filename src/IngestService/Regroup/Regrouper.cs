@@ -50,11 +50,13 @@ public sealed partial class Regrouper(
         using var attribution = MeteredObjectStore.Attribute("regroup");
         try
         {
-            var report = await PassAsync(scheduled, cancellationToken);
+            var last = await PassAsync(scheduled, cancellationToken);
+            var report = last;
             // A flush makes everything pending readable: passes capped by Regroup:MaxBatchesPerPass follow each other.
-            while (!scheduled && report.Pending > 0 && report.BatchesRead >= options.Value.MaxBatchesPerPass)
+            while (!scheduled && last.Pending > 0 && last.BatchesRead >= options.Value.MaxBatchesPerPass)
             {
-                report = report.Then(await PassAsync(scheduled, cancellationToken));
+                last = await PassAsync(scheduled, cancellationToken);
+                report = report.Then(last);
             }
 
             metrics.Pass(report);

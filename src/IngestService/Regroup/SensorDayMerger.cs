@@ -14,7 +14,8 @@ public readonly record struct MergeResult(bool Written, int Added, int Duplicate
 /// and the merge starts again from what that writer stored, so racing regroupers converge.
 /// </summary>
 /// <remarks>
-/// The stored day is streamed, not loaded: its lines go straight into the new object while the (few, sorted)
+/// When the new events all sort after the stored day (<see cref="DayTail"/>), they are appended as one more gzip
+/// member and the stored bytes are copied unread. Otherwise the stored day is streamed, not loaded: its lines go straight into the new object while the (few, sorted)
 /// new events are slotted in where they belong; a new event is placed only once the stored lines with the same
 /// <c>ts</c> and <c>seq</c> have gone by, since those are where its duplicate would be. Only a duplicate that sorts
 /// elsewhere (a sensor that sent the same <c>seq</c> with another <c>ts</c>) can turn up after its new copy was
@@ -103,7 +104,7 @@ public sealed partial class SensorDayMerger(IObjectStore store, TimeProvider tim
                 var appended = new Output(body, tail);
                 foreach (var line in fresh)
                 {
-                    appended.Write(line.Bytes, line.TsTicks, line.Seq);
+                    appended.Write(line);
                 }
 
                 await appended.DisposeAsync();
