@@ -68,6 +68,19 @@ public sealed class RegroupLease(IObjectStore store, TimeProvider time, TimeSpan
         return true;
     }
 
+    /// <summary>Gives the lease up (an expired one in its place) so another node, or this one restarted, takes it at once.</summary>
+    public async Task ReleaseAsync(CancellationToken cancellationToken)
+    {
+        if (_etag is null)
+        {
+            return;
+        }
+
+        var body = Encoding.UTF8.GetBytes($"{_owner} 0");
+        _ = await store.PutAsync(Key, new MemoryStream(body), WriteCondition.Replace(_etag), null, cancellationToken);
+        _etag = null;
+    }
+
     private static (string Owner, DateTimeOffset Until) Parse(string text)
     {
         var parts = text.Trim().Split(' ');

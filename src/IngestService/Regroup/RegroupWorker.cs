@@ -48,7 +48,20 @@ public sealed partial class RegroupWorker(Regrouper regrouper, IOptions<RegroupO
         {
             // Stopping mid-pass is safe: what was not marked done is redone by the next pass anywhere.
         }
+
+        try
+        {
+            await regrouper.ReleaseLeaseAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The lease then simply expires: another node waits Regroup:LeaseDuration at most.
+            LogLeaseNotReleased(logger, ex);
+        }
     }
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "Could not give up the regroup lease on stopping; it expires by itself")]
+    private static partial void LogLeaseNotReleased(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "Regroup pass failed; the next pass retries")]
     private static partial void LogPassFailed(ILogger logger, Exception exception);

@@ -44,6 +44,9 @@ public sealed partial class Regrouper(
     /// <summary>One look of the background worker: merges only what is due, and only on the lease holder.</summary>
     public Task<RegroupReport> LookAsync(CancellationToken cancellationToken) => RunAsync(scheduled: true, cancellationToken);
 
+    /// <summary>Gives up the regroup lease, when this node holds it, so another node need not wait for it to expire.</summary>
+    public Task ReleaseLeaseAsync(CancellationToken cancellationToken) => _lease.ReleaseAsync(cancellationToken);
+
     private async Task<RegroupReport> RunAsync(bool scheduled, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);

@@ -108,6 +108,23 @@ public sealed class RegroupLookTests : IDisposable
     }
 
     [Fact]
+    public async Task A_node_that_stops_gives_up_its_lease_so_another_merges_without_waiting_for_it_to_expire()
+    {
+        _f.Options.Freshness = _f.Options.Interval;
+        var first = _f.CreateRegrouper();
+        var second = _f.CreateRegrouper(new FileSystemObjectStore(_f.Root));
+        _f.WriteRaw(Minute(0));
+        await first.LookAsync(Token);
+
+        await first.ReleaseLeaseAsync(Token);
+        _f.WriteRaw(Minute(1));
+        var next = await second.LookAsync(Token);
+
+        Assert.True(next.Merged);
+        Assert.Equal(1, next.BatchesRead);
+    }
+
+    [Fact]
     public async Task Reads_are_current_as_of_the_listing_of_the_last_merge_that_left_nothing_behind()
     {
         var freshness = new StoreFreshness(_f.Store, _f.Time);
