@@ -12,14 +12,15 @@ public sealed class PassSpill(long memoryBytes, int partitions) : IAsyncDisposab
     private long _heldBytes;
     private string? _folder;
     private FileStream[]? _files;
+    private BinaryWriter[]? _writers;
 
     public bool Spilled => _files is not null;
 
     public void Add(StoredLine line)
     {
-        if (_files is not null)
+        if (_writers is not null)
         {
-            _files[PartitionOf(line.SensorId)].Write(line.Bytes);
+            Spill(line);
             return;
         }
 
@@ -47,26 +48,31 @@ public sealed class PassSpill(long memoryBytes, int partitions) : IAsyncDisposab
             yield break;
         }
 
-        foreach (var file in _files)
+        for (var i = 0; i < _files.Length; i++)
         {
-            await file.FlushAsync(cancellationToken);
+            _writers![i].Flush();
+            var file = _files[i];
             file.Position = 0;
             var groups = new Dictionary<(string SensorId, DateOnly Day), List<StoredLine>>();
-            await foreach (var line in LineReader.ReadAsync(file, cancellationToken))
+            using (var reader = new BinaryReader(new BufferedStream(file, 64 * 1024), System.Text.Encoding.UTF8, leaveOpen: true))
             {
-                // Only lines that parsed were spilled, so every one parses again.
-                var parsed = StoredLine.TryParse(line.Bytes.Span)!;
-                var key = (parsed.SensorId, parsed.Day);
-                if (!groups.TryGetValue(key, out var lines))
+                while (Read(reader) is { } line)
                 {
-                    groups[key] = lines = [];
-                }
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var key = (line.SensorId, line.Day);
+                    if (!groups.TryGetValue(key, out var lines))
+                    {
+                        groups[key] = lines = [];
+                    }
 
-                lines.Add(parsed);
+                    lines.Add(line);
+                }
             }
 
             yield return groups;
         }
+
+        await Task.CompletedTask;
     }
 
     private void SpillHeld()
@@ -74,23 +80,67 @@ public sealed class PassSpill(long memoryBytes, int partitions) : IAsyncDisposab
         _folder = Path.Combine(Path.GetTempPath(), "ingest-regroup", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_folder);
         _files = new FileStream[partitions];
+        _writers = new BinaryWriter[partitions];
         for (var i = 0; i < partitions; i++)
         {
             // DeleteOnClose: a scratch file never outlives the pass, even when the pass fails.
-            _files[i] = new FileStream(Path.Combine(_folder, $"{i}.ndjson"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None,
-                64 * 1024, FileOptions.DeleteOnClose);
+            _files[i] = new FileStream(Path.Combine(_folder, $"{i}.spill"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None,
+                1, FileOptions.DeleteOnClose);
+            _writers[i] = new BinaryWriter(new BufferedStream(_files[i], 64 * 1024), System.Text.Encoding.UTF8, leaveOpen: true);
         }
 
         foreach (var lines in _held.Values)
         {
             foreach (var line in lines)
             {
-                _files[PartitionOf(line.SensorId)].Write(line.Bytes);
+                Spill(line);
             }
         }
 
         _held = [];
         _heldBytes = 0;
+    }
+
+    /// <summary>
+    /// Writes the line with what parsing found (sensor, seq, ts, identity), so reading it back needs no JSON
+    /// parsing and no hashing: the record is the parsed line, not the text.
+    /// </summary>
+    private void Spill(StoredLine line)
+    {
+        var writer = _writers![PartitionOf(line.SensorId)];
+        writer.Write(line.SensorId);
+        writer.Write(line.Seq.HasValue);
+        writer.Write(line.Seq ?? 0);
+        writer.Write(line.TsTicks);
+        var id = line.Identity;
+        writer.Write(id.TsTicks);
+        writer.Write(id.Hash0);
+        writer.Write(id.Hash1);
+        writer.Write(id.Hash2);
+        writer.Write(id.Hash3);
+        writer.Write(line.Bytes.Length);
+        writer.Write(line.Bytes);
+    }
+
+    private static StoredLine? Read(BinaryReader reader)
+    {
+        string sensorId;
+        try
+        {
+            sensorId = reader.ReadString();
+        }
+        catch (EndOfStreamException)
+        {
+            return null;
+        }
+
+        var hasSeq = reader.ReadBoolean();
+        var seqValue = reader.ReadInt64();
+        long? seq = hasSeq ? seqValue : null;
+        var ts = reader.ReadInt64();
+        var identity = new EventIdentity(seq, reader.ReadInt64(), reader.ReadUInt64(), reader.ReadUInt64(), reader.ReadUInt64(), reader.ReadUInt64());
+        var bytes = reader.ReadBytes(reader.ReadInt32());
+        return StoredLine.Restore(sensorId, seq, ts, identity, bytes);
     }
 
     private int PartitionOf(string sensorId)
@@ -109,6 +159,11 @@ public sealed class PassSpill(long memoryBytes, int partitions) : IAsyncDisposab
         if (_files is null)
         {
             return;
+        }
+
+        foreach (var writer in _writers!)
+        {
+            await writer.DisposeAsync();
         }
 
         foreach (var file in _files)

@@ -227,6 +227,21 @@ public sealed class RegrouperTests : IDisposable
     }
 
     [Fact]
+    public async Task Spilled_events_keep_their_identity_so_resends_with_and_without_seq_are_stored_once()
+    {
+        var withSeq = Line("s1", 7, "2026-11-21T10:00:00.000Z", Event(7, "2026-11-21T10:00:00Z"));
+        var withoutSeq = Line("s1", null, "2026-11-21T10:00:01.000Z", Event(null, "2026-11-21T10:00:01Z"));
+        _f.WriteRaw(withSeq + withoutSeq);
+        _f.WriteRaw(withoutSeq + withSeq);
+        _f.Options.MemoryBytes = 1;
+
+        var report = await _f.CreateRegrouper().RunPassAsync(Token);
+
+        Assert.Equal(2, report.DuplicatesDropped);
+        Assert.Equal(2, (await _f.ReadDayAsync("s1", "2026-11-21")).Count);
+    }
+
+    [Fact]
     public async Task A_flush_capped_per_pass_runs_passes_until_nothing_is_pending()
     {
         for (var b = 0; b < 5; b++)
