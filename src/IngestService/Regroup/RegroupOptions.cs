@@ -57,10 +57,11 @@ public sealed class RegroupOptions : IValidatableObject
 
     /// <summary>
     /// Raw line bytes a pass holds in memory; beyond it the pass spills lines to scratch files partitioned by
-    /// sensor and merges one partition at a time. Default 128 MiB.
+    /// sensor and merges one partition at a time. Default 16 MiB: small partitions stay out of the old GC
+    /// generation, which measured faster than holding more (docs/benchmarks-regroup.md).
     /// </summary>
     [Range(1, long.MaxValue)]
-    public long MemoryBytes { get; set; } = 128L * 1024 * 1024;
+    public long MemoryBytes { get; set; } = 16L * 1024 * 1024;
 
     /// <summary>Sensor-days merged at the same time. Default 8.</summary>
     [Range(1, 256)]
