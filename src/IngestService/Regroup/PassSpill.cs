@@ -14,8 +14,6 @@ public sealed class PassSpill(long memoryBytes, int partitions) : IAsyncDisposab
     private FileStream[]? _files;
     private BinaryWriter[]? _writers;
 
-    public bool Spilled => _files is not null;
-
     public void Add(StoredLine line)
     {
         if (_writers is not null)
@@ -39,8 +37,7 @@ public sealed class PassSpill(long memoryBytes, int partitions) : IAsyncDisposab
     }
 
     /// <summary>The sensor-day groups, one partition at a time; each group is complete for this pass.</summary>
-    public async IAsyncEnumerable<Dictionary<(string SensorId, DateOnly Day), List<StoredLine>>> PartitionsAsync(
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    public IEnumerable<Dictionary<(string SensorId, DateOnly Day), List<StoredLine>>> Partitions(CancellationToken cancellationToken)
     {
         if (_files is null)
         {
@@ -71,8 +68,6 @@ public sealed class PassSpill(long memoryBytes, int partitions) : IAsyncDisposab
 
             yield return groups;
         }
-
-        await Task.CompletedTask;
     }
 
     private void SpillHeld()

@@ -151,7 +151,7 @@ public sealed partial class Regrouper(
         }
 
         var sensorPrefix = storage.Value.SensorPrefix;
-        await foreach (var groups in spill.PartitionsAsync(cancellationToken))
+        foreach (var groups in spill.Partitions(cancellationToken))
         {
             await Parallel.ForEachAsync(
                 groups,
