@@ -83,28 +83,12 @@ if local.exists():
     m = metrics("local-200")
     events = get(m, "ingest_events_accepted_total")
     report = json.loads((results / "local-200.json").read_text())
-    per = 1e6 / events
-    def req(caller, *ops):
-        return sum(get(m, "ingest_store_requests_total", caller=caller, op=o) for o in ops) * per
-    days = get(m, "regroup_sensor_days_written_total")
-    w("### Sensor-day store, per million events")
+    w("### Sensor-day store")
     w("")
-    w(f"Measured on the Local backend (the regroup and read code is the same over S3; requests counted in S3 billing units at the "
-      f"object-store seam), {events:,.0f} events from {sensors} sensors, one regroup pass, then `--verify` read every sensor-day once "
-      f"(verify: {json.dumps(report.get('verify'))}).")
-    w("")
-    w("| design | PUT + LIST per M events | GET + HEAD per M events | S3 request $ per M events | requests to read one sensor-day |")
-    w("| --- | ---: | ---: | ---: | ---: |")
-    put = req("regroup", "put", "list") + req("read", "put", "list")
-    get_ = req("regroup", "get", "head") + req("read", "get", "head")
-    reads = get(m, "ingest_store_requests_total", caller="read", op="get")
-    day_reads = reads / max(1, days) if days else float("nan")
-    w(f"| IngestService (regroup + one read of each sensor-day) | {put:,.0f} | {get_:,.0f} | {put / 1000 * PRICES['s3_put_list_thousand'] + get_ / 1000 * PRICES['s3_get_head_thousand']:.4f} | {day_reads:.2f} |")
-    events_per_day = events / max(1, days)
-    w(f"| (a) one S3 object per event, a day read by listing it | 1,000,000 + lists | {1e6:,.0f} | {1e6 / 1000 * PRICES['s3_put_list_thousand'] + 1e6 / 1000 * PRICES['s3_get_head_thousand']:.4f} | {events_per_day:,.0f} GETs + {math.ceil(events_per_day / 1000)} LIST (here {events_per_day:,.0f} events per sensor-day) |")
-    w("")
-    w("On S3, raw batches are Firehose objects (one per buffering interval, 60 s and up, per delivery stream), not one "
-      "per 100 ms window as on the Local backend, so regrouping there marks far fewer batches: the PUT count above is an upper bound.")
+    w(f"The Local run above stored {events:,.0f} events from {sensors} sensors and `--verify` read every sensor-day back once "
+      f"(verify: {json.dumps(report.get('verify'))}); a sensor-day read is one GET. What the store costs depends on "
+      "how often sensor-days are written over a whole day, not on one pass: see *Sensor-day store, per day at the "
+      "reference fleet* below (`bench/fleetday.sh`).")
     w("")
 w("<!-- cost:end -->")
 section = "\n".join(lines) + "\n"

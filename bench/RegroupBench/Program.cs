@@ -9,7 +9,8 @@ using Microsoft.Extensions.Options;
 
 // Harness for bench/regroup.sh. Each command prints one JSON line on stdout.
 //   generate --data DIR --events N --sensors S --batches B [--days D] [--resend-percent P]
-//   regroup  --data DIR [--chunk-events N]
+//   regroup  --data DIR [--memory-mib N]
+//   fleetday --data DIR [--sensors 1000] [--events-per-minute 1] [--nodes 1] [--minutes 1440] [--freshness 12:00:00] [--interval 00:01:00]
 //   read     --url URL --sensors S --day yyyy-MM-dd [--parallel P]
 var command = args.Length > 0 ? args[0] : "";
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -27,7 +28,12 @@ switch (command)
         Generate(Option("data", "bench-data"), Number("events", 1_000_000), Number("sensors", 2000), Number("batches", 1000), Number("days", 1), Number("resend-percent", 2));
         break;
     case "regroup":
-        await RegroupAsync(Option("data", "bench-data"), Number("chunk-events", new RegroupOptions().MaxEventsPerChunk));
+        await RegroupAsync(Option("data", "bench-data"), Number("memory-mib", (int)(new RegroupOptions().MemoryBytes / 1048576)));
+        break;
+    case "fleetday":
+        await FleetDay.RunAsync(Option("data", "bench-data"), Number("sensors", 1000), Number("events-per-minute", 1), Number("nodes", 1), Number("minutes", 1440),
+            TimeSpan.Parse(Option("freshness", new RegroupOptions().Freshness.ToString()), CultureInfo.InvariantCulture),
+            TimeSpan.Parse(Option("interval", "00:01:00"), CultureInfo.InvariantCulture));
         break;
     case "read":
         await ReadAsync(Option("url", "http://127.0.0.1:5091"), Number("sensors", 100), Option("day", "2026-11-21"), Number("parallel", 1));
@@ -85,18 +91,18 @@ static void Generate(string data, int events, int sensors, int batches, int days
     Console.WriteLine($"{{\"command\":\"generate\",\"events\":{perBatch * batches},\"sensors\":{sensors},\"batches\":{batches},\"rawBytes\":{bytes},\"seconds\":{Stopwatch.GetElapsedTime(started).TotalSeconds:0.00}}}");
 }
 
-static async Task RegroupAsync(string data, int chunkEvents)
+static async Task RegroupAsync(string data, int memoryMiB)
 {
     using var meters = new NoMeters();
     var store = new FileSystemObjectStore(data);
-    var settings = new RegroupOptions { MaxEventsPerChunk = chunkEvents };
+    var settings = new RegroupOptions { MemoryBytes = memoryMiB * 1048576L };
     var regrouper = new Regrouper(store, new SensorDayMerger(store, TimeProvider.System, NullLogger<SensorDayMerger>.Instance),
         Options.Create(settings), Options.Create(new StorageOptions()), TimeProvider.System, new RegroupMetrics(meters), NullLogger<Regrouper>.Instance);
     var started = Stopwatch.GetTimestamp();
     var report = await regrouper.RunPassAsync(CancellationToken.None);
     var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
     using var process = Process.GetCurrentProcess();
-    Console.WriteLine($"{{\"command\":\"regroup\",\"batchesRead\":{report.BatchesRead},\"events\":{report.Events},\"sensorDaysWritten\":{report.SensorDaysWritten},\"duplicatesDropped\":{report.DuplicatesDropped},\"badLines\":{report.BadLines},\"seconds\":{seconds:0.00},\"eventsPerSecond\":{report.Events / seconds:0},\"chunkEvents\":{chunkEvents},\"peakWorkingSetMiB\":{process.PeakWorkingSet64 / 1048576.0:0},\"allocatedMiB\":{GC.GetTotalAllocatedBytes() / 1048576.0:0}}}");
+    Console.WriteLine($"{{\"command\":\"regroup\",\"batchesRead\":{report.BatchesRead},\"events\":{report.Events},\"sensorDaysWritten\":{report.SensorDaysWritten},\"duplicatesDropped\":{report.DuplicatesDropped},\"badLines\":{report.BadLines},\"seconds\":{seconds:0.00},\"eventsPerSecond\":{report.Events / seconds:0},\"memoryMiB\":{memoryMiB},\"peakWorkingSetMiB\":{process.PeakWorkingSet64 / 1048576.0:0},\"allocatedMiB\":{GC.GetTotalAllocatedBytes() / 1048576.0:0}}}");
 }
 
 static async Task ReadAsync(string url, int sensors, string day, int parallel)

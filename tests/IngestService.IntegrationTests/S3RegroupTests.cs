@@ -48,4 +48,41 @@ public sealed class S3RegroupTests(OpenMotoFixture moto)
         Assert.Equal(2, (await gunzip.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
         Assert.Equal("2", stored.Metadata["events"]);
     }
+
+    [Fact]
+    public async Task Later_events_are_appended_to_the_one_S3_object_a_gzip_raw_object_of_many_members_is_read_and_reads_get_a_watermark()
+    {
+        await using var app = new AwsAppFactory(moto, moto.Endpoint, moto.Service);
+        using var client = app.CreateClient();
+        var sensor = $"app-{Guid.NewGuid():N}"[..20];
+        using var first = new StringContent("{\"ts\":\"2026-11-21T10:00:00Z\",\"seq\":1}", Encoding.UTF8, "application/json");
+        first.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"/v1/sensors/{sensor}/events", first)).StatusCode);
+        using (var flush = await client.PostAsync("/v1/admin/flush", null))
+        {
+            Assert.True(flush.IsSuccessStatusCode, await flush.Content.ReadAsStringAsync());
+        }
+
+        // A compressed Firehose object: one gzip member per record, so several members in one S3 object.
+        using var raw = new MemoryStream();
+        foreach (var seq in new[] { 2, 3 })
+        {
+            using var member = new GZipStream(raw, CompressionLevel.Fastest, leaveOpen: true);
+            member.Write(Encoding.UTF8.GetBytes($"{{\"sensorId\":\"{sensor}\",\"seq\":{seq},\"ts\":\"2026-11-21T11:00:0{seq}.000Z\",\"receivedAt\":\"2026-11-21T11:00:0{seq}.000Z\",\"event\":{{\"ts\":\"2026-11-21T11:00:0{seq}Z\",\"seq\":{seq}}}}}\n"));
+        }
+
+        using var s3 = moto.AdminS3();
+        raw.Position = 0;
+        await s3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = moto.Bucket, Key = $"raw/2026/11/21/11/ingest-raw-1-2026-11-21-11-00-00-{sensor}.gz", InputStream = raw });
+        using (var flush = await client.PostAsync("/v1/admin/flush", null))
+        {
+            Assert.True(flush.IsSuccessStatusCode, await flush.Content.ReadAsStringAsync());
+        }
+
+        var day = await client.GetStringAsync($"/v1/sensors/{sensor}/days/2026-11-21");
+        Assert.Equal([1, 2, 3], day.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("seq").GetInt32()));
+        var head = await s3.GetObjectMetadataAsync(moto.Bucket, $"sensors/{sensor}/2026-11-21.ndjson.gz");
+        Assert.Equal("3", head.Metadata["events"]);
+        Assert.NotNull(await ((IngestService.Regroup.IStoreFreshness)app.Services.GetService(typeof(IngestService.Regroup.IStoreFreshness))!).CurrentAsOfAsync(CancellationToken.None));
+    }
 }

@@ -47,13 +47,14 @@ public sealed class RegroupCrashTests(ITestOutputHelper output) : IDisposable
         var (expected, posts, resent) = await IngestAsync(settings);
         var rawBatches = CountFiles("raw");
 
-        // Small chunks: a pass writes sensor-days and done markers many times over, so a kill lands between them.
+        // One batch per pass and every batch due at once: a node writes sensor-days and done markers many times
+        // over, so a kill lands between them.
         var crashing = new Dictionary<string, string>(settings)
         {
             ["Regroup__Enabled"] = "true",
             ["Regroup__Interval"] = "00:00:01",
-            ["Regroup__MaxObjectsPerChunk"] = "1",
-            ["Regroup__MaxEventsPerChunk"] = "300",
+            ["Regroup__Freshness"] = "00:00:01",
+            ["Regroup__MaxBatchesPerPass"] = "1",
             ["Regroup__MaxParallelWrites"] = "4",
         };
         var kills = new JsonArray();

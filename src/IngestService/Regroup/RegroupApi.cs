@@ -1,3 +1,4 @@
+using IngestService.Ingest;
 using IngestService.Operations.Auth;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -11,11 +12,21 @@ public static class RegroupApi
     /// <summary>Registers the regroup pass, its background worker and its JSON types.</summary>
     public static IServiceCollection AddRegroup(this IServiceCollection services)
     {
-        services.AddOptions<RegroupOptions>().BindConfiguration(RegroupOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<RegroupOptions>()
+            .Configure<IConfiguration>((o, configuration) =>
+            {
+                // Before binding, so configuration still overrides the Local backend's defaults.
+                if (configuration.GetValue($"{IngestOptions.Section}:{nameof(IngestOptions.Backend)}", Backend.Local) == Backend.Local)
+                {
+                    o.ForLocal();
+                }
+            })
+            .BindConfiguration(RegroupOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, RegroupJsonContext.Default));
         services.AddSingleton<RegroupMetrics>();
         services.AddSingleton<SensorDayMerger>();
         services.AddSingleton<Regrouper>();
+        services.AddSingleton<IStoreFreshness, StoreFreshness>();
         services.AddHostedService<RegroupWorker>();
         return services;
     }

@@ -1,33 +1,21 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text;
 using IngestService.Storage;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Regroup;
 
-/// <summary>The figures of one regroup pass, as <c>POST /v1/admin/flush</c> answers them.</summary>
-public sealed record RegroupReport(
-    int BatchesRead,
-    long Events,
-    int SensorDaysWritten,
-    long DuplicatesDropped,
-    long BadLines,
-    int Conflicts,
-    int Pending,
-    double DurationSeconds);
-
 /// <summary>
-/// One regroup pass: finds raw batches not yet done, reads them in bounded chunks, merges each chunk's events
-/// into their sensor-days and only then marks the chunk's raw batches done.
+/// Turns raw batches into sensor-days. <see cref="RunPassAsync"/> merges everything pending now (the flush);
+/// <see cref="LookAsync"/> is the background worker's look: it merges only while this node holds the lease and
+/// only once the oldest pending batch would otherwise exceed <c>Regroup:Freshness</c> before the next look, so
+/// the writes per sensor-day follow from the freshness, not from how often nodes look.
 /// </summary>
 /// <remarks>
-/// Bookkeeping under <c>_ingest/</c>: <c>_ingest/done/{rawKey}</c> marks a raw batch whose events are all in
-/// their sensor-days; <c>_ingest/regroup/cursor</c> holds a raw key such that every raw key up to it is done,
-/// so a pass lists only what follows it. Every step is safe to repeat or to run on several nodes at once:
-/// merging is a set union written with conditional writes, markers are written after the merges they vouch
-/// for, and the cursor only moves forward. A pass that dies leaves unmarked batches the next pass redoes.
-/// Passes on one node run one at a time.
+/// A merging pass reads its batches into a <see cref="PassSpill"/>, merges each touched sensor-day once, then
+/// marks the batches done (<see cref="RegroupCursor"/>), moves the cursor and the watermark. Every step is safe
+/// to repeat or to run on several nodes at once: merging is a set union written with conditional writes, markers
+/// are written after the merges they vouch for, the cursor and the watermark only move forward. A pass that dies
+/// leaves unmarked batches the next pass redoes. Passes on one node run one at a time.
 /// </remarks>
 public sealed partial class Regrouper(
     IObjectStore store,
@@ -38,20 +26,42 @@ public sealed partial class Regrouper(
     RegroupMetrics metrics,
     ILogger<Regrouper> logger)
 {
-    public const string DonePrefix = StorageOptions.BookkeepingPrefix + "done/";
-    public const string CursorKey = StorageOptions.BookkeepingPrefix + "regroup/cursor";
-
     private const int MaxBadLinesLogged = 5;
 
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly RegroupLease _lease = new(store, time, options.Value.LeaseDuration);
 
-    public async Task<RegroupReport> RunPassAsync(CancellationToken cancellationToken)
+    // Batches this node saw done, so an idle look needs no listing of markers; only a hint: a merge lists them.
+    private HashSet<string> _knownDone = new(StringComparer.Ordinal);
+    private DateTimeOffset? _watermark;
+
+    // The last look's scan: the next look lists only keys after its newest one, until a full listing is due.
+    private RawScan? _lastScan;
+
+    /// <summary>Merges every pending raw batch now, whatever the freshness and the lease.</summary>
+    public Task<RegroupReport> RunPassAsync(CancellationToken cancellationToken) => RunAsync(scheduled: false, cancellationToken);
+
+    /// <summary>One look of the background worker: merges only what is due, and only on the lease holder.</summary>
+    public Task<RegroupReport> LookAsync(CancellationToken cancellationToken) => RunAsync(scheduled: true, cancellationToken);
+
+    /// <summary>Gives up the regroup lease, when this node holds it, so another node need not wait for it to expire.</summary>
+    public Task ReleaseLeaseAsync(CancellationToken cancellationToken) => _lease.ReleaseAsync(cancellationToken);
+
+    private async Task<RegroupReport> RunAsync(bool scheduled, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);
         using var attribution = MeteredObjectStore.Attribute("regroup");
         try
         {
-            var report = await RunAsync(cancellationToken);
+            var last = await PassAsync(scheduled, cancellationToken);
+            var report = last;
+            // A flush makes everything pending readable: passes capped by Regroup:MaxBatchesPerPass follow each other.
+            while (!scheduled && last.Pending > 0 && last.BatchesRead >= options.Value.MaxBatchesPerPass)
+            {
+                last = await PassAsync(scheduled, cancellationToken);
+                report = report.Then(last);
+            }
+
             metrics.Pass(report);
             if (report.BatchesRead > 0)
             {
@@ -61,6 +71,7 @@ public sealed partial class Regrouper(
             {
                 LogIdlePass(logger, report.Pending);
             }
+
             return report;
         }
         finally
@@ -69,213 +80,158 @@ public sealed partial class Regrouper(
         }
     }
 
-    private async Task<RegroupReport> RunAsync(CancellationToken cancellationToken)
+    private async Task<RegroupReport> PassAsync(bool scheduled, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var settings = options.Value;
         var rawPrefix = storage.Value.RawPrefix;
-        var (cursor, cursorETag) = await ReadCursorAsync(cancellationToken);
-
-        var raw = new List<string>();
-        await foreach (var info in store.ListAsync(rawPrefix, cursor, cancellationToken))
+        if (scheduled && !await _lease.TryHoldAsync(cancellationToken))
         {
-            raw.Add(info.Key);
+            return RegroupReport.Idle(0, Seconds(started));
         }
 
-        var done = new HashSet<string>(StringComparer.Ordinal);
-        await foreach (var info in store.ListAsync(DonePrefix + rawPrefix, cursor is null ? null : DonePrefix + cursor, cancellationToken))
+        // A full listing from the cursor at least once per Freshness − Interval catches batches landing behind
+        // the newest key; between them a look lists only what is newer (one page, not the whole day behind).
+        var scan = scheduled && _lastScan is not null && time.GetUtcNow() - _lastScan.FullAt < settings.Freshness - settings.Interval
+            ? await _lastScan.ExtendAsync(store, rawPrefix, time, cancellationToken)
+            : await RawScan.TakeAsync(store, rawPrefix, time, cancellationToken);
+        scan.Done.UnionWith(_knownDone);
+        if (scheduled && !IsDue(scan, settings))
         {
-            done.Add(info.Key[DonePrefix.Length..]);
+            _lastScan = scan;
+            if (scan.Full && !scan.Pending.Any() && (_watermark is null || scan.ListedAt - _watermark >= settings.Freshness))
+            {
+                _watermark = await StoreWatermark.AdvanceAsync(store, scan.ListedAt - settings.DeliveryLag, cancellationToken);
+            }
+
+            return RegroupReport.Idle(scan.Pending.Count(), Seconds(started));
         }
 
+        if (!scan.Full)
+        {
+            scan = await RawScan.TakeAsync(store, rawPrefix, time, cancellationToken);
+            scan.Done.UnionWith(_knownDone);
+        }
+
+        _knownDone.IntersectWith(scan.Raw.Select(r => r.Key));
+        await scan.LoadDoneAsync(store, rawPrefix, cancellationToken);
+        var batches = scan.Pending.Take(settings.MaxBatchesPerPass).ToList();
         var pass = new PassState();
-        var chunk = new Chunk();
-        foreach (var key in raw)
-        {
-            if (done.Contains(key))
-            {
-                continue;
-            }
+        await MergeAsync(batches, pass, cancellationToken);
+        scan.Done.UnionWith(pass.Marked);
+        _knownDone = [.. scan.Done];
 
-            var badInBatch = 0;
-            await using (var batch = await store.GetAsync(key, cancellationToken))
-            {
-                if (batch is null)
-                {
-                    // Removed since it was listed (a lifecycle rule): nothing left to regroup.
-                    continue;
-                }
-
-                pass.BatchesRead++;
-                var lineNumber = 0;
-                try
-                {
-                    await foreach (var line in LineReader.ReadAsync(batch.Content, cancellationToken))
-                    {
-                        lineNumber++;
-                        var parsed = line.TooLong ? null : StoredLine.TryParse(line.Bytes.Span);
-                        if (parsed is null)
-                        {
-                            // A few per batch say where to look; a garbage batch must not flood the log.
-                            if (++badInBatch <= MaxBadLinesLogged)
-                            {
-                                LogBadLine(logger, key, lineNumber, line.TooLong ? "longer than the line limit" : "not a complete stored event");
-                            }
-
-                            continue;
-                        }
-
-                        pass.Events++;
-                        chunk.Add(parsed);
-                        if (chunk.Events >= settings.MaxEventsPerChunk)
-                        {
-                            // Mid-batch: the batch stays unmarked until its last chunk is written.
-                            await WriteChunkAsync(chunk, pass, cancellationToken);
-                        }
-                    }
-                }
-                catch (InvalidDataException)
-                {
-                    // Corrupt compression never heals: retrying would stall every pass on this batch. What was
-                    // read before the damage is kept, the rest is counted as one bad line.
-                    badInBatch++;
-                    LogBadLine(logger, key, lineNumber + 1, "the gzip data is corrupt; the rest of the batch is unreadable");
-                }
-            }
-
-            if (badInBatch > 0)
-            {
-                pass.BadLines += badInBatch;
-                LogBadLines(logger, key, badInBatch);
-            }
-
-            chunk.Completed.Add(key);
-            if (chunk.Completed.Count >= settings.MaxObjectsPerChunk)
-            {
-                await WriteChunkAsync(chunk, pass, cancellationToken);
-            }
-        }
-
-        await WriteChunkAsync(chunk, pass, cancellationToken);
-        foreach (var key in pass.Marked)
-        {
-            done.Add(key);
-        }
-
-        await AdvanceCursorAsync(raw, done, cursor, cursorETag, cancellationToken);
-        var pending = raw.Count(k => !done.Contains(k));
+        await RegroupCursor.AdvanceAsync(store, scan, rawPrefix, settings.CursorLag, cancellationToken);
+        _lastScan = null;
+        var left = scan.Pending.ToList();
+        // Every batch that landed before the listing is merged, except those left: the oldest of them bounds it.
+        var currentAsOf = left.Count == 0 ? scan.ListedAt : Min(scan.ListedAt, left.Min(r => r.LastModified));
+        _watermark = await StoreWatermark.AdvanceAsync(store, currentAsOf - settings.DeliveryLag, cancellationToken);
         return new RegroupReport(pass.BatchesRead, pass.Events, pass.SensorDaysWritten, pass.Duplicates, pass.BadLines, pass.Conflicts,
-            pending, Math.Round(Stopwatch.GetElapsedTime(started).TotalSeconds, 3));
+            left.Count, Seconds(started));
     }
 
-    private async Task WriteChunkAsync(Chunk chunk, PassState pass, CancellationToken cancellationToken)
+    /// <summary>Whether the oldest pending batch would exceed the freshness before the next look.</summary>
+    private bool IsDue(RawScan scan, RegroupOptions settings)
     {
-        var storage_ = storage.Value;
-        await Parallel.ForEachAsync(
-            chunk.Groups,
-            new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxParallelWrites, CancellationToken = cancellationToken },
-            async (group, ct) =>
-            {
-                var (sensorId, day) = group.Key;
-                var result = await merger.MergeAsync(SensorDayKey.For(storage_.SensorPrefix, sensorId, day), sensorId, group.Value, ct);
-                lock (pass)
+        var deadline = scan.ListedAt - (settings.Freshness - settings.Interval);
+        return scan.Pending.Any(r => r.LastModified <= deadline);
+    }
+
+    private async Task MergeAsync(List<ObjectInfo> batches, PassState pass, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        // Enough partitions that one (gzip raw expands several times once parsed) fits the memory budget.
+        var listedBytes = batches.Sum(b => b.Size);
+        var partitions = (int)Math.Clamp(8 * listedBytes / settings.MemoryBytes, 2, 1024);
+        await using var spill = new PassSpill(settings.MemoryBytes, partitions);
+        foreach (var batch in batches)
+        {
+            await ReadBatchAsync(batch.Key, spill, pass, cancellationToken);
+        }
+
+        var sensorPrefix = storage.Value.SensorPrefix;
+        foreach (var groups in spill.Partitions(cancellationToken))
+        {
+            await Parallel.ForEachAsync(
+                groups,
+                new ParallelOptions { MaxDegreeOfParallelism = settings.MaxParallelWrites, CancellationToken = cancellationToken },
+                async (group, ct) =>
                 {
-                    pass.SensorDaysWritten += result.Written ? 1 : 0;
-                    pass.Duplicates += result.Duplicates;
-                    pass.Conflicts += result.Conflicts;
+                    var (sensorId, day) = group.Key;
+                    var result = await merger.MergeAsync(SensorDayKey.For(sensorPrefix, sensorId, day), sensorId, group.Value, ct);
+                    lock (pass)
+                    {
+                        pass.SensorDaysWritten += result.Written ? 1 : 0;
+                        pass.Duplicates += result.Duplicates;
+                        pass.Conflicts += result.Conflicts;
+                    }
+                });
+        }
+
+        // Only now is every event of these batches in its sensor-day.
+        foreach (var batch in batches)
+        {
+            _ = await store.PutAsync(RegroupCursor.DonePrefix + batch.Key, Stream.Null, WriteCondition.None, null, cancellationToken);
+            pass.Marked.Add(batch.Key);
+        }
+
+        metrics.BatchesDone(batches.Count);
+    }
+
+    private async Task ReadBatchAsync(string key, PassSpill spill, PassState pass, CancellationToken cancellationToken)
+    {
+        var badInBatch = 0;
+        await using (var batch = await store.GetAsync(key, cancellationToken))
+        {
+            if (batch is null)
+            {
+                // Removed since it was listed (a lifecycle rule): nothing left to regroup.
+                return;
+            }
+
+            pass.BatchesRead++;
+            var lineNumber = 0;
+            try
+            {
+                await foreach (var line in LineReader.ReadAsync(batch.Content, cancellationToken))
+                {
+                    lineNumber++;
+                    var parsed = line.TooLong ? null : StoredLine.TryParse(line.Bytes.Span);
+                    if (parsed is null)
+                    {
+                        // A few per batch say where to look; a garbage batch must not flood the log.
+                        if (++badInBatch <= MaxBadLinesLogged)
+                        {
+                            LogBadLine(logger, key, lineNumber, line.TooLong ? "longer than the line limit" : "not a complete stored event");
+                        }
+
+                        continue;
+                    }
+
+                    pass.Events++;
+                    spill.Add(parsed);
                 }
-            });
-
-        // Only now is every event of the completed batches in its sensor-day.
-        foreach (var key in chunk.Completed)
-        {
-            _ = await store.PutAsync(DonePrefix + key, Stream.Null, WriteCondition.None, null, cancellationToken);
-            pass.Marked.Add(key);
-        }
-
-        metrics.BatchesDone(chunk.Completed.Count);
-        chunk.Clear();
-    }
-
-    private async Task<(string? Cursor, string? ETag)> ReadCursorAsync(CancellationToken cancellationToken)
-    {
-        await using var current = await store.GetAsync(CursorKey, cancellationToken);
-        if (current is null)
-        {
-            return (null, null);
-        }
-
-        using var reader = new StreamReader(current.Content, Encoding.UTF8);
-        var text = (await reader.ReadToEndAsync(cancellationToken)).Trim();
-        return (text.Length == 0 ? null : text, current.Info.ETag);
-    }
-
-    /// <summary>
-    /// Moves the cursor over the leading run of done raw batches whose hour folder can no longer receive
-    /// objects, then drops their markers: the cursor now vouches for them.
-    /// </summary>
-    private async Task AdvanceCursorAsync(List<string> raw, HashSet<string> done, string? cursor, string? cursorETag, CancellationToken cancellationToken)
-    {
-        var settled = time.GetUtcNow().UtcDateTime - options.Value.CursorLag;
-        string? next = null;
-        foreach (var key in raw)
-        {
-            if (!done.Contains(key) || HourOf(key) is not { } hour || hour.AddHours(1) > settled)
-            {
-                break;
             }
-
-            next = key;
-        }
-
-        if (next is null)
-        {
-            return;
-        }
-
-        for (var attempt = 0; attempt < 3; attempt++)
-        {
-            var written = await store.PutAsync(CursorKey, new MemoryStream(Encoding.UTF8.GetBytes(next)),
-                cursorETag is null ? WriteCondition.CreateOnly : WriteCondition.Replace(cursorETag), null, cancellationToken);
-            if (written is not null)
+            catch (InvalidDataException)
             {
-                break;
-            }
-
-            // Another node moved it: keep whichever is further along.
-            (cursor, cursorETag) = await ReadCursorAsync(cancellationToken);
-            if (cursor is not null && string.CompareOrdinal(cursor, next) >= 0)
-            {
-                break;
+                // Corrupt compression never heals: retrying would stall every pass on this batch. What was
+                // read before the damage is kept, the rest is counted as one bad line.
+                badInBatch++;
+                LogBadLine(logger, key, lineNumber + 1, "the gzip data is corrupt; the rest of the batch is unreadable");
             }
         }
 
-        var stale = new List<string>();
-        await foreach (var marker in store.ListAsync(DonePrefix + storage.Value.RawPrefix, null, cancellationToken))
+        if (badInBatch > 0)
         {
-            if (string.CompareOrdinal(marker.Key, DonePrefix + next) > 0)
-            {
-                break;
-            }
-
-            stale.Add(marker.Key);
-        }
-
-        foreach (var marker in stale)
-        {
-            await store.DeleteAsync(marker, cancellationToken);
+            pass.BadLines += badInBatch;
+            LogBadLines(logger, key, badInBatch);
         }
     }
 
-    /// <summary>The hour of a Firehose-style key <c>{RawPrefix}YYYY/MM/DD/HH/…</c>, or null for any other name.</summary>
-    private DateTime? HourOf(string key)
-    {
-        var rest = key.AsSpan(storage.Value.RawPrefix.Length);
-        return rest.Length > 14 && DateTime.TryParseExact(rest[..13], "yyyy/MM/dd/HH", CultureInfo.InvariantCulture,
-            DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var hour) && rest[13] == '/'
-            ? hour
-            : null;
-    }
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    private static double Seconds(long started) => Math.Round(Stopwatch.GetElapsedTime(started).TotalSeconds, 3);
 
     private sealed class PassState
     {
@@ -288,39 +244,11 @@ public sealed partial class Regrouper(
         public readonly List<string> Marked = [];
     }
 
-    private sealed class Chunk
-    {
-        public Dictionary<(string SensorId, DateOnly Day), List<StoredLine>> Groups { get; } = [];
-
-        public List<string> Completed { get; } = [];
-
-        public int Events { get; private set; }
-
-        public void Add(StoredLine line)
-        {
-            var key = (line.SensorId, line.Day);
-            if (!Groups.TryGetValue(key, out var lines))
-            {
-                Groups[key] = lines = [];
-            }
-
-            lines.Add(line);
-            Events++;
-        }
-
-        public void Clear()
-        {
-            Groups.Clear();
-            Completed.Clear();
-            Events = 0;
-        }
-    }
-
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information,
         Message = "Regroup pass: {Batches} raw batches, {Events} events, {SensorDays} sensor-days written, {Duplicates} duplicates dropped, {BadLines} bad lines in {Seconds} s")]
     private static partial void LogPass(ILogger logger, int batches, long events, int sensorDays, long duplicates, long badLines, double seconds);
 
-    [LoggerMessage(EventId = 3005, Level = LogLevel.Debug, Message = "Regroup pass found no new raw batches ({Pending} pending)")]
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Debug, Message = "Regroup look merged nothing ({Pending} pending)")]
     private static partial void LogIdlePass(ILogger logger, int pending);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Skipped line {Line} of raw batch {Key}: {Reason}")]

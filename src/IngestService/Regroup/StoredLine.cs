@@ -53,6 +53,10 @@ public sealed class StoredLine
         return c != 0 ? c : a.Bytes.AsSpan().SequenceCompareTo(b.Bytes);
     }
 
+    /// <summary>A line parsed before, from its parts (a pass's spill files keep them so lines are not parsed twice).</summary>
+    internal static StoredLine Restore(string sensorId, long? seq, long tsTicks, EventIdentity identity, byte[] bytes) =>
+        new(sensorId, seq, tsTicks, identity, bytes);
+
     /// <summary>
     /// Reads the envelope with <see cref="Utf8JsonReader"/>; the event is skipped over and hashed, not
     /// deserialised. Null when the line is not a complete envelope (truncated, not JSON, bad fields).

@@ -16,7 +16,7 @@ public static partial class DurableFile
     public static async Task WriteAsync(string path, IReadOnlyList<ReadOnlyMemory<byte>> parts, CancellationToken cancellationToken)
     {
         var directory = Path.GetDirectoryName(path)!;
-        var created = EnsureDirectory(directory);
+        CreateDirectory(directory);
         var temporary = $"{path}.{Guid.NewGuid():N}{TemporarySuffix}";
         try
         {
@@ -28,10 +28,6 @@ public static partial class DurableFile
 
             File.Move(temporary, path, overwrite: true);
             SyncDirectory(directory);
-            if (created is not null)
-            {
-                SyncDirectory(created);
-            }
         }
         catch
         {
@@ -40,18 +36,36 @@ public static partial class DurableFile
         }
     }
 
-    /// <summary>Creates <paramref name="directory"/> if needed; answers the parent whose entry changed, if any.</summary>
-    private static string? EnsureDirectory(string directory)
+    /// <summary>
+    /// Creates <paramref name="directory"/> and any missing parents durably: each new folder is an entry in its
+    /// parent, so every such parent is flushed (a new day's <c>DD/</c> lives in <c>MM/</c>, its <c>HH/</c> in
+    /// <c>DD/</c>). Answers the folders it flushed, parents first; none when the directory existed.
+    /// </summary>
+    public static IReadOnlyList<string> CreateDirectory(string directory)
     {
         if (Directory.Exists(directory))
         {
-            return null;
+            return [];
+        }
+
+        var missing = new Stack<string>();
+        for (var d = Path.GetFullPath(directory); d is not null && !Directory.Exists(d); d = Path.GetDirectoryName(d))
+        {
+            missing.Push(d);
         }
 
         Directory.CreateDirectory(directory);
-        // Each new level is an entry in its parent; syncing the top one of the new chain is what the
-        // common case (one new hour folder) needs, and the rest are synced by later writes.
-        return Path.GetDirectoryName(directory);
+        var flushed = new List<string>(missing.Count);
+        foreach (var created in missing)
+        {
+            if (Path.GetDirectoryName(created) is { } parent)
+            {
+                SyncDirectory(parent);
+                flushed.Add(parent);
+            }
+        }
+
+        return flushed;
     }
 
     private static void TryDelete(string path)

@@ -39,7 +39,7 @@ public sealed class RegroupFixture : IDisposable
             ? $"{{\"ts\":\"{ts}\",\"t\":{t.ToString(CultureInfo.InvariantCulture)}}}"
             : $"{{\"ts\":\"{ts}\",\"seq\":{seq},\"t\":{t.ToString(CultureInfo.InvariantCulture)}}}";
 
-    /// <summary>Writes a raw batch under <c>raw/YYYY/MM/DD/HH/</c> and answers its key.</summary>
+    /// <summary>Writes a raw batch under <c>raw/YYYY/MM/DD/HH/</c>, landed at <see cref="Time"/>'s now, and answers its key.</summary>
     public string WriteRaw(string content, string hour = "2026/11/21/10", bool gzip = false, string? name = null, string rawPrefix = "raw/")
     {
         name ??= $"ingest-{Interlocked.Increment(ref _batches):D6}{(gzip ? ".gz" : ".ndjson")}";
@@ -57,7 +57,9 @@ public sealed class RegroupFixture : IDisposable
             bytes = compressed.ToArray();
         }
 
-        File.WriteAllBytes(Path.Combine(folder, name), bytes);
+        var path = Path.Combine(folder, name);
+        File.WriteAllBytes(path, bytes);
+        File.SetLastWriteTimeUtc(path, Time.Now.UtcDateTime);
         return $"{rawPrefix}{hour}/{name}";
     }
 
@@ -142,6 +144,33 @@ public sealed class CountingStore(IObjectStore inner) : IObjectStore
         Writes.AddOrUpdate(key, 1, (_, n) => n + 1);
         return inner.PutAsync(key, content, condition, metadata, cancellationToken);
     }
+
+    public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
+
+    public Task<string?> CheckReadyAsync(CancellationToken cancellationToken) => inner.CheckReadyAsync(cancellationToken);
+}
+
+/// <summary>Runs an action once, just before the first raw batch is read: what lands or changes while a pass reads.</summary>
+public sealed class OnFirstRawRead(IObjectStore inner, Action action) : IObjectStore
+{
+    private int _fired;
+
+    public Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        if (key.StartsWith("raw/", StringComparison.Ordinal) && Interlocked.Exchange(ref _fired, 1) == 0)
+        {
+            action();
+        }
+
+        return inner.GetAsync(key, cancellationToken);
+    }
+
+    public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
+
+    public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, CancellationToken cancellationToken) => inner.ListAsync(prefix, startAfter, cancellationToken);
+
+    public Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken) =>
+        inner.PutAsync(key, content, condition, metadata, cancellationToken);
 
     public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
 

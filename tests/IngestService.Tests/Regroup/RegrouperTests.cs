@@ -15,6 +15,14 @@ public sealed class RegrouperTests : IDisposable
 
     private static long? SeqOf(string line) => JsonDocument.Parse(line).RootElement.GetProperty("seq") is { ValueKind: JsonValueKind.Number } s ? s.GetInt64() : null;
 
+    private async Task<byte[]> StoredBytesAsync(string key)
+    {
+        await using var stored = await _f.Store.GetAsync(key, Token);
+        using var bytes = new MemoryStream();
+        await stored!.Content.CopyToAsync(bytes, Token);
+        return bytes.ToArray();
+    }
+
     private static string TsOf(string line) => JsonDocument.Parse(line).RootElement.GetProperty("ts").GetString()!;
 
     [Fact]
@@ -181,11 +189,11 @@ public sealed class RegrouperTests : IDisposable
         Assert.Equal(2, report.SensorDaysWritten);
         Assert.Equal(1, counting.Writes["sensors/s1/2026-11-21.ndjson.gz"]);
         Assert.Equal(1, counting.Writes["sensors/s2/2026-11-21.ndjson.gz"]);
-        Assert.Equal(10, counting.Writes.Keys.Count(k => k.StartsWith(Regrouper.DonePrefix, StringComparison.Ordinal)));
+        Assert.Equal(10, counting.Writes.Keys.Count(k => k.StartsWith(RegroupCursor.DonePrefix, StringComparison.Ordinal)));
     }
 
     [Fact]
-    public async Task Small_chunks_split_mid_batch_give_the_same_days_as_one_big_chunk()
+    public async Task A_pass_past_its_memory_budget_spills_by_sensor_and_still_writes_each_sensor_day_once_and_whole()
     {
         var expected = new List<long>();
         for (var b = 0; b < 5; b++)
@@ -195,19 +203,58 @@ public sealed class RegrouperTests : IDisposable
             {
                 var seq = (b * 7) + i;
                 expected.Add(seq);
-                content += Line("s1", seq, $"2026-11-21T10:{b:D2}:{i:D2}.000Z", Event(seq, $"2026-11-21T10:{b:D2}:{i:D2}Z"));
+                foreach (var sensor in new[] { "s1", "s2", "s3" })
+                {
+                    content += Line(sensor, seq, $"2026-11-21T10:{b:D2}:{i:D2}.000Z", Event(seq, $"2026-11-21T10:{b:D2}:{i:D2}Z"));
+                }
             }
 
             _f.WriteRaw(content);
         }
 
-        _f.Options.MaxEventsPerChunk = 3;
-        _f.Options.MaxObjectsPerChunk = 2;
-        var report = await _f.CreateRegrouper().RunPassAsync(Token);
+        _f.Options.MemoryBytes = 1;
+        var counting = new CountingStore(_f.Store);
+        var report = await _f.CreateRegrouper(counting).RunPassAsync(Token);
 
-        Assert.Equal(expected, (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
+        foreach (var sensor in new[] { "s1", "s2", "s3" })
+        {
+            Assert.Equal(expected, (await _f.ReadDayAsync(sensor, "2026-11-21")).Select(l => SeqOf(l)!.Value));
+            Assert.Equal(1, counting.Writes[$"sensors/{sensor}/2026-11-21.ndjson.gz"]);
+        }
+
         Assert.Equal(0, report.Pending);
         Assert.Equal(5, report.BatchesRead);
+    }
+
+    [Fact]
+    public async Task Spilled_events_keep_their_identity_so_resends_with_and_without_seq_are_stored_once()
+    {
+        var withSeq = Line("s1", 7, "2026-11-21T10:00:00.000Z", Event(7, "2026-11-21T10:00:00Z"));
+        var withoutSeq = Line("s1", null, "2026-11-21T10:00:01.000Z", Event(null, "2026-11-21T10:00:01Z"));
+        _f.WriteRaw(withSeq + withoutSeq);
+        _f.WriteRaw(withoutSeq + withSeq);
+        _f.Options.MemoryBytes = 1;
+
+        var report = await _f.CreateRegrouper().RunPassAsync(Token);
+
+        Assert.Equal(2, report.DuplicatesDropped);
+        Assert.Equal(2, (await _f.ReadDayAsync("s1", "2026-11-21")).Count);
+    }
+
+    [Fact]
+    public async Task A_flush_capped_per_pass_runs_passes_until_nothing_is_pending()
+    {
+        for (var b = 0; b < 5; b++)
+        {
+            _f.WriteRaw(Line("s1", b, $"2026-11-21T10:00:{b:D2}.000Z", Event(b, $"2026-11-21T10:00:{b:D2}Z")));
+        }
+
+        _f.Options.MaxBatchesPerPass = 2;
+        var report = await _f.CreateRegrouper().RunPassAsync(Token);
+
+        Assert.Equal(5, report.BatchesRead);
+        Assert.Equal(0, report.Pending);
+        Assert.Equal(5, (await _f.ReadDayAsync("s1", "2026-11-21")).Count);
     }
 
     [Fact]
@@ -229,7 +276,7 @@ public sealed class RegrouperTests : IDisposable
             _f.WriteRaw(content);
         }
 
-        _f.Options.MaxObjectsPerChunk = 3;
+        _f.Options.MaxBatchesPerPass = 3;
         var first = _f.CreateRegrouper();
         // A second store instance has its own in-process locks, as another node's would be.
         var second = _f.CreateRegrouper(new FileSystemObjectStore(_f.Root));
@@ -267,7 +314,7 @@ public sealed class RegrouperTests : IDisposable
             }
         }
 
-        _f.Options.MaxObjectsPerChunk = 1;
+        _f.Options.MaxBatchesPerPass = 1;
         var first = _f.CreateRegrouper();
         var second = _f.CreateRegrouper(new FileSystemObjectStore(_f.Root), rawPrefix: "raw2/");
 
@@ -299,7 +346,7 @@ public sealed class RegrouperTests : IDisposable
             _f.WriteRaw(content);
         }
 
-        _f.Options.MaxObjectsPerChunk = 2;
+        _f.Options.MaxBatchesPerPass = 2;
         _f.Options.MaxParallelWrites = 1;
         await Assert.ThrowsAsync<IOException>(() => _f.CreateRegrouper(new DyingStore(_f.Store, writesBeforeDying)).RunPassAsync(Token));
 
@@ -323,17 +370,111 @@ public sealed class RegrouperTests : IDisposable
 
         await _f.CreateRegrouper().RunPassAsync(Token);
 
-        await using (var cursor = await _f.Store.GetAsync(Regrouper.CursorKey, Token))
+        await using (var cursor = await _f.Store.GetAsync(RegroupCursor.Key, Token))
         {
             using var reader = new StreamReader(cursor!.Content);
             Assert.Equal(old, await reader.ReadToEndAsync(Token));
         }
 
-        Assert.Null(await _f.Store.HeadAsync(Regrouper.DonePrefix + old, Token));
-        Assert.NotNull(await _f.Store.HeadAsync(Regrouper.DonePrefix + recent, Token));
+        Assert.Null(await _f.Store.HeadAsync(RegroupCursor.DonePrefix + old, Token));
+        Assert.NotNull(await _f.Store.HeadAsync(RegroupCursor.DonePrefix + recent, Token));
         var next = await _f.CreateRegrouper().RunPassAsync(Token);
         Assert.Equal(0, next.BatchesRead);
         Assert.Single(await _f.ReadDayAsync("s1", "2026-11-20"));
+    }
+
+    [Fact]
+    public async Task The_cursor_never_passes_a_batch_that_landed_in_an_hour_after_the_listing_even_when_the_pass_outlasts_the_lag()
+    {
+        _f.Options.CursorLag = TimeSpan.FromHours(1);
+        _f.Time.Now = new DateTimeOffset(2026, 11, 21, 11, 30, 0, TimeSpan.Zero);
+        _f.WriteRaw(Line("s1", 2, "2026-11-21T10:59:00.000Z", Event(2, "2026-11-21T10:59:00Z")), name: "b.ndjson");
+        // While the pass reads, an hour goes by (a long pass) and a retried delivery lands in the same hour folder,
+        // under a name that sorts before the listed one.
+        var landing = new OnFirstRawRead(_f.Store, () =>
+        {
+            _f.Time.Now = _f.Time.Now.AddHours(1);
+            _f.WriteRaw(Line("s1", 1, "2026-11-21T10:58:00.000Z", Event(1, "2026-11-21T10:58:00Z")), name: "a-late.ndjson");
+        });
+
+        await _f.CreateRegrouper(landing).RunPassAsync(Token);
+        var next = await _f.CreateRegrouper().RunPassAsync(Token);
+
+        Assert.Equal(1, next.BatchesRead);
+        Assert.Equal([1L, 2L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
+        var (cursor, _) = await RegroupCursor.ReadAsync(_f.Store, Token);
+        Assert.Equal("raw/2026/11/21/10/b.ndjson", cursor);
+    }
+
+    [Fact]
+    public async Task A_batch_landing_hours_late_behind_newer_ones_is_still_merged_and_a_redelivered_batch_is_stored_once()
+    {
+        _f.Options.CursorLag = TimeSpan.FromHours(6);
+        var line = Line("s1", 2, "2026-11-21T11:00:00.000Z", Event(2, "2026-11-21T11:00:00Z"));
+        _f.WriteRaw(line, hour: "2026/11/21/11");
+        await _f.CreateRegrouper().RunPassAsync(Token);
+
+        _f.Time.Now = _f.Time.Now.AddHours(3);
+        _f.WriteRaw(Line("s1", 1, "2026-11-21T09:00:00.000Z", Event(1, "2026-11-21T09:00:00Z")), hour: "2026/11/21/09");
+        _f.WriteRaw(line, hour: "2026/11/21/11");
+        var report = await _f.CreateRegrouper().RunPassAsync(Token);
+
+        Assert.Equal(2, report.BatchesRead);
+        Assert.Equal(1, report.DuplicatesDropped);
+        Assert.Equal([1L, 2L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
+    }
+
+    [Fact]
+    public async Task A_raw_batch_of_many_gzip_members_as_compressed_Firehose_records_make_is_read_whole()
+    {
+        using var raw = new MemoryStream();
+        for (var i = 0; i < 3; i++)
+        {
+            using var member = new System.IO.Compression.GZipStream(raw, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true);
+            member.Write(System.Text.Encoding.UTF8.GetBytes(Line("s1", i, $"2026-11-21T10:00:0{i}.000Z", Event(i, $"2026-11-21T10:00:0{i}Z"))));
+        }
+
+        var folder = Path.Combine(_f.Root, "raw", "2026", "11", "21", "10");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllBytesAsync(Path.Combine(folder, "ingest-raw-1-2026-11-21-10-00-00-x"), raw.ToArray(), Token);
+
+        var report = await _f.CreateRegrouper().RunPassAsync(Token);
+
+        Assert.Equal(3, report.Events);
+        Assert.Equal([0L, 1L, 2L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
+    }
+
+    [Fact]
+    public async Task Later_events_are_appended_as_a_gzip_member_and_the_day_still_reads_as_one_ordered_stream_with_true_counts()
+    {
+        _f.WriteRaw(Line("s1", 1, "2026-11-21T10:00:00.000Z", Event(1, "2026-11-21T10:00:00Z")) + Line("s1", 2, "2026-11-21T10:00:01.000Z", Event(2, "2026-11-21T10:00:01Z")));
+        await _f.CreateRegrouper().RunPassAsync(Token);
+        var before = await StoredBytesAsync("sensors/s1/2026-11-21.ndjson.gz");
+
+        _f.WriteRaw(Line("s1", 3, "2026-11-21T11:00:00.000Z", Event(3, "2026-11-21T11:00:00Z")) + Line("s1", null, "2026-11-21T11:00:01.000Z", Event(null, "2026-11-21T11:00:01Z")));
+        await _f.CreateRegrouper().RunPassAsync(Token);
+
+        var after = (await _f.Store.HeadAsync("sensors/s1/2026-11-21.ndjson.gz", Token))!;
+        var appended = await StoredBytesAsync("sensors/s1/2026-11-21.ndjson.gz");
+
+        // The stored day's bytes are the start of the new one: it was appended to, not rewritten.
+        Assert.True(appended.Length > before.Length);
+        Assert.Equal(before, appended[..before.Length]);
+        Assert.Equal(["1", "2", "3", "null"], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"));
+        Assert.Equal("4", after.Metadata![SensorDayKey.EventsMetadata]);
+    }
+
+    [Fact]
+    public async Task A_resent_last_event_or_a_repeated_seq_with_a_later_ts_is_not_appended_twice()
+    {
+        _f.WriteRaw(Line("s1", 1, "2026-11-21T10:00:00.000Z", Event(1, "2026-11-21T10:00:00Z")) + Line("s1", 2, "2026-11-21T10:00:01.000Z", Event(2, "2026-11-21T10:00:01Z")));
+        await _f.CreateRegrouper().RunPassAsync(Token);
+
+        _f.WriteRaw(Line("s1", 2, "2026-11-21T10:00:01.000Z", Event(2, "2026-11-21T10:00:01Z")) + Line("s1", 1, "2026-11-21T12:00:00.000Z", Event(1, "2026-11-21T12:00:00Z")));
+        var report = await _f.CreateRegrouper().RunPassAsync(Token);
+
+        Assert.Equal(2, report.DuplicatesDropped);
+        Assert.Equal([1L, 2L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
     }
 
     [Fact]

@@ -1,0 +1,69 @@
+using System.Runtime.CompilerServices;
+using IngestService.Storage;
+
+/// <summary>
+/// Counts what a store is asked for in S3 billing units (a listing page per 1,000 keys), and the bytes written
+/// to sensor-day keys, shared by every node of a run.
+/// </summary>
+internal sealed class RequestCounter
+{
+    public long Put;
+    public long Get;
+    public long Head;
+    public long List;
+    public long Delete;
+    public long SensorDayPuts;
+    public long SensorDayBytesWritten;
+
+    public IObjectStore Wrap(IObjectStore inner) => new Counting(inner, this);
+
+    private sealed class Counting(IObjectStore inner, RequestCounter counter) : IObjectStore
+    {
+        public Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref counter.Get);
+            return inner.GetAsync(key, cancellationToken);
+        }
+
+        public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref counter.Head);
+            return inner.HeadAsync(key, cancellationToken);
+        }
+
+        public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, [EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            var keys = 0;
+            Interlocked.Increment(ref counter.List);
+            await foreach (var info in inner.ListAsync(prefix, startAfter, cancellationToken))
+            {
+                if (++keys % 1000 == 0)
+                {
+                    Interlocked.Increment(ref counter.List);
+                }
+
+                yield return info;
+            }
+        }
+
+        public Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref counter.Put);
+            if (key.StartsWith("sensors/", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref counter.SensorDayPuts);
+                Interlocked.Add(ref counter.SensorDayBytesWritten, content.Length - content.Position);
+            }
+
+            return inner.PutAsync(key, content, condition, metadata, cancellationToken);
+        }
+
+        public Task DeleteAsync(string key, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref counter.Delete);
+            return inner.DeleteAsync(key, cancellationToken);
+        }
+
+        public Task<string?> CheckReadyAsync(CancellationToken cancellationToken) => inner.CheckReadyAsync(cancellationToken);
+    }
+}
