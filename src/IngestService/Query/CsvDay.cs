@@ -7,7 +7,9 @@ namespace IngestService.Query;
 /// A sensor-day as RFC 4180 CSV: <c>sensorId,seq,ts,receivedAt</c>, then every top-level field of the day's
 /// events in the order first seen; strings as text, numbers and literals as written, nested values as JSON.
 /// An event field named like an envelope column (the sensor's own <c>ts</c> as sent, say) becomes
-/// <c>event.ts</c>, so every column name is unique.
+/// <c>event.ts</c>, so every column name is unique. A string that a spreadsheet would run as a formula (it starts
+/// with <c>=</c>, <c>+</c>, <c>-</c>, <c>@</c>, tab or carriage return) is prefixed with <c>'</c>, as OWASP
+/// advises against CSV injection; numbers are written as sent, so a negative number stays a number.
 /// </summary>
 public static class CsvDay
 {
@@ -99,7 +101,7 @@ public static class CsvDay
         writer.Write("\r\n");
     }
 
-    private static string ColumnOf(string field) => Array.IndexOf(EnvelopeColumns, field) >= 0 ? "event." + field : field;
+    public static string ColumnOf(string field) => Array.IndexOf(EnvelopeColumns, field) >= 0 ? "event." + field : field;
 
     private static bool MoveToEvent(ref Utf8JsonReader reader)
     {
@@ -125,7 +127,7 @@ public static class CsvDay
         switch (reader.TokenType)
         {
             case JsonTokenType.String:
-                return reader.GetString();
+                return Neutralise(reader.GetString()!);
             case JsonTokenType.Null:
                 return null;
             case JsonTokenType.StartObject or JsonTokenType.StartArray:
@@ -136,6 +138,10 @@ public static class CsvDay
                 return Encoding.UTF8.GetString(reader.ValueSpan);
         }
     }
+
+    /// <summary>Only strings are neutralised: JSON numbers, literals and nested JSON cannot start a formula.</summary>
+    public static string Neutralise(string value) =>
+        value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r' ? "'" + value : value;
 
     private static void WriteField(TextWriter writer, string? value)
     {
