@@ -70,6 +70,11 @@ function draw(events) {
     return;
   }
   const zone = state.tz || "UTC";
+  const local = (ts) => uPlot.tzDate(new Date(ts * 1000), zone);
+  // 24-hour clock, and the date as well for a range.
+  const manyDays = Boolean(state.to) || xs[xs.length - 1] - xs[0] > 86400;
+  const tick = uPlot.fmtDate(manyDays ? "{MM}-{DD} {HH}:{mm}" : "{HH}:{mm}");
+  const full = uPlot.fmtDate("{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}");
   const width = Math.max(320, charts.clientWidth - 20);
   for (const [name, ys] of fields) {
     const box = document.createElement("section");
@@ -81,11 +86,11 @@ function draw(events) {
     new uPlot({
       width,
       height: 220,
-      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), zone),
+      tzDate: local,
       cursor: { drag: { x: true, y: false } },
       scales: { x: { time: true } },
-      series: [{ label: `time (${zone})` }, { label: name, stroke: "#2f6db5", width: 1.5, points: { show: events.length < 200 } }],
-      axes: [{}, { size: 60 }],
+      series: [{ label: `time (${zone})`, value: (u, v) => (v == null ? "–" : full(local(v))) }, { label: name, stroke: "#2f6db5", width: 1.5, points: { show: events.length < 200 } }],
+      axes: [{ values: (u, splits) => splits.map((v) => tick(local(v))) }, { size: 60 }],
     }, [xs, ys], box);
   }
   const what = state.to ? `${state.day} to ${state.to} (UTC days)` : `${state.day} (${zone})`;
@@ -113,7 +118,8 @@ async function show() {
     return;
   }
   if (response.status === 404) {
-    setStatus(`No events for ${state.sensor} on ${state.day}${state.tz ? " (" + state.tz + ")" : ""}. ${await failure(response)}`);
+    // The service's detail names the day and zone and says when events show up.
+    setStatus(await failure(response));
     return;
   }
   if (!response.ok) {
@@ -129,7 +135,9 @@ async function show() {
   draw(events);
   $("downloads").hidden = false;
   // The range read offers NDJSON and Parquet; CSV is a day read.
-  document.querySelector('#downloads [data-ext="csv"]').disabled = Boolean(state.to);
+  const csv = document.querySelector('#downloads [data-ext="csv"]');
+  csv.disabled = Boolean(state.to);
+  csv.title = state.to ? "CSV is offered for one day; pick a single day, or download NDJSON or Parquet" : "";
 }
 
 async function download(accept, ext) {

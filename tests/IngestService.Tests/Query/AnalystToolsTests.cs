@@ -59,7 +59,8 @@ public sealed partial class AnalystToolsTests(AnalystNodeFixture fixture) : ICla
     {
         var seen = await OpenViewerAsync($"{fixture.BaseUrl}/?sensor={AnalystNodeFixture.Sensor}&day=2026-01-01");
 
-        Assert.StartsWith("No events for mast-paris on 2026-01-01", seen.GetProperty("status").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("Sensor 'mast-paris' has no stored events on 2026-01-01 (UTC).", seen.GetProperty("status").GetString(), StringComparison.Ordinal);
+        Assert.False(seen.GetProperty("error").GetBoolean());
         Assert.Equal(0, seen.GetProperty("charts").GetInt32());
     }
 
