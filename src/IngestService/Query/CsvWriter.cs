@@ -3,41 +3,72 @@ using System.Text;
 
 namespace IngestService.Query;
 
-/// <summary>Writes a day as CSV (<see cref="CsvDay"/>): one pass finds the columns, a second writes the rows.</summary>
-public static class CsvWriter
+/// <summary>
+/// Writes days as one CSV (<see cref="CsvDay"/>): the columns are collected from every day first, then the header
+/// and each day's rows are written.
+/// </summary>
+public sealed class CsvWriter(Stream body) : IAsyncDisposable
 {
     public const string ContentType = "text/csv; charset=utf-8; header=present";
 
-    public static async Task WriteAsync(DayLines day, Stream body, CancellationToken cancellationToken)
+    private readonly List<string> _columns = [];
+    private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
+
+    // Rows are formatted into a small buffer and written asynchronously: the server forbids blocking writes.
+    private readonly StreamWriter _writer = new(body, new UTF8Encoding(false), 64 * 1024, leaveOpen: true);
+    private readonly StringWriter _row = new(CultureInfo.InvariantCulture);
+
+    /// <summary>A whole day: columns, header and rows.</summary>
+    public static async Task WriteDayAsync(DayLines day, Stream body, CancellationToken cancellationToken)
     {
-        var columns = new List<string>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        await using var csv = new CsvWriter(body);
+        csv.Collect(day);
+        csv.WriteHeader();
+        await csv.WriteRowsAsync(day, cancellationToken);
+    }
+
+    public void Collect(DayLines day)
+    {
         foreach (var line in day.Lines)
         {
-            CsvDay.CollectColumns(line.Span, columns, seen);
+            CsvDay.CollectColumns(line.Span, _columns, _seen);
         }
+    }
 
-        var index = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (var i = 0; i < columns.Count; i++)
+    /// <summary>After every <see cref="Collect"/>, before the rows: the columns are fixed from then on.</summary>
+    public void WriteHeader()
+    {
+        for (var i = 0; i < _columns.Count; i++)
         {
-            index[columns[i]] = i;
+            _index[_columns[i]] = i;
         }
 
-        // Rows are formatted into a small buffer and written asynchronously: the server forbids blocking writes.
-        await using var writer = new StreamWriter(body, new UTF8Encoding(false), 64 * 1024, leaveOpen: true);
-        using var row = new StringWriter(CultureInfo.InvariantCulture);
-        CsvDay.WriteHeader(row, columns);
+        CsvDay.WriteHeader(_row, _columns);
+    }
+
+    public async Task WriteRowsAsync(DayLines day, CancellationToken cancellationToken)
+    {
         foreach (var line in day.Lines)
         {
-            CsvDay.WriteRow(row, line.Span, columns, index);
-            if (row.GetStringBuilder().Length > 32 * 1024)
+            CsvDay.WriteRow(_row, line.Span, _columns, _index);
+            if (_row.GetStringBuilder().Length > 32 * 1024)
             {
-                await writer.WriteAsync(row.GetStringBuilder(), cancellationToken);
-                row.GetStringBuilder().Clear();
+                await _writer.WriteAsync(_row.GetStringBuilder(), cancellationToken);
+                _row.GetStringBuilder().Clear();
             }
         }
 
-        await writer.WriteAsync(row.GetStringBuilder(), cancellationToken);
-        await writer.FlushAsync(cancellationToken);
+        await _writer.WriteAsync(_row.GetStringBuilder(), cancellationToken);
+        _row.GetStringBuilder().Clear();
+        await _writer.FlushAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // Whatever is still formatted (a header with no rows after it) is sent.
+        await _writer.WriteAsync(_row.GetStringBuilder());
+        await _writer.DisposeAsync();
+        await _row.DisposeAsync();
     }
 }

@@ -65,7 +65,7 @@ public static class DayRead
         var aborted = context.RequestAborted;
         return format switch
         {
-            Format.Csv => TypedResults.Stream(body => WriteAsync(lines, body, b => CsvWriter.WriteAsync(lines, b, aborted)), CsvWriter.ContentType),
+            Format.Csv => TypedResults.Stream(body => WriteAsync(lines, body, b => CsvWriter.WriteDayAsync(lines, b, aborted)), CsvWriter.ContentType),
             Format.Json => TypedResults.Stream(body => WriteAsync(lines, body, b => JsonArrayWriter.WriteAsync(lines, b, aborted)), JsonArrayWriter.ContentType),
             Format.Parquet => TypedResults.Stream(body => WriteAsync(lines, body, b => ParquetAsync(lines, b, aborted)), ParquetRows.ContentType),
             _ => TypedResults.Stream(body => WriteAsync(lines, body, b => b.WriteAsync(lines.Ndjson, aborted).AsTask()), Negotiation.Ndjson),

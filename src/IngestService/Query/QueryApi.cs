@@ -35,7 +35,7 @@ public static class QueryApi
             .ProducesProblem(StatusCodes.Status406NotAcceptable);
         group.MapGet("/events", RangeRead.GetAsync)
             .WithName("GetSensorEvents")
-            .WithSummary("Every stored event with from <= ts < to, as NDJSON in stored order, or Parquet with one row group per day")
+            .WithSummary("Every stored event with from <= ts < to in stored order, as NDJSON (default), CSV, or Parquet with one row group per day")
             .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapGet("/days", DayList.GetAsync)
             .WithName("ListSensorDays")

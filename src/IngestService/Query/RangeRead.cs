@@ -5,10 +5,10 @@ using Microsoft.Extensions.Options;
 
 namespace IngestService.Query;
 
-/// <summary><c>GET /v1/sensors/{sensorId}/events?from&amp;to</c>: NDJSON, or Parquet with one row group per day.</summary>
+/// <summary><c>GET /v1/sensors/{sensorId}/events?from&amp;to</c>: NDJSON, CSV, or Parquet with one row group per day.</summary>
 public static class RangeRead
 {
-    private static readonly Format[] Offered = [Format.Ndjson, Format.Parquet];
+    private static readonly Format[] Offered = [Format.Ndjson, Format.Csv, Format.Parquet];
 
     public static async Task<IResult> GetAsync(
         string sensorId, string? from, string? to, HttpContext context, IObjectStore store, IOptions<StorageOptions> storage, IOptions<QueryOptions> options, CancellationToken cancellationToken)
@@ -34,7 +34,7 @@ public static class RangeRead
             return QueryApi.BadRequest("Range too long", $"The range spans {(end - start).TotalDays:0.###} days; at most {limits.MaxRangeDays} days (Query:MaxRangeDays) can be read at once: split it into several requests.");
         }
 
-        // Anything but Parquet gets NDJSON, as before Parquet was offered.
+        // Anything else gets NDJSON, as before CSV and Parquet were offered.
         var format = Negotiation.Choose(context.Request.Headers.Accept, Offered) ?? Format.Ndjson;
         await ReadHeaders.AddCurrentAsOfAsync(context, cancellationToken);
         context.Response.Headers.Vary = "Accept";
@@ -43,9 +43,12 @@ public static class RangeRead
         IAsyncEnumerable<DayLines> Read(CancellationToken ct) => ReadAhead.ReadAsync(
             days, (day, c) => DayLines.ReadAsync(store, prefix, sensorId, day, [day], start.UtcTicks, end.UtcTicks, c), limits.MaxParallelDays, ct);
 
-        if (format == Format.Parquet)
+        switch (format)
         {
-            return TypedResults.Stream(body => ParquetAsync(Read, body, context.RequestAborted), ParquetRows.ContentType);
+            case Format.Parquet:
+                return TypedResults.Stream(body => ParquetAsync(Read, body, context.RequestAborted), ParquetRows.ContentType);
+            case Format.Csv:
+                return TypedResults.Stream(body => CsvAsync(Read, body, context.RequestAborted), CsvWriter.ContentType);
         }
 
         return TypedResults.Stream(async body =>
@@ -88,6 +91,28 @@ public static class RangeRead
                 {
                     await rows.WriteDayAsync(lines, cancellationToken);
                 }
+            }
+        }
+    }
+
+    /// <summary>CSV has one header: a first read of the range finds the columns, a second writes the rows.</summary>
+    private static async Task CsvAsync(Func<CancellationToken, IAsyncEnumerable<DayLines>> read, Stream body, CancellationToken cancellationToken)
+    {
+        await using var csv = new CsvWriter(body);
+        await foreach (var lines in read(cancellationToken))
+        {
+            using (lines)
+            {
+                csv.Collect(lines);
+            }
+        }
+
+        csv.WriteHeader();
+        await foreach (var lines in read(cancellationToken))
+        {
+            using (lines)
+            {
+                await csv.WriteRowsAsync(lines, cancellationToken);
             }
         }
     }

@@ -134,10 +134,6 @@ async function show() {
   }
   draw(events);
   $("downloads").hidden = false;
-  // The range read offers NDJSON and Parquet; CSV is a day read.
-  const csv = document.querySelector('#downloads [data-ext="csv"]');
-  csv.disabled = Boolean(state.to);
-  csv.title = state.to ? "CSV is offered for one day; pick a single day, or download NDJSON or Parquet" : "";
 }
 
 async function download(accept, ext) {

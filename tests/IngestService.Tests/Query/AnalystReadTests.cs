@@ -147,6 +147,20 @@ public sealed class AnalystReadTests(FreshStoreAppFactory factory) : IClassFixtu
     }
 
     [Fact]
+    public async Task A_range_as_csv_has_one_header_with_the_columns_of_every_day()
+    {
+        await PostBacklogAsync("csv2", ["""{"ts":"2026-11-21T10:00:00Z","seq":1,"a":1}""", """{"ts":"2026-11-22T10:00:00Z","seq":2,"b":"x"}"""]);
+
+        using var response = await GetAsync("/v1/sensors/csv2/events?from=2026-11-21T00:00:00Z&to=2026-11-23T00:00:00Z", "text/csv");
+
+        var rows = (await response.Content.ReadAsStringAsync(Token)).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("text/csv", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(3, rows.Length);
+        Assert.Equal("sensorId,seq,ts,receivedAt,event.ts,event.seq,a,b", rows[0]);
+        Assert.EndsWith(",2026-11-22T10:00:00Z,2,,x", rows[2], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_sensor_list_pages_through_sensors_with_data_in_id_order()
     {
         foreach (var id in new[] { "list-a", "list-b", "list-c" })
