@@ -3,7 +3,9 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using IngestService.Operations.Auth;
 using IngestService.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
 
 namespace IngestService.Tests.Query;
 
@@ -83,7 +85,7 @@ public sealed partial class AnalystToolsTests(AnalystNodeFixture fixture) : ICla
         await File.WriteAllBytesAsync(file, await response.Content.ReadAsByteArrayAsync());
         try
         {
-            var read = JsonDocument.Parse(await NodeAsync("duckdb-types.mjs", file)).RootElement;
+            var read = JsonDocument.Parse(await NodeAsync("duckdb-types.mjs", [file])).RootElement;
 
             Assert.Equal(48, read.GetProperty("rows").GetInt32());
             Assert.Equal("TIMESTAMP WITH TIME ZONE", read.GetProperty("types").GetProperty("ts").GetString());
@@ -128,20 +130,52 @@ public sealed partial class AnalystToolsTests(AnalystNodeFixture fixture) : ICla
         }
     }
 
-    private static async Task<JsonElement> OpenViewerAsync(string url, string? screenshot = null)
+    [Fact]
+    public async Task With_Jwt_a_read_token_pasted_once_opens_the_chart_and_is_kept_for_the_tab()
     {
-        string[] args = screenshot is null ? [url] : [url, screenshot];
-        return JsonDocument.Parse(await NodeAsync("viewer.mjs", args)).RootElement;
+        var key = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        await using var node = await NodeProcess.StartAsync(new() { ["Auth__Mode"] = "Jwt", ["Auth__SigningKey"] = key, ["Ingest__MaxFutureSkew"] = "365.00:00:00" });
+        using var content = new StringContent(string.Join("\n", AnalystReadTests.ParisDay()) + "\n", Encoding.UTF8);
+        content.Headers.ContentType = new("application/x-ndjson");
+        using var post = new HttpRequestMessage(HttpMethod.Post, $"/v1/sensors/{AnalystNodeFixture.Sensor}/events") { Content = content };
+        post.Headers.Authorization = new("Bearer", Mint(key, "--sensor", AnalystNodeFixture.Sensor, "--scope", "ingest"));
+        using var flush = new HttpRequestMessage(HttpMethod.Post, "/v1/admin/flush");
+        flush.Headers.Authorization = new("Bearer", Mint(key, "--scope", "admin"));
+        Assert.Equal(HttpStatusCode.OK, (await node.Client.SendAsync(post)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await node.Client.SendAsync(flush)).StatusCode);
+
+        var seen = await OpenViewerAsync(
+            $"http://127.0.0.1:{node.Port}/?sensor={AnalystNodeFixture.Sensor}&day=2026-11-21&tz=Europe/Paris", token: Mint(key, "--scope", "read"));
+
+        Assert.Contains("needs a read token", seen.GetProperty("before").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("48 events of mast-paris", seen.GetProperty("status").GetString(), StringComparison.Ordinal);
+        Assert.Equal(1, seen.GetProperty("charts").GetInt32());
+        Assert.True(seen.GetProperty("tokenKept").GetBoolean());
     }
 
-    private static async Task<string> NodeAsync(string script, params string[] args)
+    private static string Mint(string key, params string[] args)
+    {
+        var output = new StringWriter();
+        var config = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Auth:SigningKey"] = key }).Build();
+        Assert.Equal(0, TokenCommand.Run(["token", .. args], config, output, TextWriter.Null));
+        return output.ToString().Trim();
+    }
+
+    private static async Task<JsonElement> OpenViewerAsync(string url, string? screenshot = null, string? token = null)
+    {
+        string[] args = screenshot is null ? [url] : [url, screenshot];
+        return JsonDocument.Parse(await NodeAsync("viewer.mjs", args, token)).RootElement;
+    }
+
+    private static async Task<string> NodeAsync(string script, string[] args, string? token = null)
     {
         if (!Directory.Exists(Path.Combine(Folder, "node_modules", "playwright-core")))
         {
             await RunAsync("npm", ["ci", "--no-audit", "--no-fund"], Folder);
         }
 
-        return await RunAsync("node", [script, .. args], Folder);
+        return await RunAsync("node", [script, .. args], Folder, token is null ? null : new() { ["VIEWER_TOKEN"] = token });
     }
 
     /// <summary>The one fenced block of <paramref name="language"/> in docs/analysts.md.</summary>
@@ -175,9 +209,14 @@ public sealed partial class AnalystToolsTests(AnalystNodeFixture fixture) : ICla
         return "";
     }
 
-    private static async Task<string> RunAsync(string file, string[] args, string folder)
+    private static async Task<string> RunAsync(string file, string[] args, string folder, Dictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(file, args) { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment ?? [])
+        {
+            start.Environment[name] = value;
+        }
+
         Process process;
         try
         {
