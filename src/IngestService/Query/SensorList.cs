@@ -25,41 +25,20 @@ public static class SensorList
         await ReadHeaders.AddCurrentAsOfAsync(context, cancellationToken);
         var root = storage.Value.SensorPrefix;
         var take = limit ?? 100;
-        var sensors = new List<string>(take);
-        // Sensor folders are skipped over, not scanned: each listing starts after the last sensor's days ('~'
-        // sorts after every character of a day key) and only its first key is used, so a page costs one
-        // listing per sensor whatever the number of days each holds.
-        var startAfter = string.IsNullOrEmpty(after) ? null : $"{root}{after}/~";
-        if (startAfter is null && !string.IsNullOrEmpty(prefix))
+        var sensors = new List<string>(take + 1);
+        // One delimiter listing on S3 (a request per 1,000 sensors), never a scan of the sensors' days.
+        var startAfter = string.IsNullOrEmpty(after) ? null : $"{root}{after}/";
+        await foreach (var folder in store.ListFoldersAsync(root + prefix, startAfter, cancellationToken))
         {
-            startAfter = null;
-        }
-
-        while (sensors.Count <= take)
-        {
-            string? id = null;
-            await foreach (var info in store.ListAsync(root + (prefix ?? ""), startAfter, cancellationToken))
-            {
-                var slash = info.Key.IndexOf('/', root.Length);
-                if (slash > root.Length)
-                {
-                    id = info.Key[root.Length..slash];
-                }
-
-                break;
-            }
-
-            if (id is null)
-            {
-                break;
-            }
-
+            var id = folder[root.Length..^1];
             if (SensorId.IsValid(id))
             {
                 sensors.Add(id);
+                if (sensors.Count > take)
+                {
+                    break;
+                }
             }
-
-            startAfter = $"{root}{id}/~";
         }
 
         var more = sensors.Count > take;
