@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
@@ -8,8 +9,8 @@ namespace IngestService.Query;
 /// events in the order first seen; strings as text, numbers and literals as written, nested values as JSON.
 /// An event field named like an envelope column (the sensor's own <c>ts</c> as sent, say) becomes
 /// <c>event.ts</c>, so every column name is unique. A string that a spreadsheet would run as a formula (it starts
-/// with <c>=</c>, <c>+</c>, <c>-</c>, <c>@</c>, tab or carriage return) is prefixed with <c>'</c>, as OWASP
-/// advises against CSV injection; numbers are written as sent, so a negative number stays a number.
+/// with <c>=</c>, <c>+</c>, <c>-</c>, <c>@</c>, tab or carriage return), and such a column name, is prefixed with
+/// <c>'</c>, as OWASP advises against CSV injection; numbers are written as sent, so a negative number stays a number.
 /// </summary>
 public static class CsvDay
 {
@@ -26,7 +27,7 @@ public static class CsvDay
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = ColumnOf(reader.GetString()!);
+            var name = ColumnOf(Text(ref reader));
             if (seen.Add(name))
             {
                 columns.Add(name);
@@ -47,7 +48,7 @@ public static class CsvDay
                 writer.Write(',');
             }
 
-            WriteField(writer, column);
+            WriteField(writer, Neutralise(column));
             first = false;
         }
 
@@ -69,7 +70,7 @@ public static class CsvDay
             {
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
-                    var name = ColumnOf(reader.GetString()!);
+                    var name = ColumnOf(Text(ref reader));
                     reader.Read();
                     var value = ValueText(ref reader, line);
                     if (columnIndex.TryGetValue(name, out var index))
@@ -127,7 +128,7 @@ public static class CsvDay
         switch (reader.TokenType)
         {
             case JsonTokenType.String:
-                return Neutralise(reader.GetString()!);
+                return Neutralise(Text(ref reader));
             case JsonTokenType.Null:
                 return null;
             case JsonTokenType.StartObject or JsonTokenType.StartArray:
@@ -139,9 +140,75 @@ public static class CsvDay
         }
     }
 
-    /// <summary>Only strings are neutralised: JSON numbers, literals and nested JSON cannot start a formula.</summary>
-    public static string Neutralise(string value) =>
-        value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r' ? "'" + value : value;
+    /// <summary>
+    /// Strings and column names only: JSON numbers, literals and nested JSON cannot start a formula. A string that
+    /// already starts with quotes before such a character gets one more, so removing one leading <c>'</c> from a
+    /// cell that has one before such a string gives back exactly what the sensor sent.
+    /// </summary>
+    public static string Neutralise(string value) => NeedsPrefix(value) ? "'" + value : value;
+
+    public static bool NeedsPrefix(ReadOnlySpan<char> value)
+    {
+        var start = value.IndexOfAnyExcept('\'');
+        return start >= 0 && value[start] is '=' or '+' or '-' or '@' or '\t' or '\r';
+    }
+
+    /// <summary>
+    /// The string or name under the reader. Ingest rejects escaped lone surrogates, but a line stored before
+    /// it did may hold one, and <see cref="Utf8JsonReader.GetString"/> throws on it mid-response; such a
+    /// string reads with U+FFFD in place of each lone surrogate, as a UTF-8 encoder would write it.
+    /// </summary>
+    internal static string Text(ref Utf8JsonReader reader)
+    {
+        if (!reader.ValueIsEscaped || !Ingest.EventParser.HasLoneSurrogate(reader.ValueSpan))
+        {
+            return reader.GetString()!;
+        }
+
+        var escaped = reader.ValueSpan;
+        var text = new StringBuilder(escaped.Length);
+        for (var i = 0; i < escaped.Length; i++)
+        {
+            var run = escaped[i..].IndexOf((byte)'\\');
+            if (run != 0)
+            {
+                var end = run < 0 ? escaped.Length : i + run;
+                text.Append(Encoding.UTF8.GetString(escaped[i..end]));
+                i = end - 1;
+                continue;
+            }
+
+            i++;
+            text.Append(escaped[i] switch
+            {
+                (byte)'b' => '\b',
+                (byte)'f' => '\f',
+                (byte)'n' => '\n',
+                (byte)'r' => '\r',
+                (byte)'t' => '\t',
+                (byte)'u' => (char)int.Parse(Encoding.ASCII.GetString(escaped.Slice(i + 1, 4)), NumberStyles.HexNumber, CultureInfo.InvariantCulture),
+                var c => (char)c,
+            });
+            if (escaped[i] == 'u')
+            {
+                i += 4;
+            }
+        }
+
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                text[i] = '\uFFFD';
+            }
+        }
+
+        return text.ToString();
+    }
 
     private static void WriteField(TextWriter writer, string? value)
     {

@@ -128,7 +128,7 @@ public sealed class ParquetRows : IAsyncDisposable
 
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
-                    var known = index.TryGetValue(CsvDay.ColumnOf(reader.GetString()!), out var c);
+                    var known = index.TryGetValue(CsvDay.ColumnOf(CsvDay.Text(ref reader)), out var c);
                     reader.Read();
                     if (known)
                     {
@@ -186,7 +186,7 @@ public sealed class ParquetRows : IAsyncDisposable
             case JsonTokenType.True or JsonTokenType.False when kind == FieldKind.Boolean:
                 return reader.GetBoolean();
             case JsonTokenType.String:
-                return reader.GetString();
+                return CsvDay.Text(ref reader);
             default:
                 return Encoding.UTF8.GetString(reader.ValueSpan);
         }

@@ -35,7 +35,7 @@ public sealed class ParquetSchemaBuilder
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = CsvDay.ColumnOf(reader.GetString()!);
+            var name = CsvDay.ColumnOf(CsvDay.Text(ref reader));
             reader.Read();
             var kind = KindOf(ref reader);
             if (!_index.TryGetValue(name, out var i))

@@ -1,5 +1,4 @@
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
+using IngestService.Tests.Infrastructure;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Tests.Delivery;
@@ -10,7 +9,7 @@ public sealed class AwsStartupTests
     [InlineData("Aws:Bucket")]
     [InlineData("Aws:DeliveryStream")]
     [InlineData("Aws:ServiceUrl", "not a url")]
-    public void The_Aws_backend_does_not_start_without_a_required_key_and_names_it(string missing, string? replacement = null)
+    public async Task The_Aws_backend_does_not_start_without_a_required_key_and_names_it(string missing, string? replacement = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -28,21 +27,8 @@ public sealed class AwsStartupTests
             settings[missing] = replacement;
         }
 
-        using var app = new SettingsFactory(settings);
-
-        var error = Assert.Throws<OptionsValidationException>(() => app.CreateClient());
+        var error = Assert.IsType<OptionsValidationException>(await StartupHost.FailureAsync(settings));
 
         Assert.Contains(missing, error.Message, StringComparison.Ordinal);
-    }
-
-    private sealed class SettingsFactory(Dictionary<string, string?> settings) : WebApplicationFactory<Program>
-    {
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            foreach (var (k, v) in settings)
-            {
-                builder.UseSetting(k, v);
-            }
-        }
     }
 }
