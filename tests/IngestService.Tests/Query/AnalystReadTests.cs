@@ -107,15 +107,15 @@ public sealed class AnalystReadTests(FreshStoreAppFactory factory) : IClassFixtu
     }
 
     [Fact]
-    public async Task Csv_neutralises_strings_that_a_spreadsheet_would_run_but_keeps_negative_numbers()
+    public async Task Csv_neutralises_strings_and_names_that_a_spreadsheet_would_run_but_keeps_negative_numbers()
     {
-        await PostBacklogAsync("csv1", ["""{"ts":"2026-11-21T10:00:00Z","seq":1,"f":"=1+2","g":-3.5,"h":"@x","i":"\tq","j":"ok"}"""]);
+        await PostBacklogAsync("csv1", ["""{"ts":"2026-11-21T10:00:00Z","seq":1,"f":"=1+2","g":-3.5,"h":"@x","i":"\tq","j":"ok","=k":"'=y"}"""]);
 
         using var response = await GetAsync("/v1/sensors/csv1/days/2026-11-21", "text/csv");
 
         var rows = (await response.Content.ReadAsStringAsync(Token)).Split("\r\n");
-        Assert.Equal("sensorId,seq,ts,receivedAt,event.ts,event.seq,f,g,h,i,j", rows[0]);
-        Assert.EndsWith(",'=1+2,-3.5,'@x,'\tq,ok", rows[1], StringComparison.Ordinal);
+        Assert.Equal("sensorId,seq,ts,receivedAt,event.ts,event.seq,f,g,h,i,j,'=k", rows[0]);
+        Assert.EndsWith(",'=1+2,-3.5,'@x,'\tq,ok,''=y", rows[1], StringComparison.Ordinal);
     }
 
     [Fact]
