@@ -104,7 +104,7 @@ public static class CsvDay
 
     public static string ColumnOf(string field) => Array.IndexOf(EnvelopeColumns, field) >= 0 ? "event." + field : field;
 
-    private static bool MoveToEvent(ref Utf8JsonReader reader)
+    internal static bool MoveToEvent(ref Utf8JsonReader reader)
     {
         reader.Read();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)

@@ -86,8 +86,8 @@ public static class Negotiation
             Format.Parquet => "parquet",
             _ => gzip ? "ndjson-gzip" : "ndjson",
         };
-        var zonePart = zone is null ? "" : "-" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(zone)))[..12].ToLowerInvariant();
-        return $"\"{inner}-{suffix}{zonePart}\"";
+        // IANA ids (letters, digits, '/', '_', '+', '-') are all valid ETag characters.
+        return zone is null ? $"\"{inner}-{suffix}\"" : $"\"{inner}-{suffix}-{zone}\"";
     }
 
     public static bool Matches(StringValues ifNoneMatch, string etag)

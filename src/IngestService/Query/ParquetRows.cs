@@ -192,24 +192,6 @@ public sealed class ParquetRows : IAsyncDisposable
         }
     }
 
-    internal static bool MoveToEvent(ref Utf8JsonReader reader)
-    {
-        reader.Read();
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            var isEvent = reader.ValueTextEquals("event"u8);
-            reader.Read();
-            if (isEvent)
-            {
-                return reader.TokenType == JsonTokenType.StartObject;
-            }
-
-            reader.Skip();
-        }
-
-        return false;
-    }
-
     public async ValueTask DisposeAsync()
     {
         // Disposing the writer writes the footer into the buffer; it is then sent.

@@ -28,7 +28,7 @@ public sealed class ParquetSchemaBuilder
     public void Add(ReadOnlySpan<byte> line)
     {
         var reader = new Utf8JsonReader(line);
-        if (!ParquetRows.MoveToEvent(ref reader))
+        if (!CsvDay.MoveToEvent(ref reader))
         {
             return;
         }
