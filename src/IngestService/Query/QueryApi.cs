@@ -25,21 +25,26 @@ public static class QueryApi
             .WithTags("Query").RequireScope(routes, Scopes.Read)
             .WithName("ListSensors")
             .WithSummary("The sensors that have stored data, in id order, paged with ?prefix=, ?limit= and ?after=")
+            .Produces<SensorPage>()
             .ProducesProblem(StatusCodes.Status400BadRequest);
         var group = routes.MapGroup("/v1/sensors/{sensorId}").WithTags("Query").RequireScope(routes, Scopes.Read);
         group.MapGet("/days/{day}", DayRead.GetAsync)
             .WithName("GetSensorDay")
             .WithSummary("One sensor-day (UTC, or the local day with ?tz=Area/City) as NDJSON (default), CSV, a JSON array or Parquet")
+            .Produces(StatusCodes.Status200OK, contentType: Negotiation.Ndjson, additionalContentTypes: [Negotiation.Csv, Negotiation.Json, Negotiation.Parquet])
+            .Produces(StatusCodes.Status304NotModified)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status406NotAcceptable);
         group.MapGet("/events", RangeRead.GetAsync)
             .WithName("GetSensorEvents")
             .WithSummary("Every stored event with from <= ts < to in stored order, as NDJSON (default), CSV, or Parquet with one row group per day")
+            .Produces(StatusCodes.Status200OK, contentType: Negotiation.Ndjson, additionalContentTypes: [Negotiation.Csv, Negotiation.Parquet])
             .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapGet("/days", DayList.GetAsync)
             .WithName("ListSensorDays")
             .WithSummary("The days from..to (inclusive; UTC, or local with ?tz=) that hold events, with their counts and sizes")
+            .Produces<DayInfo[]>()
             .ProducesProblem(StatusCodes.Status400BadRequest);
         return group;
     }
