@@ -11,12 +11,13 @@ public sealed class DayLines : IDisposable
 {
     private readonly MemoryStream _buffer;
 
-    private DayLines(DateOnly day, MemoryStream buffer, IReadOnlyList<string> etags, int count)
+    private DayLines(DateOnly day, MemoryStream buffer, IReadOnlyList<string> etags, int count, long storedBytes)
     {
         Day = day;
         _buffer = buffer;
         ETags = etags;
         Count = count;
+        StoredBytes = storedBytes;
     }
 
     public DateOnly Day { get; }
@@ -25,6 +26,9 @@ public sealed class DayLines : IDisposable
     public IReadOnlyList<string> ETags { get; }
 
     public int Count { get; }
+
+    /// <summary>The size of the stored (gzip) objects read.</summary>
+    public long StoredBytes { get; }
 
     /// <summary>Newline-terminated NDJSON lines, in stored order.</summary>
     public ReadOnlyMemory<byte> Ndjson => _buffer.GetBuffer().AsMemory(0, (int)_buffer.Length);
@@ -54,6 +58,7 @@ public sealed class DayLines : IDisposable
         var buffer = new MemoryStream();
         var etags = new List<string>();
         var count = 0;
+        var storedBytes = 0L;
         foreach (var utcDay in utcDays)
         {
             await using var stored = await store.GetAsync(SensorDayKey.For(sensorPrefix, sensorId, utcDay), cancellationToken);
@@ -63,6 +68,7 @@ public sealed class DayLines : IDisposable
             }
 
             etags.Add(stored.Info.ETag);
+            storedBytes += stored.Info.Size;
             await foreach (var line in LineReader.ReadAsync(stored.Content, cancellationToken))
             {
                 if (StoredLine.TryParse(line.Bytes.Span, sensorId) is { } parsed && parsed.TsTicks >= fromTicks && parsed.TsTicks < toTicks)
@@ -79,7 +85,7 @@ public sealed class DayLines : IDisposable
             return null;
         }
 
-        return new DayLines(day, buffer, etags, count);
+        return new DayLines(day, buffer, etags, count, storedBytes);
     }
 
     public void Dispose() => _buffer.Dispose();

@@ -45,25 +45,27 @@ public static class DayList
             return TypedResults.Ok(await FromMetadataAsync(store, prefix, sensorId, first, last, cancellationToken));
         }
 
-        // Object metadata counts UTC days; a local day's figures need its events, so its one or two objects are read.
+        // Object metadata counts UTC days; a local day's figures need its events, so its one or two objects are
+        // read, days ahead in parallel as a range read does.
         var days = new List<DayInfo>();
-        foreach (var day in Days.Between(first, last))
+        await foreach (var lines in ReadAhead.ReadAsync(Days.Between(first, last), ReadLocalAsync, options.Value.MaxParallelDays, cancellationToken))
         {
-            var local = LocalDay.In(zone, day);
-            using var lines = await DayLines.ReadAsync(store, prefix, sensorId, day, local.UtcDays, local.Start.UtcTicks, local.End.UtcTicks, cancellationToken);
-            if (lines is { Count: > 0 })
+            using (lines)
             {
-                var storedBytes = 0L;
-                foreach (var utcDay in local.UtcDays)
+                if (lines.Count > 0)
                 {
-                    storedBytes += (await store.HeadAsync(SensorDayKey.For(prefix, sensorId, utcDay), cancellationToken))?.Size ?? 0;
+                    days.Add(new DayInfo(lines.Day.ToString(SensorDayKey.DayFormat, CultureInfo.InvariantCulture), lines.Count, lines.Ndjson.Length, lines.StoredBytes));
                 }
-
-                days.Add(new DayInfo(day.ToString(SensorDayKey.DayFormat, CultureInfo.InvariantCulture), lines.Count, lines.Ndjson.Length, storedBytes));
             }
         }
 
         return TypedResults.Ok(days.ToArray());
+
+        Task<DayLines?> ReadLocalAsync(DateOnly day, CancellationToken ct)
+        {
+            var local = LocalDay.In(zone, day);
+            return DayLines.ReadAsync(store, prefix, sensorId, day, local.UtcDays, local.Start.UtcTicks, local.End.UtcTicks, ct);
+        }
     }
 
     /// <summary>UTC days: one listing and a HEAD per day that has an object, no download.</summary>

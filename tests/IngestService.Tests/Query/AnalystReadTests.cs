@@ -83,6 +83,7 @@ public sealed class AnalystReadTests(FreshStoreAppFactory factory) : IClassFixtu
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(["2026-11-21"], days.EnumerateArray().Select(d => d.GetProperty("day").GetString()));
         Assert.Equal(48, days[0].GetProperty("events").GetInt64());
+        Assert.True(days[0].GetProperty("storedBytes").GetInt64() > 0);
     }
 
     [Theory]
