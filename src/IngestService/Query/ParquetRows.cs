@@ -91,13 +91,13 @@ public sealed class ParquetRows : IAsyncDisposable
                 switch (_columns[c].Kind)
                 {
                     case FieldKind.Int64:
-                        await group.WriteAsync<long>(field, column.Select(v => (long?)v).ToArray().AsMemory(), cancellationToken: cancellationToken);
+                        await group.WriteAsync<long>(field, column.Select(v => v as long?).ToArray().AsMemory(), cancellationToken: cancellationToken);
                         break;
                     case FieldKind.Double:
-                        await group.WriteAsync<double>(field, column.Select(v => v is null ? (double?)null : Convert.ToDouble(v, CultureInfo.InvariantCulture)).ToArray().AsMemory(), cancellationToken: cancellationToken);
+                        await group.WriteAsync<double>(field, column.Select(v => v as double?).ToArray().AsMemory(), cancellationToken: cancellationToken);
                         break;
                     case FieldKind.Boolean:
-                        await group.WriteAsync<bool>(field, column.Select(v => (bool?)v).ToArray().AsMemory(), cancellationToken: cancellationToken);
+                        await group.WriteAsync<bool>(field, column.Select(v => v as bool?).ToArray().AsMemory(), cancellationToken: cancellationToken);
                         break;
                     default:
                         await group.WriteAsync(field, column.Select(v => v?.ToString()).ToArray());
@@ -179,10 +179,12 @@ public sealed class ParquetRows : IAsyncDisposable
                 var start = (int)reader.TokenStartIndex;
                 reader.Skip();
                 return Encoding.UTF8.GetString(line[start..(int)reader.BytesConsumed]);
+            // The schema comes from the same lines, so values fit their column; a range's day rewritten between its
+            // two reads may not, and then a value that does not fit is left out rather than failing the answer midway.
             case JsonTokenType.Number when kind == FieldKind.Int64:
-                return reader.GetInt64();
+                return reader.TryGetInt64(out var integer) ? integer : null;
             case JsonTokenType.Number when kind == FieldKind.Double:
-                return reader.GetDouble();
+                return reader.TryGetDouble(out var real) && double.IsFinite(real) ? real : null;
             case JsonTokenType.True or JsonTokenType.False when kind == FieldKind.Boolean:
                 return reader.GetBoolean();
             case JsonTokenType.String:

@@ -15,8 +15,8 @@ public enum FieldKind
 
 /// <summary>
 /// Infers the event columns of a Parquet answer: top-level fields in first-seen order; numbers are int64 when
-/// every value is an integer that fits, else double; booleans; strings; nested values as JSON text; a field whose
-/// values have different types becomes a string.
+/// every value is an integer that fits, else double (a number beyond double's range makes the field a string);
+/// booleans; strings; nested values as JSON text; a field whose values have different types becomes a string.
 /// </summary>
 public sealed class ParquetSchemaBuilder
 {
@@ -59,7 +59,8 @@ public sealed class ParquetSchemaBuilder
             case JsonTokenType.True or JsonTokenType.False:
                 return FieldKind.Boolean;
             case JsonTokenType.Number:
-                return reader.TryGetInt64(out _) ? FieldKind.Int64 : FieldKind.Double;
+                // A number no double can hold (1e400 reads as infinity) stays text, as sent.
+                return reader.TryGetInt64(out _) ? FieldKind.Int64 : reader.TryGetDouble(out var d) && double.IsFinite(d) ? FieldKind.Double : FieldKind.String;
             case JsonTokenType.StartObject or JsonTokenType.StartArray:
                 reader.Skip();
                 return FieldKind.String;

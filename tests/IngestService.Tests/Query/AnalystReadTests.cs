@@ -162,6 +162,20 @@ public sealed class AnalystReadTests(FreshStoreAppFactory factory) : IClassFixtu
     }
 
     [Fact]
+    public async Task A_number_beyond_the_range_of_a_double_makes_its_Parquet_column_text()
+    {
+        await PostBacklogAsync("pq2", ["""{"ts":"2026-11-21T10:00:00Z","seq":1,"big":1e400,"small":2.5}""", """{"ts":"2026-11-21T11:00:00Z","seq":2,"big":1,"small":3}"""]);
+
+        using var response = await GetAsync("/v1/sensors/pq2/days/2026-11-21", "application/vnd.apache.parquet");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await using var reader = await ParquetReader.CreateAsync(new MemoryStream(await response.Content.ReadAsByteArrayAsync(Token)));
+        var fields = reader.Schema.GetDataFields();
+        Assert.Equal(typeof(ReadOnlyMemory<char>), fields.Single(f => f.Name == "big").ClrType);
+        Assert.Equal(typeof(double), fields.Single(f => f.Name == "small").ClrType);
+    }
+
+    [Fact]
     public async Task The_sensor_list_pages_through_sensors_with_data_in_id_order()
     {
         foreach (var id in new[] { "list-a", "list-b", "list-c" })
