@@ -57,7 +57,7 @@ public static class QueryApi
     {
         zone = null;
         problem = null;
-        if (tz is null or "UTC" or "Etc/UTC")
+        if (tz is null or "" or "UTC" or "Etc/UTC")
         {
             return true;
         }
