@@ -29,6 +29,7 @@ if (app.Services.GetRequiredService<IOptions<AuthOptions>>().Value.Mode == AuthM
     app.UseAuthorization();
 }
 
+app.UseAnalystViewer();
 app.MapOpenApi();
 app.MapIngest();
 app.MapOperations();

@@ -8,7 +8,9 @@ namespace IngestService.Query;
 /// A sensor-day as RFC 4180 CSV: <c>sensorId,seq,ts,receivedAt</c>, then every top-level field of the day's
 /// events in the order first seen; strings as text, numbers and literals as written, nested values as JSON.
 /// An event field named like an envelope column (the sensor's own <c>ts</c> as sent, say) becomes
-/// <c>event.ts</c>, so every column name is unique.
+/// <c>event.ts</c>, so every column name is unique. A string that a spreadsheet would run as a formula (it starts
+/// with <c>=</c>, <c>+</c>, <c>-</c>, <c>@</c>, tab or carriage return), and such a column name, is prefixed with
+/// <c>'</c>, as OWASP advises against CSV injection; numbers are written as sent, so a negative number stays a number.
 /// </summary>
 public static class CsvDay
 {
@@ -46,7 +48,7 @@ public static class CsvDay
                 writer.Write(',');
             }
 
-            WriteField(writer, column);
+            WriteField(writer, Neutralise(column));
             first = false;
         }
 
@@ -100,9 +102,9 @@ public static class CsvDay
         writer.Write("\r\n");
     }
 
-    private static string ColumnOf(string field) => Array.IndexOf(EnvelopeColumns, field) >= 0 ? "event." + field : field;
+    public static string ColumnOf(string field) => Array.IndexOf(EnvelopeColumns, field) >= 0 ? "event." + field : field;
 
-    private static bool MoveToEvent(ref Utf8JsonReader reader)
+    internal static bool MoveToEvent(ref Utf8JsonReader reader)
     {
         reader.Read();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -126,7 +128,7 @@ public static class CsvDay
         switch (reader.TokenType)
         {
             case JsonTokenType.String:
-                return Text(ref reader);
+                return Neutralise(Text(ref reader));
             case JsonTokenType.Null:
                 return null;
             case JsonTokenType.StartObject or JsonTokenType.StartArray:
@@ -139,11 +141,24 @@ public static class CsvDay
     }
 
     /// <summary>
+    /// Strings and column names only: JSON numbers, literals and nested JSON cannot start a formula. A string that
+    /// already starts with quotes before such a character gets one more, so removing one leading <c>'</c> from a
+    /// cell that has one before such a string gives back exactly what the sensor sent.
+    /// </summary>
+    public static string Neutralise(string value) => NeedsPrefix(value) ? "'" + value : value;
+
+    public static bool NeedsPrefix(ReadOnlySpan<char> value)
+    {
+        var start = value.IndexOfAnyExcept('\'');
+        return start >= 0 && value[start] is '=' or '+' or '-' or '@' or '\t' or '\r';
+    }
+
+    /// <summary>
     /// The string or name under the reader. Ingest rejects escaped lone surrogates, but a line stored before
     /// it did may hold one, and <see cref="Utf8JsonReader.GetString"/> throws on it mid-response; such a
     /// string reads with U+FFFD in place of each lone surrogate, as a UTF-8 encoder would write it.
     /// </summary>
-    private static string Text(ref Utf8JsonReader reader)
+    internal static string Text(ref Utf8JsonReader reader)
     {
         if (!reader.ValueIsEscaped || !Ingest.EventParser.HasLoneSurrogate(reader.ValueSpan))
         {

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace IngestService.Storage;
 
 /// <summary>An object's listing entry. <see cref="Metadata"/> is filled by head and get, not by list.</summary>
@@ -41,6 +43,37 @@ public interface IObjectStore
 
     /// <summary>Keys under <paramref name="prefix"/> in ascending order, starting after <paramref name="startAfter"/>.</summary>
     IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The folders one level under <paramref name="prefix"/> (each key's start up to and including its next
+    /// <c>/</c>), ascending, after the folder <paramref name="startAfter"/>: S3's delimiter listing. This
+    /// fallback lists one key per folder and skips past the rest of it, a request per folder.
+    /// </summary>
+    async IAsyncEnumerable<string> ListFoldersAsync(string prefix, string? startAfter, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var after = startAfter is null ? null : startAfter + char.MaxValue;
+        while (true)
+        {
+            string? folder = null;
+            await foreach (var info in ListAsync(prefix, after, cancellationToken))
+            {
+                var slash = info.Key.IndexOf('/', prefix.Length);
+                if (slash >= 0)
+                {
+                    folder = info.Key[..(slash + 1)];
+                    break;
+                }
+            }
+
+            if (folder is null)
+            {
+                yield break;
+            }
+
+            yield return folder;
+            after = folder + char.MaxValue;
+        }
+    }
 
     /// <summary>
     /// Writes <paramref name="content"/> under <paramref name="key"/> when <paramref name="condition"/> holds.

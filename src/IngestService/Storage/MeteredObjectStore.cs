@@ -58,6 +58,21 @@ public sealed class MeteredObjectStore : IObjectStore
         }
     }
 
+    public async IAsyncEnumerable<string> ListFoldersAsync(string prefix, string? startAfter, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var folders = 0;
+        Count("list");
+        await foreach (var folder in _inner.ListFoldersAsync(prefix, startAfter, cancellationToken))
+        {
+            if (++folders % KeysPerListRequest == 0)
+            {
+                Count("list");
+            }
+
+            yield return folder;
+        }
+    }
+
     public Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken)
     {
         Count("put");

@@ -91,6 +91,30 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         }
     }
 
+    /// <summary>Sorts after every key character (U+10FFFF; U+FFFF would be invalid in S3's XML answer).</summary>
+    private const string LastCharacter = "\U0010FFFF";
+
+    public async IAsyncEnumerable<string> ListFoldersAsync(string prefix, string? startAfter, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        // Past every key inside the folder startAfter, so its own common prefix is not returned again.
+        var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = prefix, Delimiter = "/", StartAfter = startAfter is null ? null : startAfter + LastCharacter };
+        while (true)
+        {
+            var page = await _s3.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
+            foreach (var folder in page.CommonPrefixes ?? [])
+            {
+                yield return folder;
+            }
+
+            if (page.IsTruncated != true || string.IsNullOrEmpty(page.NextContinuationToken))
+            {
+                yield break;
+            }
+
+            request.ContinuationToken = page.NextContinuationToken;
+        }
+    }
+
     public async Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken)
     {
         // The SDK needs a length to sign and send a body; a forward-only stream is buffered first.

@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 namespace IngestService.Tests.Query;
 
 /// <summary>The whole service on the Local backend over a temp folder, with background regrouping off so tests flush.</summary>
-public sealed class StoreAppFactory : WebApplicationFactory<Program>
+public class StoreAppFactory : WebApplicationFactory<Program>
 {
     private readonly TempFolder _folder = new();
 

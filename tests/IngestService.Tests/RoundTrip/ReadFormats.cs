@@ -57,8 +57,9 @@ public static class ReadFormats
             var fields = new Dictionary<string, string?>(StringComparer.Ordinal);
             for (var c = 4; c < header.Count; c++)
             {
-                var name = header[c].StartsWith("event.", StringComparison.Ordinal) && EnvelopeColumns.Contains(header[c][6..]) ? header[c][6..] : header[c];
-                fields[name] = record[c].Length == 0 ? null : record[c];
+                var column = Unneutralise(header[c]);
+                var name = column.StartsWith("event.", StringComparison.Ordinal) && EnvelopeColumns.Contains(column[6..]) ? column[6..] : column;
+                fields[name] = record[c].Length == 0 ? null : Unneutralise(record[c]);
             }
 
             rows.Add(new ReadRow(record[0], record[1].Length == 0 ? null : record[1], record[2], null, fields));
@@ -66,6 +67,13 @@ public static class ReadFormats
 
         return rows;
     }
+
+    /// <summary>
+    /// CSV prefixes a text that a spreadsheet would run as a formula with <c>'</c> (README, "CSV is safe to open");
+    /// a number never starts with <c>'</c>, so one leading <c>'</c> before such a text is the writer's.
+    /// </summary>
+    private static string Unneutralise(string cell) =>
+        cell.TrimStart('\'') is [ '=' or '+' or '-' or '@' or '\t' or '\r', .. ] && cell.StartsWith('\'') ? cell[1..] : cell;
 
     private static List<List<string>> ParseCsv(string text)
     {

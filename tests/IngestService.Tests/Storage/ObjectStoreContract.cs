@@ -98,6 +98,32 @@ public abstract class ObjectStoreContract<TStore>
     }
 
     [Fact]
+    public async Task Folder_listing_names_each_folder_under_the_prefix_once_in_order_after_the_cursor()
+    {
+        string[] keys = ["f/s2/2026-11-21.ndjson.gz", "f/s1/2026-11-21.ndjson.gz", "f/s1/2026-11-22.ndjson.gz", "f/s1.x/a", "f/s10/a", "f/loose", "g/s3/a"];
+        foreach (var key in keys)
+        {
+            await Store.PutAsync(key, Bytes(key), WriteCondition.None, null, Token);
+        }
+
+        async Task<List<string>> FoldersAsync(string prefix, string? after)
+        {
+            var folders = new List<string>();
+            await foreach (var folder in Store.ListFoldersAsync(prefix, after, Token))
+            {
+                folders.Add(folder);
+            }
+
+            return folders;
+        }
+
+        Assert.Equal(["f/s1.x/", "f/s1/", "f/s10/", "f/s2/"], await FoldersAsync("f/", null));
+        Assert.Equal(["f/s10/", "f/s2/"], await FoldersAsync("f/", "f/s1/"));
+        Assert.Equal(["f/s1.x/", "f/s1/", "f/s10/"], await FoldersAsync("f/s1", null));
+        Assert.Empty(await FoldersAsync("nothing/", null));
+    }
+
+    [Fact]
     public async Task A_deleted_object_is_gone_and_deleting_a_missing_one_is_no_error()
     {
         await Store.PutAsync("d/k", Bytes("x"), WriteCondition.None, null, Token);

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using System.Text.Json;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
@@ -89,11 +90,13 @@ public static class AuthSetup
     {
         context.Response.StatusCode = status;
         var problems = context.RequestServices.GetRequiredService<IProblemDetailsService>();
-        await problems.WriteAsync(new ProblemDetailsContext
+        var problem = new ProblemDetailsContext { HttpContext = context, ProblemDetails = { Status = status, Title = title, Detail = detail } };
+        // The default writer declines when Accept names only another type (text/csv, NDJSON); the client still
+        // gets the problem rather than a 500.
+        if (!await problems.TryWriteAsync(problem))
         {
-            HttpContext = context,
-            ProblemDetails = { Status = status, Title = title, Detail = detail },
-        });
+            await context.Response.WriteAsJsonAsync(problem.ProblemDetails, (JsonSerializerOptions?)null, "application/problem+json");
+        }
     }
 }
 

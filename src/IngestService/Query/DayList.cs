@@ -1,0 +1,110 @@
+using System.Globalization;
+using IngestService.Regroup;
+using IngestService.Storage;
+using Microsoft.Extensions.Options;
+
+namespace IngestService.Query;
+
+/// <summary><c>GET /v1/sensors/{sensorId}/days?from&amp;to[&amp;tz]</c>: the days that hold data.</summary>
+public static class DayList
+{
+    public static async Task<IResult> GetAsync(
+        string sensorId, string? from, string? to, string? tz, HttpContext context, IObjectStore store, IOptions<StorageOptions> storage, IOptions<QueryOptions> options, CancellationToken cancellationToken)
+    {
+        if (QueryApi.CheckSensor(sensorId) is { } badSensor)
+        {
+            return badSensor;
+        }
+
+        if (from is null || to is null || !SensorDayKey.TryParseDay(from, out var first) || !SensorDayKey.TryParseDay(to, out var last))
+        {
+            return QueryApi.BadRequest("Invalid range", "from and to are both required days, yyyy-MM-dd, such as ?from=2026-11-01&to=2026-11-30 (both included; UTC, or local with ?tz=Area/City).");
+        }
+
+        if (!QueryApi.TryZone(tz, out var zone, out var badZone))
+        {
+            return badZone!;
+        }
+
+        var maxDays = options.Value.MaxRangeDays;
+        if (last < first)
+        {
+            return QueryApi.BadRequest("Invalid range", $"to ({to}) must not be before from ({from}); both days are included.");
+        }
+
+        if (last.DayNumber - first.DayNumber + 1 > maxDays)
+        {
+            return QueryApi.BadRequest("Range too long", $"The range spans {last.DayNumber - first.DayNumber + 1} days; at most {maxDays} days (Query:MaxRangeDays) can be listed at once: split it into several requests.");
+        }
+
+        await ReadHeaders.AddCurrentAsOfAsync(context, cancellationToken);
+        context.Response.Headers[ReadHeaders.DayTimeZone] = zone?.Id ?? "UTC";
+        var prefix = storage.Value.SensorPrefix;
+        if (zone is null)
+        {
+            return TypedResults.Ok(await FromMetadataAsync(store, prefix, sensorId, first, last, cancellationToken));
+        }
+
+        // Object metadata counts UTC days; a local day's figures need its events, so its one or two objects are
+        // read, days ahead in parallel as a range read does.
+        var days = new List<DayInfo>();
+        await foreach (var lines in ReadAhead.ReadAsync(Days.Between(first, last), ReadLocalAsync, options.Value.MaxParallelDays, cancellationToken))
+        {
+            using (lines)
+            {
+                if (lines.Count > 0)
+                {
+                    days.Add(new DayInfo(lines.Day.ToString(SensorDayKey.DayFormat, CultureInfo.InvariantCulture), lines.Count, lines.Ndjson.Length, lines.StoredBytes));
+                }
+            }
+        }
+
+        return TypedResults.Ok(days.ToArray());
+
+        Task<DayLines?> ReadLocalAsync(DateOnly day, CancellationToken ct)
+        {
+            var local = LocalDay.In(zone, day);
+            return DayLines.ReadAsync(store, prefix, sensorId, day, local.UtcDays, local.Start.UtcTicks, local.End.UtcTicks, ct);
+        }
+    }
+
+    /// <summary>UTC days: one listing and a HEAD per day that has an object, no download.</summary>
+    private static async Task<DayInfo[]> FromMetadataAsync(IObjectStore store, string prefix, string sensorId, DateOnly first, DateOnly last, CancellationToken cancellationToken)
+    {
+        var folder = SensorDayKey.FolderOf(prefix, sensorId);
+        var startAfter = first == DateOnly.MinValue ? null : SensorDayKey.For(prefix, sensorId, first.AddDays(-1));
+        var keys = new List<(string Key, DateOnly Day)>();
+        await foreach (var info in store.ListAsync(folder, startAfter, cancellationToken))
+        {
+            if (!SensorDayKey.TryParseKey(folder, info.Key, out var day) || day < first)
+            {
+                continue;
+            }
+
+            if (day > last)
+            {
+                break;
+            }
+
+            keys.Add((info.Key, day));
+        }
+
+        var days = new DayInfo[keys.Count];
+        await Parallel.ForEachAsync(
+            Enumerable.Range(0, keys.Count),
+            new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
+            async (i, ct) =>
+            {
+                var head = await store.HeadAsync(keys[i].Key, ct);
+                days[i] = new DayInfo(
+                    keys[i].Day.ToString(SensorDayKey.DayFormat, CultureInfo.InvariantCulture),
+                    Number(head?.Metadata, SensorDayKey.EventsMetadata),
+                    Number(head?.Metadata, SensorDayKey.BytesMetadata),
+                    head?.Size ?? 0);
+            });
+        return days.Where(d => d.Events != 0).ToArray();
+    }
+
+    private static long Number(IReadOnlyDictionary<string, string>? metadata, string name) =>
+        metadata is not null && metadata.TryGetValue(name, out var text) && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : -1;
+}

@@ -1,0 +1,140 @@
+using System.IO.Compression;
+using IngestService.Regroup;
+using IngestService.Storage;
+using Microsoft.Extensions.Options;
+
+namespace IngestService.Query;
+
+/// <summary><c>GET /v1/sensors/{sensorId}/days/{day}[?tz=]</c>: one day in any of the four representations.</summary>
+public static class DayRead
+{
+    private static readonly Format[] Offered = [Format.Ndjson, Format.Csv, Format.Json, Format.Parquet];
+
+    public static async Task<IResult> GetAsync(
+        string sensorId, string day, string? tz, HttpContext context, IObjectStore store, IOptions<StorageOptions> storage, CancellationToken cancellationToken)
+    {
+        if (QueryApi.CheckSensor(sensorId) is { } badSensor)
+        {
+            return badSensor;
+        }
+
+        if (!SensorDayKey.TryParseDay(day, out var date))
+        {
+            return QueryApi.BadRequest("Invalid day", $"'{QueryApi.Truncate(day)}' is not a day: use yyyy-MM-dd, such as 2026-11-21 (UTC, or the local day with ?tz=Area/City).");
+        }
+
+        if (!QueryApi.TryZone(tz, out var zone, out var badZone))
+        {
+            return badZone!;
+        }
+
+        var request = context.Request;
+        if (Negotiation.Choose(request.Headers.Accept, Offered) is not { } format)
+        {
+            return TypedResults.Problem(
+                $"This resource is available as {Negotiation.Describe(Offered)}; Accept '{request.Headers.Accept}' allows none of them.",
+                statusCode: StatusCodes.Status406NotAcceptable, title: "Not acceptable");
+        }
+
+        var response = context.Response;
+        await ReadHeaders.AddCurrentAsOfAsync(context, cancellationToken);
+        response.Headers[ReadHeaders.DayTimeZone] = zone?.Id ?? "UTC";
+        response.Headers.Vary = "Accept, Accept-Encoding";
+        var prefix = storage.Value.SensorPrefix;
+        if (zone is null && format == Format.Ndjson)
+        {
+            return await StoredNdjsonAsync(context, store, SensorDayKey.For(prefix, sensorId, date), sensorId, day, cancellationToken);
+        }
+
+        var local = zone is null ? LocalDay.Utc(date) : LocalDay.In(zone, date);
+        var lines = await DayLines.ReadAsync(store, prefix, sensorId, date, local.UtcDays, local.Start.UtcTicks, local.End.UtcTicks, cancellationToken);
+        if (lines is null || lines.Count == 0)
+        {
+            lines?.Dispose();
+            return NoDay(sensorId, day, zone);
+        }
+
+        var etag = Negotiation.ETag(lines.ETags, format, gzip: false, zone?.Id);
+        response.Headers.ETag = etag;
+        if (Negotiation.Matches(request.Headers.IfNoneMatch, etag))
+        {
+            lines.Dispose();
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        }
+
+        var aborted = context.RequestAborted;
+        return format switch
+        {
+            Format.Csv => TypedResults.Stream(body => WriteAsync(lines, body, b => CsvWriter.WriteDayAsync(lines, b, aborted)), CsvWriter.ContentType),
+            Format.Json => TypedResults.Stream(body => WriteAsync(lines, body, b => JsonArrayWriter.WriteAsync(lines, b, aborted)), JsonArrayWriter.ContentType),
+            Format.Parquet => TypedResults.Stream(body => WriteAsync(lines, body, b => ParquetAsync(lines, b, aborted)), ParquetRows.ContentType),
+            _ => TypedResults.Stream(body => WriteAsync(lines, body, b => b.WriteAsync(lines.Ndjson, aborted).AsTask()), Negotiation.Ndjson),
+        };
+    }
+
+    private static async Task WriteAsync(DayLines lines, Stream body, Func<Stream, Task> write)
+    {
+        using (lines)
+        {
+            await write(body);
+        }
+    }
+
+    private static async Task ParquetAsync(DayLines lines, Stream body, CancellationToken cancellationToken)
+    {
+        var schema = new ParquetSchemaBuilder();
+        foreach (var line in lines.Lines)
+        {
+            schema.Add(line.Span);
+        }
+
+        await using var rows = await ParquetRows.CreateAsync(body, schema.Columns, cancellationToken);
+        await rows.WriteDayAsync(lines, cancellationToken);
+    }
+
+    /// <summary>A UTC day as NDJSON is the stored object itself: passed through gzipped, or inflated on the way.</summary>
+    private static async Task<IResult> StoredNdjsonAsync(HttpContext context, IObjectStore store, string key, string sensorId, string day, CancellationToken cancellationToken)
+    {
+        var stored = await store.GetAsync(key, cancellationToken);
+        if (stored is null)
+        {
+            return NoDay(sensorId, day, null);
+        }
+
+        var gzip = Negotiation.AcceptsGzip(context.Request.Headers.AcceptEncoding);
+        var etag = Negotiation.ETag([stored.Info.ETag], Format.Ndjson, gzip, zone: null);
+        var response = context.Response;
+        response.Headers.ETag = etag;
+        if (Negotiation.Matches(context.Request.Headers.IfNoneMatch, etag))
+        {
+            await stored.DisposeAsync();
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        }
+
+        if (gzip)
+        {
+            response.Headers.ContentEncoding = "gzip";
+            response.ContentLength = stored.Info.Size;
+        }
+
+        return TypedResults.Stream(async body =>
+        {
+            await using (stored)
+            {
+                if (gzip)
+                {
+                    await stored.Content.CopyToAsync(body, context.RequestAborted);
+                    return;
+                }
+
+                await using var plain = new GZipStream(stored.Content, CompressionMode.Decompress);
+                await plain.CopyToAsync(body, context.RequestAborted);
+            }
+        }, Negotiation.Ndjson);
+    }
+
+    private static IResult NoDay(string sensorId, string day, TimeZoneInfo? zone) =>
+        TypedResults.Problem(
+            $"Sensor '{sensorId}' has no stored events on {day} ({zone?.Id ?? "UTC"}). Events appear here after the regroup pass that follows their ingest; GET /v1/sensors/{sensorId}/days?from=…&to=… lists the days that have data.",
+            statusCode: StatusCodes.Status404NotFound, title: "No events for this sensor-day");
+}
