@@ -78,6 +78,28 @@ public sealed partial class DeploymentFilesTests
         Assert.All(HaproxyServer().Matches(haproxy).Select(m => m.Groups["host"].Value), node => Assert.Contains($"\"{node}:8080\"", scraped, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task The_task_definition_runs_an_adot_collector_that_publishes_the_metric_the_pending_events_alarm_reads()
+    {
+        var path = Path.Combine("deploy", "cloudformation", "ingest-service.yaml");
+        using var template = await LoadYamlAsJsonAsync(path);
+        var resources = template.RootElement.GetProperty("Resources");
+        var containers = resources.GetProperty("TaskDefinition").GetProperty("Properties").GetProperty("ContainerDefinitions").EnumerateArray()
+            .ToDictionary(c => c.GetProperty("Name").GetString()!);
+        var alarm = resources.GetProperty("PendingEventsAlarm").GetProperty("Properties");
+        var text = await File.ReadAllTextAsync(Path.Combine(_repoRoot, path));
+
+        Assert.StartsWith("public.ecr.aws/aws-observability/aws-otel-collector:", containers["adot-collector"].GetProperty("Image").GetString(), StringComparison.Ordinal);
+        var serviceEnvironment = containers["ingest-service"].GetProperty("Environment").EnumerateArray().ToDictionary(e => e.GetProperty("Name").GetString()!, e => e.GetProperty("Value"));
+        Assert.Equal("http://127.0.0.1:4317", serviceEnvironment["OTEL_EXPORTER_OTLP_ENDPOINT"].GetString());
+        Assert.True(serviceEnvironment.ContainsKey("OTEL_RESOURCE_ATTRIBUTES"));
+        Assert.Contains("endpoint: 127.0.0.1:4317", text, StringComparison.Ordinal);
+        Assert.Contains($"namespace: {alarm.GetProperty("Namespace").GetString()}", text, StringComparison.Ordinal);
+        Assert.Contains($"- ^{alarm.GetProperty("MetricName").GetString()}$", text, StringComparison.Ordinal);
+        Assert.Contains("- dimensions: [[ServiceName]]", text, StringComparison.Ordinal);
+        Assert.Equal("ServiceName", Assert.Single(alarm.GetProperty("Dimensions").EnumerateArray()).GetProperty("Name").GetString());
+    }
+
     /// <summary>Series names the rules and the dashboard query, histogram suffixes folded into their family.</summary>
     internal static async Task<string[]> MonitoredMetricsAsync()
     {
