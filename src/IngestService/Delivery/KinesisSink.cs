@@ -16,6 +16,13 @@ namespace IngestService.Delivery;
 public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptions> options, IngestMetrics metrics, TimeProvider time, ILogger<KinesisSink> logger, Backoff? backoff = null)
     : AwsRecordSink(metrics, time, backoff ?? Backoff.Default, logger)
 {
+    /// <summary>
+    /// The error a KPL record gets here when Kinesis put it on a shard other than the one it was packed for:
+    /// a consumer reading that shard (KCL 1.x/2.x deaggregate with the shard's hash key range) drops the whole
+    /// aggregated record when any of its events hashes outside the range, so its events are not delivered.
+    /// </summary>
+    public const string LandedOutsideShard = "LandedOutsideShard";
+
     /// <summary>Even without a sign of change, the shard map is reread this often (shards split and merge rarely).</summary>
     private static readonly TimeSpan ShardMapLifetime = TimeSpan.FromMinutes(5);
 
@@ -66,6 +73,10 @@ public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptio
         // A stable sort keeps each sensor's events in window order inside its shard's records.
         var byShard = pending.OrderBy(i => shardOf[i]).ToList();
         var packing = RecordPacker.Pack(byShard, i => AggregatedRecord.WorstCaseSize(events[i]), i => RecordOverhead(events[i]), Limits, i => shardOf[i]);
+
+        // The calls hash by this map, not by whatever _shardMap holds when they start: another call may drop or
+        // reload it meanwhile, and a record must carry the hash key of the shard its events were grouped for.
+        packing.PackedAgainst = map;
         return packing;
     }
 
@@ -98,7 +109,7 @@ public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptio
 
     private async Task<PutRecordResultEntry[]> PutAggregatedAsync(IReadOnlyList<PendingEvent> events, Packing packing, PackedCall call, CancellationToken cancellationToken)
     {
-        var map = _shardMap!;
+        var map = (ShardMap)packing.PackedAgainst!;
         var buffers = new byte[call.RecordCount][];
         var parts = new ReadOnlyMemory<byte>[call.RecordCount];
         var entries = new PutRecordsRequestEntry[call.RecordCount];
@@ -118,18 +129,22 @@ public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptio
             }
 
             var response = await client.PutRecordsAsync(new PutRecordsRequest { StreamName = _stream, Records = entries }, cancellationToken).ConfigureAwait(false);
-            for (var r = 0; r < response.Records.Length; r++)
+            var results = response.Records;
+            for (var r = 0; r < results.Length; r++)
             {
-                // A record that landed elsewhere means shards were split or merged since the map was read.
-                if (response.Records[r] is { Succeeded: true, ShardId: { } landed } && landed != map.ShardId(shards[r]))
+                // A record that landed elsewhere means shards were split or merged since the map was read. A shard's
+                // range never changes, so one that landed where it was packed for holds every event's hash key; one
+                // that did not may hold events outside its shard, which consumers drop: it is sent again under a
+                // fresh map (a consumer may then see some of its events twice, as with any resend).
+                if (results[r] is { Succeeded: true, ShardId: { } landed } && landed != map.ShardId(shards[r]))
                 {
                     LogShardMapStale(_stream, map.ShardId(shards[r]), landed);
                     Interlocked.CompareExchange(ref _shardMap, null, map);
-                    break;
+                    results[r] = new PutRecordResultEntry(LandedOutsideShard, $"packed for {map.ShardId(shards[r])}, landed on {landed}", landed);
                 }
             }
 
-            return response.Records;
+            return results;
         }
         finally
         {

@@ -49,6 +49,9 @@ public sealed class Packing
 
     /// <summary>Events larger than one record can hold: they cannot be delivered at all.</summary>
     public List<int> TooLarge { get; } = [];
+
+    /// <summary>What the sink packed against, so every call of this packing puts by the same (KPL: the shard map).</summary>
+    public object? PackedAgainst { get; set; }
 }
 
 /// <summary>

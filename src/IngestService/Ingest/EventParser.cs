@@ -8,11 +8,34 @@ public readonly record struct EventHeader(DateTimeOffset Ts, long? Seq);
 
 /// <summary>
 /// Validates one event with a single forward pass of <see cref="Utf8JsonReader"/>: the whole body must be
-/// one well-formed JSON object, and only the top-level <c>ts</c> and <c>seq</c> are interpreted.
+/// one well-formed JSON object, and only the top-level <c>ts</c> and <c>seq</c> are interpreted. Nothing is
+/// accepted that a reader of the store could not read back: nesting stays within <see cref="MaxDepth"/>, and
+/// no string escapes a lone UTF-16 surrogate.
 /// </summary>
+/// <remarks>
+/// Lone surrogates (<c>"\uD800"</c> without its low half) are rejected rather than stored. JSON's grammar
+/// allows them, but RFC 8259 §8.2 leaves their meaning to each reader and I-JSON (RFC 7493 §2.1) forbids
+/// them; readers do differ (System.Text.Json and Rust's serde_json throw, Go and JavaScript substitute or
+/// keep them), and Parquet and CSV cannot carry them as UTF-8 at all. Storing one would keep the bytes but
+/// let every consumer read a different event, or none; a 400 tells the sensor now, while it still holds the
+/// event. Lines stored before this check are read by <c>CsvDay</c> with U+FFFD in their place.
+/// </remarks>
 public static class EventParser
 {
-    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
+    /// <summary>
+    /// The deepest nesting any reader of stored events has to take: 64 is the default limit of System.Text.Json
+    /// (which regroup uses) and Json.NET, so analysts' own readers with their defaults manage it too.
+    /// </summary>
+    public const int MaxReadDepth = 64;
+
+    /// <summary>
+    /// The stored line wraps the event in one object and the JSON array read wraps stored lines in one array,
+    /// so an event may nest two levels less than <see cref="MaxReadDepth"/>.
+    /// </summary>
+    public const int MaxDepth = MaxReadDepth - 2;
+
+    // The reader may go one level past the limit so the walk below, not the reader, rejects it with a detail.
+    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = MaxDepth + 1 };
 
     public static bool TryParse(ReadOnlySpan<byte> json, DateTimeOffset now, TimeSpan maxFutureSkew, out EventHeader header, out string? error)
     {
@@ -37,6 +60,12 @@ public static class EventParser
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
+                // Before ValueTextEquals, which throws on a name it cannot unescape.
+                if (!IsWellFormedString(ref reader, out error))
+                {
+                    return false;
+                }
+
                 if (reader.ValueTextEquals("ts"u8))
                 {
                     if (ts is not null)
@@ -71,7 +100,10 @@ public static class EventParser
                 else
                 {
                     reader.Read();
-                    reader.Skip();
+                    if (!TrySkipValue(ref reader, out error))
+                    {
+                        return false;
+                    }
                 }
             }
 
@@ -114,6 +146,11 @@ public static class EventParser
 
         if (reader.ValueIsEscaped)
         {
+            if (!IsWellFormedString(ref reader, out error))
+            {
+                return false;
+            }
+
             // An escaped form is never shorter than the text it stands for.
             Span<byte> unescaped = stackalloc byte[128];
             if (reader.ValueSpan.Length > unescaped.Length)
@@ -128,6 +165,88 @@ public static class EventParser
 
         return Timestamp.TryParse(reader.ValueSpan, out value, out error);
     }
+
+    /// <summary>
+    /// Steps over the value under the reader as <see cref="Utf8JsonReader.Skip"/> would, checking each nested
+    /// container against <see cref="MaxDepth"/> and each escaped string for lone surrogates.
+    /// </summary>
+    private static bool TrySkipValue(ref Utf8JsonReader reader, out string? error)
+    {
+        var depth = reader.CurrentDepth;
+        while (true)
+        {
+            switch (reader.TokenType)
+            {
+                // A container at depth d is the (d+1)th level: the event's own object is at depth 0.
+                case JsonTokenType.StartObject or JsonTokenType.StartArray when reader.CurrentDepth >= MaxDepth:
+                    error = $"the event nests objects and arrays more than {MaxDepth} levels deep; an event may nest at most {MaxDepth} levels, because its stored line and the JSON array read add two and JSON readers commonly stop at {MaxReadDepth}; flatten the deepest part";
+                    return false;
+                case JsonTokenType.String or JsonTokenType.PropertyName when !IsWellFormedString(ref reader, out error):
+                    return false;
+            }
+
+            // Done on a scalar at the value's own depth, or on the end of the container the value opened.
+            if ((reader.CurrentDepth == depth && reader.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray)) || !reader.Read())
+            {
+                error = null;
+                return true;
+            }
+        }
+    }
+
+    /// <summary>False, with a detail, when the string or name under the reader escapes a lone UTF-16 surrogate.</summary>
+    private static bool IsWellFormedString(ref Utf8JsonReader reader, out string? error)
+    {
+        error = null;
+        if (!reader.ValueIsEscaped || !HasLoneSurrogate(reader.ValueSpan))
+        {
+            return true;
+        }
+
+        error = "a string in the event escapes a lone UTF-16 surrogate (\\uD800-\\uDFFF without its pair), which readers of "
+            + "the stored event cannot decode (RFC 8259 §8.2, RFC 7493 §2.1); send the character itself in UTF-8, or both "
+            + "halves of its surrogate pair, such as \\uD83D\\uDE00";
+        return false;
+    }
+
+    /// <summary>
+    /// Scans the escaped text of a JSON string, already checked by the reader for escape syntax, for a high
+    /// surrogate escape that is not followed by a low one, or a low one without a high one before it.
+    /// </summary>
+    internal static bool HasLoneSurrogate(ReadOnlySpan<byte> escaped)
+    {
+        if (escaped.IndexOf("\\u"u8) < 0)
+        {
+            return false;
+        }
+
+        var expectLow = false;
+        for (var i = 0; i < escaped.Length; i++)
+        {
+            var unit = -1;
+            if (escaped[i] == '\\')
+            {
+                i++;
+                if (escaped[i] == 'u')
+                {
+                    unit = (Hex(escaped[i + 1]) << 12) | (Hex(escaped[i + 2]) << 8) | (Hex(escaped[i + 3]) << 4) | Hex(escaped[i + 4]);
+                    i += 4;
+                }
+            }
+
+            var isLow = unit is >= 0xDC00 and <= 0xDFFF;
+            if (expectLow != isLow)
+            {
+                return true;
+            }
+
+            expectLow = unit is >= 0xD800 and <= 0xDBFF;
+        }
+
+        return expectLow;
+    }
+
+    private static int Hex(byte b) => b <= '9' ? b - '0' : (b | 0x20) - 'a' + 10;
 
     private static bool TryReadSeq(ref Utf8JsonReader reader, out long? seq, out string? error)
     {

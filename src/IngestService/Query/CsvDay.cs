@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
@@ -24,7 +25,7 @@ public static class CsvDay
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = ColumnOf(reader.GetString()!);
+            var name = ColumnOf(Text(ref reader));
             if (seen.Add(name))
             {
                 columns.Add(name);
@@ -67,7 +68,7 @@ public static class CsvDay
             {
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
-                    var name = ColumnOf(reader.GetString()!);
+                    var name = ColumnOf(Text(ref reader));
                     reader.Read();
                     var value = ValueText(ref reader, line);
                     if (columnIndex.TryGetValue(name, out var index))
@@ -125,7 +126,7 @@ public static class CsvDay
         switch (reader.TokenType)
         {
             case JsonTokenType.String:
-                return reader.GetString();
+                return Text(ref reader);
             case JsonTokenType.Null:
                 return null;
             case JsonTokenType.StartObject or JsonTokenType.StartArray:
@@ -135,6 +136,63 @@ public static class CsvDay
             default:
                 return Encoding.UTF8.GetString(reader.ValueSpan);
         }
+    }
+
+    /// <summary>
+    /// The string or name under the reader. Ingest rejects escaped lone surrogates, but a line stored before
+    /// it did may hold one, and <see cref="Utf8JsonReader.GetString"/> throws on it mid-response; such a
+    /// string reads with U+FFFD in place of each lone surrogate, as a UTF-8 encoder would write it.
+    /// </summary>
+    private static string Text(ref Utf8JsonReader reader)
+    {
+        if (!reader.ValueIsEscaped || !Ingest.EventParser.HasLoneSurrogate(reader.ValueSpan))
+        {
+            return reader.GetString()!;
+        }
+
+        var escaped = reader.ValueSpan;
+        var text = new StringBuilder(escaped.Length);
+        for (var i = 0; i < escaped.Length; i++)
+        {
+            var run = escaped[i..].IndexOf((byte)'\\');
+            if (run != 0)
+            {
+                var end = run < 0 ? escaped.Length : i + run;
+                text.Append(Encoding.UTF8.GetString(escaped[i..end]));
+                i = end - 1;
+                continue;
+            }
+
+            i++;
+            text.Append(escaped[i] switch
+            {
+                (byte)'b' => '\b',
+                (byte)'f' => '\f',
+                (byte)'n' => '\n',
+                (byte)'r' => '\r',
+                (byte)'t' => '\t',
+                (byte)'u' => (char)int.Parse(Encoding.ASCII.GetString(escaped.Slice(i + 1, 4)), NumberStyles.HexNumber, CultureInfo.InvariantCulture),
+                var c => (char)c,
+            });
+            if (escaped[i] == 'u')
+            {
+                i += 4;
+            }
+        }
+
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                text[i] = '\uFFFD';
+            }
+        }
+
+        return text.ToString();
     }
 
     private static void WriteField(TextWriter writer, string? value)

@@ -15,7 +15,7 @@ public readonly record struct EventIdentity(long? Seq, long TsTicks, ulong Hash0
 /// <summary>One stored line, <c>{"sensorId":…,"seq":…,"ts":…,"receivedAt":…,"event":{…}}</c>, kept byte for byte.</summary>
 public sealed class StoredLine
 {
-    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
+    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = EventParser.MaxReadDepth };
 
     private StoredLine(string sensorId, long? seq, long tsTicks, EventIdentity identity, byte[] bytes)
     {

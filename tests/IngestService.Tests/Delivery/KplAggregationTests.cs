@@ -4,6 +4,7 @@ using IngestService.Delivery;
 using IngestService.Delivery.Aws;
 using IngestService.Delivery.Kpl;
 using IngestService.Ingest;
+using IngestService.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -114,26 +115,96 @@ public sealed class KplAggregationTests : SinkTestBase
     [Fact]
     public async Task A_record_that_lands_on_another_shard_makes_the_sink_reread_the_shard_map()
     {
-        var client = new FakeKinesis(EvenShards(2)) { LandOn = "shardId-elsewhere" };
+        var client = new FakeKinesis(EvenShards(2));
         var sink = Sink(client);
-
         await sink.DeliverAsync(Events(10, sensors: 5), new bool[10], default);
+
+        client.Reshard(EvenShards(4, "split"));
         await sink.DeliverAsync(Events(10, sensors: 5), new bool[10], default);
 
         Assert.Equal(2, client.ListShardsCalls);
     }
 
-    private KinesisSink Sink(IKinesisClient client) =>
-        new(client, Options.Create(new AwsOptions { KinesisStream = "events", KinesisAggregation = KinesisAggregation.Kpl }), Metrics, TimeProvider.System, NullLogger<KinesisSink>.Instance, NoWait);
+    [Fact]
+    public async Task After_a_reshard_records_that_landed_outside_their_packed_shard_are_resent_until_consumers_can_read_them()
+    {
+        // KCL (1.x UserRecord.deaggregate, 2.x AggregatorUtil.deaggregate, given the shard's hash key range) drops
+        // a whole aggregated record when one of its sub-records hashes outside the shard it was read from.
+        var client = new FakeKinesis(EvenShards(2));
+        var sink = Sink(client);
+        await sink.DeliverAsync(Events(1, sensors: 1), new bool[1], default);
+        client.Reshard(EvenShards(4, "split"));
+        var events = Events(200, sensors: 40);
+        var accepted = new bool[events.Count];
 
-    private static IEnumerable<Shard> EvenShards(int count)
+        await sink.DeliverAsync(events, accepted, default);
+
+        Assert.All(accepted, Assert.True);
+        Assert.True(client.Calls.Count >= 3, "the misrouted records were not resent");
+        AssertConsumersGetEvery(client, events);
+    }
+
+    [Fact]
+    public async Task A_shard_map_dropped_by_one_call_does_not_fail_the_other_calls_of_the_window()
+    {
+        var client = new FakeKinesis(EvenShards(2));
+        var sink = Sink(client);
+        await sink.DeliverAsync(Events(1, sensors: 1), new bool[1], default);
+        client.Reshard(EvenShards(4, "split"));
+
+        // Eight records of about 1 MiB: two calls, the first answered before the second is built.
+        var events = Events(40, sensors: 8, size: 200_000);
+        var accepted = new bool[events.Count];
+        await sink.DeliverAsync(events, accepted, default);
+
+        Assert.All(accepted, Assert.True);
+        AssertConsumersGetEvery(client, events);
+    }
+
+    [Fact]
+    public async Task A_shard_map_reloaded_between_the_calls_of_a_window_does_not_change_the_hash_keys_of_its_groups()
+    {
+        var time = new ManualTimeProvider();
+        var client = new FakeKinesis(EvenShards(2));
+        var sink = Sink(client, time);
+        await sink.DeliverAsync(Events(1, sensors: 1), new bool[1], default);
+
+        // While the window's first call is answered, the map ages out, the stream is split, and another
+        // window reloads the map before the window's second call is built.
+        client.AfterCall = call =>
+        {
+            if (call == 1)
+            {
+                time.Advance(TimeSpan.FromMinutes(6));
+                client.Reshard(EvenShards(4, "split"));
+                Assert.True(sink.DeliverAsync(Events(1, sensors: 1), new bool[1], default).IsCompletedSuccessfully);
+            }
+        };
+        var events = Events(40, sensors: 8, size: 200_000);
+        var accepted = new bool[events.Count];
+        await sink.DeliverAsync(events, accepted, default);
+
+        Assert.All(accepted, Assert.True);
+        AssertConsumersGetEvery(client, events);
+    }
+
+    private static void AssertConsumersGetEvery(FakeKinesis client, List<PendingEvent> events)
+    {
+        var consumed = client.Consumed.Select(c => c.Data).ToHashSet();
+        Assert.All(events, e => Assert.Contains(Text(e), consumed));
+    }
+
+    private KinesisSink Sink(IKinesisClient client, TimeProvider? time = null) =>
+        new(client, Options.Create(new AwsOptions { KinesisStream = "events", KinesisAggregation = KinesisAggregation.Kpl }), Metrics, time ?? TimeProvider.System, NullLogger<KinesisSink>.Instance, NoWait);
+
+    private static IEnumerable<Shard> EvenShards(int count, string prefix = "shardId")
     {
         var width = UInt128.MaxValue / (UInt128)count;
         for (var i = 0; i < count; i++)
         {
             var start = width * (UInt128)i + (UInt128)i;
             var end = i == count - 1 ? UInt128.MaxValue : start + width;
-            yield return new Shard($"shardId-{i:D12}", new HashKeyRange(start.ToString(CultureInfo.InvariantCulture), end.ToString(CultureInfo.InvariantCulture)), new SequenceNumberRange("1", null));
+            yield return new Shard($"{prefix}-{i:D12}", new HashKeyRange(start.ToString(CultureInfo.InvariantCulture), end.ToString(CultureInfo.InvariantCulture)), new SequenceNumberRange("1", null));
         }
     }
 
@@ -149,37 +220,67 @@ public sealed class KplAggregationTests : SinkTestBase
 
     private static string Text(PendingEvent e) => Encoding.UTF8.GetString(e.Line.Span);
 
+    /// <summary>
+    /// Kinesis as far as aggregation sees it: a record lands on the open shard whose range holds its explicit
+    /// hash key (else its partition key's MD5), shards can be split between calls, and <see cref="Consumed"/>
+    /// is what a KCL consumer reading each shard with its hash key range would hand to the application.
+    /// </summary>
     private sealed class FakeKinesis(IEnumerable<Shard> shards) : IKinesisClient
     {
-        private readonly List<Shard> _shards = [.. shards];
+        private List<Shard> _shards = [.. shards];
 
         public List<List<(byte[] Data, string PartitionKey, string? ExplicitHashKey)>> Calls { get; } = [];
 
-        public Func<int, int, string?> Fail { get; init; } = (_, _) => null;
+        public List<(string PartitionKey, string Data)> Consumed { get; } = [];
 
-        public string? LandOn { get; init; }
+        public Func<int, int, string?> Fail { get; init; } = (_, _) => null;
 
         public int ListShardsCalls { get; private set; }
 
-        public Task<PutRecordsResponse> PutRecordsAsync(PutRecordsRequest request, CancellationToken cancellationToken = default)
+        /// <summary>Runs with the index of each call once its records have landed, before it is answered.</summary>
+        public Action<int> AfterCall { get; set; } = _ => { };
+
+        /// <summary>Closes every open shard and opens <paramref name="children"/>, as a split or merge does.</summary>
+        public void Reshard(IEnumerable<Shard> children)
         {
-            int call;
             lock (Calls)
             {
-                call = Calls.Count;
-                Calls.Add([.. request.Records.Select(r => (r.Data.Parts.SelectMany(p => p.ToArray()).ToArray(), r.PartitionKey, r.ExplicitHashKey))]);
+                _shards = [.. _shards.Select(s => s with { SequenceNumberRange = new SequenceNumberRange("1", "2") }), .. children];
             }
+        }
 
-            var map = new ShardMap(_shards);
-            var entries = request.Records.Select((r, i) =>
-                new PutRecordResultEntry(Fail(call, i), null, LandOn ?? map.ShardId(map.ShardOf(r.PartitionKey)))).ToArray();
-            return Task.FromResult(new PutRecordsResponse(entries.Count(e => !e.Succeeded), entries));
+        public Task<PutRecordsResponse> PutRecordsAsync(PutRecordsRequest request, CancellationToken cancellationToken = default)
+        {
+            lock (Calls)
+            {
+                var call = Calls.Count;
+                Calls.Add([.. request.Records.Select(r => (r.Data.Parts.SelectMany(p => p.ToArray()).ToArray(), r.PartitionKey, r.ExplicitHashKey))]);
+                var entries = new PutRecordResultEntry[request.Records.Count];
+                for (var i = 0; i < entries.Length; i++)
+                {
+                    var (data, partitionKey, explicitHashKey) = Calls[call][i];
+                    var error = Fail(call, i);
+                    var shard = _shards.Single(s => s.IsOpen && Holds(s, explicitHashKey is null ? ShardMap.HashKey(partitionKey) : UInt128.Parse(explicitHashKey, CultureInfo.InvariantCulture)));
+                    entries[i] = new PutRecordResultEntry(error, null, error is null ? shard.ShardId : null);
+                    var users = KplDeaggregator.Deaggregate(data);
+                    if (error is null && users.All(u => Holds(shard, ShardMap.HashKey(u.PartitionKey))))
+                    {
+                        Consumed.AddRange(users.Select(u => (u.PartitionKey, Encoding.UTF8.GetString(u.Data))));
+                    }
+                }
+
+                AfterCall(call);
+                return Task.FromResult(new PutRecordsResponse(entries.Count(e => !e.Succeeded), entries));
+            }
         }
 
         public Task<ListShardsResponse> ListShardsAsync(ListShardsRequest request, CancellationToken cancellationToken = default)
         {
-            ListShardsCalls++;
-            return Task.FromResult(new ListShardsResponse(_shards));
+            lock (Calls)
+            {
+                ListShardsCalls++;
+                return Task.FromResult(new ListShardsResponse([.. _shards]));
+            }
         }
 
         public Task<DescribeStreamSummaryResponse> DescribeStreamSummaryAsync(DescribeStreamSummaryRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
@@ -189,5 +290,9 @@ public sealed class KplAggregationTests : SinkTestBase
         public Task<GetShardIteratorResponse> GetShardIteratorAsync(GetShardIteratorRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
         public Task<GetRecordsResponse> GetRecordsAsync(GetRecordsRequest request, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        private static bool Holds(Shard shard, UInt128 key) =>
+            UInt128.Parse(shard.HashKeyRange!.StartingHashKey, CultureInfo.InvariantCulture) <= key
+            && key <= UInt128.Parse(shard.HashKeyRange.EndingHashKey, CultureInfo.InvariantCulture);
     }
 }

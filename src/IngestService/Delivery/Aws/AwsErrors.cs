@@ -24,6 +24,7 @@ public static class AwsErrors
         "Throttling", "ThrottledException", "RequestThrottled", "RequestThrottledException", "SlowDown",
         "LimitExceededException", "KMSThrottlingException", "RequestTimeout", "RequestTimeoutException",
         "TransactionInProgressException", "Timeout", "NetworkError",
+        KinesisSink.LandedOutsideShard,
     };
 
     /// <summary>
