@@ -50,7 +50,7 @@ public static class MetricsSetup
     public static IEndpointConventionBuilder MapMetrics(this IEndpointRouteBuilder routes) =>
         routes.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
 
-    internal static bool OtlpRequested(IConfiguration configuration) =>
+    private static bool OtlpRequested(IConfiguration configuration) =>
         !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])
         || !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"]);
 }
