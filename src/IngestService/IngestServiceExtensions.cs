@@ -18,7 +18,9 @@ public static class IngestServiceExtensions
             builder.WebHost.UseUrls("http://localhost:5080");
         }
 
-        builder.Logging.ClearProviders().AddSerilog(new LoggerConfiguration().ReadFrom.Configuration(builder.Configuration).CreateLogger(), dispose: true);
+        // Services.AddSerilog also registers the diagnostic context that request logging needs; the static
+        // Log.Logger is left alone so in-process test hosts do not share one.
+        builder.Services.AddSerilog((_, logger) => logger.ReadFrom.Configuration(builder.Configuration), preserveStaticLogger: true);
 
         var configuration = builder.Configuration;
         var services = builder.Services;

@@ -20,7 +20,7 @@ switch (args)
 builder.AddIngestService();
 
 var app = builder.Build();
-app.UseMiddleware<RequestLogging>();
+app.UseIngestRequestLogging();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 if (app.Services.GetRequiredService<IOptions<AuthOptions>>().Value.Mode == AuthMode.Jwt)

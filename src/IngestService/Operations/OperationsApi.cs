@@ -7,6 +7,7 @@ using IngestService.Operations.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Scalar.AspNetCore;
 
 namespace IngestService.Operations;
 
@@ -22,15 +23,7 @@ public static class OperationsApi
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, OperationsJsonContext.Default));
         services.TryAddSingleton(TimeProvider.System);
-        services.AddMetrics();
-        services.AddSingleton<PrometheusExporter>();
-        // The exporter must listen before the first measurement, or what was measured before the first
-        // scrape would be lost.
-        services.AddSingleton(sp =>
-        {
-            sp.GetRequiredService<PrometheusExporter>();
-            return new IngestMetrics(sp.GetRequiredService<IMeterFactory>());
-        });
+        services.AddIngestMetrics(configuration);
         services.AddSingleton<ReadinessProbe>();
         services.AddIngestAuth(configuration);
         services.AddOpenApi(o => o.AddDocumentTransformer<OpenApiSecurity>());
@@ -44,8 +37,9 @@ public static class OperationsApi
         routes.MapGet("/readyz", Ready)
             .WithTags("Operations").WithSummary("200 when every sink is reachable and the node is not draining").AllowAnonymous()
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        routes.MapGet("/metrics", (PrometheusExporter exporter) => TypedResults.Text(exporter.Scrape(), PrometheusExporter.ContentType))
-            .WithTags("Operations").WithSummary("Prometheus text format").AllowAnonymous();
+        routes.MapMetrics();
+        // People read the API here; the document itself stays at /openapi/v1.json.
+        routes.MapScalarApiReference("/docs").AllowAnonymous();
         return routes;
     }
 
@@ -57,11 +51,13 @@ public static class OperationsApi
         }
 
         var results = await probe.CheckAsync();
-        var failing = results.Where(r => r.Problem is not null).ToArray();
+        var failing = results.Where(r => r.Problem is not null).Select(r => r.Name).ToArray();
         if (failing.Length > 0)
         {
+            // Anyone may call the probe, so the answer names only the sink; the cause (bucket and stream
+            // names, AWS error text) is in the node's log (event 4001) and in ingest_sink_ready.
             return TypedResults.Problem(
-                string.Join("; ", failing.Select(f => $"{f.Name}: {f.Problem}")),
+                $"Not ready: {string.Join(", ", failing)}. The node's log (event 4001) says why.",
                 statusCode: StatusCodes.Status503ServiceUnavailable,
                 title: "A sink is unreachable");
         }
@@ -76,23 +72,37 @@ public static class OperationsApi
 /// account-wide rate limits, so concurrent probes share one check and a healthy answer is reused for a
 /// second. A failing answer is never reused: recovery shows at the next probe.
 /// </summary>
-public sealed class ReadinessProbe(IEnumerable<IEventSink> sinks, TimeProvider time)
+public sealed partial class ReadinessProbe
 {
     private static readonly TimeSpan HealthyFor = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(5);
+    private readonly IEventSink[] _sinks;
+    private readonly TimeProvider _time;
+    private readonly ILogger<ReadinessProbe> _logger;
     private readonly Lock _lock = new();
+    private readonly int[] _ready;
     private Task<(string Name, string? Problem)[]>? _check;
     private long _checkedAt;
+
+    public ReadinessProbe(IEnumerable<IEventSink> sinks, TimeProvider time, IngestMetrics metrics, ILogger<ReadinessProbe> logger)
+    {
+        _sinks = [.. sinks];
+        _time = time;
+        _logger = logger;
+        // -1 until the first check: a node nobody has probed yet reports nothing rather than a guess.
+        _ready = [.. _sinks.Select(_ => -1)];
+        metrics.Meter.CreateObservableGauge("ingest_sink_ready", ObserveReady, "{sink}", "1 when the sink passed its last readiness check, 0 when it failed it");
+    }
 
     public Task<(string Name, string? Problem)[]> CheckAsync()
     {
         lock (_lock)
         {
             var reusable = _check is { IsCompleted: false }
-                || (_check is { IsCompletedSuccessfully: true } && _check.Result.All(r => r.Problem is null) && time.GetElapsedTime(_checkedAt) < HealthyFor);
+                || (_check is { IsCompletedSuccessfully: true } && _check.Result.All(r => r.Problem is null) && _time.GetElapsedTime(_checkedAt) < HealthyFor);
             if (!reusable)
             {
-                _checkedAt = time.GetTimestamp();
+                _checkedAt = _time.GetTimestamp();
                 _check = RunAsync();
             }
 
@@ -102,8 +112,35 @@ public sealed class ReadinessProbe(IEnumerable<IEventSink> sinks, TimeProvider t
 
     private async Task<(string Name, string? Problem)[]> RunAsync()
     {
-        using var timeout = new CancellationTokenSource(CheckTimeout, time);
-        return await Task.WhenAll(sinks.Select(async s => (s.Name, await CheckAsync(s, timeout.Token))));
+        using var timeout = new CancellationTokenSource(CheckTimeout, _time);
+        var results = await Task.WhenAll(_sinks.Select(async s => (s.Name, await CheckAsync(s, timeout.Token))));
+        for (var i = 0; i < results.Length; i++)
+        {
+            var ready = results[i].Item2 is null ? 1 : 0;
+            var was = Interlocked.Exchange(ref _ready[i], ready);
+            if (ready == 0 && was != 0)
+            {
+                LogNotReady(results[i].Name, results[i].Item2!);
+            }
+            else if (ready == 1 && was == 0)
+            {
+                LogReadyAgain(results[i].Name);
+            }
+        }
+
+        return results;
+    }
+
+    private IEnumerable<Measurement<int>> ObserveReady()
+    {
+        for (var i = 0; i < _sinks.Length; i++)
+        {
+            var ready = Volatile.Read(ref _ready[i]);
+            if (ready >= 0)
+            {
+                yield return new Measurement<int>(ready, new KeyValuePair<string, object?>("sink", _sinks[i].Name));
+            }
+        }
     }
 
     private static async Task<string?> CheckAsync(IEventSink sink, CancellationToken cancellationToken)
@@ -117,6 +154,12 @@ public sealed class ReadinessProbe(IEnumerable<IEventSink> sinks, TimeProvider t
             return ex.Message;
         }
     }
+
+    [LoggerMessage(4001, LogLevel.Warning, "Sink {Sink} is not ready: {Problem}")]
+    private partial void LogNotReady(string sink, string problem);
+
+    [LoggerMessage(4002, LogLevel.Information, "Sink {Sink} is ready again")]
+    private partial void LogReadyAgain(string sink);
 }
 
 public sealed record Readiness(string Status, string[] Sinks, long PendingEvents);

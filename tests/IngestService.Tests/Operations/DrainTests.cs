@@ -19,7 +19,7 @@ public sealed class DrainTests
         });
 
         var held = Enumerable.Range(0, 20).Select(i => node.Client.PostAsync($"/v1/sensors/s{i}/events", Json(i))).ToArray();
-        await node.WaitUntilAsync(async () => (await node.Client.GetStringAsync("/metrics")).Contains("ingest_pending_events 20\n", StringComparison.Ordinal));
+        await node.WaitUntilAsync(async () => MetricsText.Value(await node.Client.GetStringAsync("/metrics"), "ingest_pending_events") == 20);
         node.Signal(NodeProcess.Sigterm);
 
         var responses = await Task.WhenAll(held);

@@ -1,19 +1,25 @@
+using System.Diagnostics.Metrics;
 using IngestService.Delivery;
 using IngestService.Ingest;
 using IngestService.Operations;
 using IngestService.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace IngestService.Tests.Operations;
 
-public sealed class ReadinessProbeTests
+public sealed class ReadinessProbeTests : IDisposable
 {
     private readonly ManualTimeProvider _time = new();
     private readonly CountingSink _sink = new();
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+
+    public void Dispose() => _services.Dispose();
 
     [Fact]
     public async Task A_healthy_answer_is_reused_for_a_second_then_checked_again()
     {
-        var probe = new ReadinessProbe([_sink], _time);
+        var probe = Probe();
 
         await probe.CheckAsync();
         await probe.CheckAsync();
@@ -27,7 +33,7 @@ public sealed class ReadinessProbeTests
     [Fact]
     public async Task A_failing_answer_is_never_reused_so_recovery_shows_at_once()
     {
-        var probe = new ReadinessProbe([_sink], _time);
+        var probe = Probe();
         _sink.Problem = "stream not found";
 
         Assert.Equal("stream not found", (await probe.CheckAsync())[0].Problem);
@@ -36,6 +42,9 @@ public sealed class ReadinessProbeTests
         Assert.Null((await probe.CheckAsync())[0].Problem);
         Assert.Equal(2, _sink.Checks);
     }
+
+    private ReadinessProbe Probe() =>
+        new([_sink], _time, new IngestMetrics(_services.GetRequiredService<IMeterFactory>()), NullLogger<ReadinessProbe>.Instance);
 
     private sealed class CountingSink : IEventSink
     {

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using IngestService.Operations;
 using IngestService.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace IngestService.Tests.Storage;
 
@@ -9,19 +10,19 @@ public sealed class MeteredObjectStoreTests : IDisposable
 {
     private readonly string _folder = Path.Combine(Path.GetTempPath(), "metered-store", Guid.NewGuid().ToString("N"));
     private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-    private readonly PrometheusExporter _exporter;
+    private readonly MetricCollector<long> _requests;
     private readonly MeteredObjectStore _store;
 
     public MeteredObjectStoreTests()
     {
         var meters = _services.GetRequiredService<IMeterFactory>();
-        _exporter = new PrometheusExporter(meters);
+        _requests = new MetricCollector<long>(meters, IngestMetrics.MeterName, "ingest_store_requests");
         _store = new MeteredObjectStore(new FileSystemObjectStore(_folder), meters);
     }
 
     public void Dispose()
     {
-        _exporter.Dispose();
+        _requests.Dispose();
         _services.Dispose();
         if (Directory.Exists(_folder))
         {
@@ -47,9 +48,11 @@ public sealed class MeteredObjectStoreTests : IDisposable
         await _store.GetAsync("raw/00001", default);
         await _store.GetAsync("raw/00002", default);
 
-        var text = _exporter.Scrape();
-        Assert.Contains("ingest_store_requests_total{caller=\"regroup\",op=\"put\"} 1001\n", text);
-        Assert.Contains("ingest_store_requests_total{caller=\"regroup\",op=\"list\"} 2\n", text);
-        Assert.Contains("ingest_store_requests_total{caller=\"read\",op=\"get\"} 2\n", text);
+        Assert.Equal(1001, Requests("regroup", "put"));
+        Assert.Equal(2, Requests("regroup", "list"));
+        Assert.Equal(2, Requests("read", "get"));
     }
+
+    private long Requests(string caller, string op) =>
+        _requests.GetMeasurementSnapshot().Where(m => Equals(m.Tags["caller"], caller) && Equals(m.Tags["op"], op)).Sum(m => m.Value);
 }
