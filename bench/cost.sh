@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cost model: runs the service with the load generator and reads what it did from its own /metrics:
-#   - Aws backend against bench/FakeAws, 200 B and 1 KB events, Kinesis aggregation None and Kpl:
-#     Firehose records, bytes and 5 KB billing units; Kinesis records and 25 KB PUT payload units;
+#   - Aws backend against bench/FakeAws, 200 B and 1 KB events, Kinesis aggregation None and Kpl, Firehose
+#     records gzip (the default) and plain: Firehose records, bytes and 5 KB billing units; Kinesis records and
+#     25 KB PUT payload units; the service's CPU per 1,000 requests;
 #   - Local backend with --verify: the object-store requests of regrouping and of reading every sensor-day
 #     back (the same regroup and read code runs over S3 in Aws mode, request for request).
 # Then prices them per million events beside (a) one S3 object per event and (b) one Firehose record per
@@ -55,8 +56,11 @@ run() {
   log "$name: $SENSORS sensors, $bytes-byte events, $DURATION"
   local verify=()
   [[ $name == local-* ]] && verify=(--verify)
+  local cpu_before; cpu_before=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
   dotnet "$LOADGEN_DLL" --url "http://127.0.0.1:$SERVICE_PORT" --sensors "$SENSORS" --duration "$DURATION" \
     --event-bytes "$bytes" "${verify[@]}" 2> "$RESULTS/$name.loadgen.err" | tail -1 > "$RESULTS/$name.json"
+  # The service's user + system CPU over the load generator's run (its verify step included for local-*).
+  echo "$(( $(awk '{ print $14 + $15 }' "/proc/$pid/stat") - cpu_before )) $(getconf CLK_TCK)" > "$RESULTS/$name.cpu"
   curl -s "http://127.0.0.1:$SERVICE_PORT/metrics" > "$RESULTS/$name.metrics"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$data"
@@ -65,9 +69,12 @@ run() {
 AWS=(--Ingest:Backend=Aws --Auth:AllowAnonymous=true --Aws:ServiceUrl="http://127.0.0.1:$FAKE_PORT" --Aws:Region=us-east-1
      --Aws:Bucket=bench --Aws:DeliveryStream=bench --Aws:KinesisStream=bench)
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
+# aws-none / aws-kpl: Kinesis aggregation None / Kpl with the default gzip Firehose records; aws-plain: plain
+# Firehose records (Aws:FirehoseCompression=None), Kinesis None, for the compression comparison.
 for bytes in 200 1000; do
-  run "aws-none-$bytes" "$bytes" "${AWS[@]}" --Aws:KinesisAggregation=None
-  run "aws-kpl-$bytes" "$bytes" "${AWS[@]}" --Aws:KinesisAggregation=Kpl
+  run "aws-none-$bytes" "$bytes" "${AWS[@]}" --Aws:KinesisAggregation=None --Aws:FirehoseCompression=Gzip
+  run "aws-plain-$bytes" "$bytes" "${AWS[@]}" --Aws:KinesisAggregation=None --Aws:FirehoseCompression=None
+  run "aws-kpl-$bytes" "$bytes" "${AWS[@]}" --Aws:KinesisAggregation=Kpl --Aws:FirehoseCompression=Gzip
 done
 run local-200 200
 

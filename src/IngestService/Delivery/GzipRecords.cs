@@ -81,7 +81,9 @@ public static class GzipRecords
         {
             // A fixed-size stream: compressing stops the moment the member outgrows the limit.
             var output = new MemoryStream(buffer, 0, maxBytes, writable: true);
-            using (var gzip = new GZipStream(output, CompressionLevel.Fastest, leaveOpen: true))
+            // Optimal, not Fastest: on envelopes with random readings it bills 0.066 GB per million 200 B events
+            // instead of 0.102 for about 4 µs more CPU per event (bench/GzipLevels); the CPU costs less than the bytes.
+            using (var gzip = new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true))
             {
                 foreach (var e in record)
                 {
