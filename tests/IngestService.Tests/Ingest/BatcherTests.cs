@@ -177,7 +177,8 @@ public sealed class BatcherTests : IAsyncLifetime
         var stuck = await sink.NextWindowAsync();
 
         var fast = Enqueue(batcher, "s2", 1);
-        await CloseWindowAsync(timers: 2);
+        // The stuck flush holds its deadline and give-up timers; the third is the new window's.
+        await CloseWindowAsync(timers: 3);
         (await sink.NextWindowAsync()).Accept();
 
         Assert.Equal(DeliveryOutcome.Stored, await fast.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
