@@ -104,6 +104,17 @@ for size in (200, 1000):
         w(f"| {label} | {size} B | {get(m, 'ingest_sink_records_total', sink='firehose') * per:,.0f} | {plain_bytes:,.0f} | {fh_gb:.3f} | "
           f"{fh_gb * PRICES['firehose_gb']:.4f} | {ratio:.1f} | {cpu:.0f} | {report['eventsPerSecond']:,.0f} |")
 w("")
+levels = results / "gzip-levels.txt"
+if levels.exists():
+    w("The same 5 KB-rounded billing on envelopes whose readings are random numbers, 500 lines per gzip member, from "
+      "`dotnet run -c Release --project bench/GzipLevels` (the service uses `Optimal`):")
+    w("")
+    w("| event size | .NET `CompressionLevel` | plain bytes per event | compression ratio | billed GB per million events | CPU µs per event |")
+    w("| ---: | --- | ---: | ---: | ---: | ---: |")
+    for line in levels.read_text().splitlines():
+        if line.startswith("|"):
+            w(line)
+    w("")
 w("Kinesis on-demand bytes for `Kpl` count each aggregated record's bytes plus half a kilobyte of rounding on average; "
   "`Kpl` record bytes are the packer's worst-case framing estimate, so they slightly overstate. FakeAws has one shard: "
   "a stream with S shards gets at least S aggregated records per window instead of one.")

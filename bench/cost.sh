@@ -24,9 +24,11 @@ cleanup() { for pid in "${PIDS[@]:-}"; do [[ -n "$pid" ]] && kill "$pid" 2>/dev/
 trap cleanup EXIT
 log() { printf '== %s\n' "$*" >&2; }
 
-for project in src/IngestService src/IngestService.LoadGen bench/FakeAws; do
+for project in src/IngestService src/IngestService.LoadGen bench/FakeAws bench/GzipLevels; do
   dotnet build "$project" -c Release -v q -nologo | grep -E " error " || true
 done
+# Gzip ratio and CPU per level on envelopes with random readings (the load generator's 'x' padding flatters gzip).
+dotnet "$ROOT/bench/GzipLevels/bin/Release/net10.0/GzipLevels.dll" > "$RESULTS/gzip-levels.txt"
 SERVICE_DLL=$ROOT/src/IngestService/bin/Release/net10.0/IngestService.dll
 LOADGEN_DLL=$ROOT/src/IngestService.LoadGen/bin/Release/net10.0/IngestService.LoadGen.dll
 FAKE_DLL=$ROOT/bench/FakeAws/bin/Release/net10.0/FakeAws.dll
