@@ -278,6 +278,26 @@ public sealed class BatcherTests : IAsyncLifetime
         Assert.Equal(Admission.Accepted, batcher.TryEnqueue([Event("s2", 1)]));
     }
 
+    [Fact]
+    public async Task A_sink_busy_before_its_first_wait_holds_up_neither_the_other_sink_nor_the_next_window()
+    {
+        using var busy = new BusySink();
+        var other = new ScriptedSink();
+        var batcher = await StartAsync(busy, other);
+
+        var first = Enqueue(batcher, "s1", 1);
+        await CloseWindowAsync();
+        (await other.NextWindowAsync()).Accept();
+        var second = Enqueue(batcher, "s2", 1);
+        await CloseWindowAsync(timers: 3);
+        (await other.NextWindowAsync()).Accept();
+
+        Assert.False(first.Completion.IsCompleted);
+        busy.Release();
+        Assert.Equal(DeliveryOutcome.Stored, await first.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(DeliveryOutcome.Stored, await second.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
     private async Task CloseWindowAsync(int timers = 1)
     {
         await _time.WaitForTimersAsync(timers);
@@ -307,6 +327,27 @@ public sealed class BatcherTests : IAsyncLifetime
         _batchers.Add(batcher);
         await batcher.StartAsync(CancellationToken.None);
         return batcher;
+    }
+
+    /// <summary>Works synchronously (as serializing and signing a large request does) until released, then accepts all.</summary>
+    private sealed class BusySink : IEventSink, IDisposable
+    {
+        private readonly ManualResetEventSlim _released = new();
+
+        public string Name => "busy";
+
+        public void Release() => _released.Set();
+
+        public Task DeliverAsync(IReadOnlyList<PendingEvent> events, bool[] accepted, CancellationToken cancellationToken)
+        {
+            _released.Wait(TimeSpan.FromSeconds(30), CancellationToken.None);
+            Array.Fill(accepted, true);
+            return Task.CompletedTask;
+        }
+
+        public Task<string?> CheckReadyAsync(CancellationToken cancellationToken) => Task.FromResult<string?>(null);
+
+        public void Dispose() => _released.Dispose();
     }
 
     private sealed class TestMeterFactory : IMeterFactory
