@@ -57,7 +57,7 @@ run() {
   wait_healthy "$SERVICE_PORT"
   log "$name: $SENSORS sensors, $bytes-byte events, $DURATION"
   local verify=()
-  [[ $name == local-* ]] && verify=(--verify)
+  [[ $name == local-* || $name == moto-* ]] && verify=(--verify)
   local cpu_before; cpu_before=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
   dotnet "$LOADGEN_DLL" --url "http://127.0.0.1:$SERVICE_PORT" --sensors "$SENSORS" --duration "$DURATION" \
     --event-bytes "$bytes" "${verify[@]}" 2> "$RESULTS/$name.loadgen.err" | tail -1 > "$RESULTS/$name.json"
@@ -79,5 +79,19 @@ for bytes in 200 1000; do
   run "aws-kpl-$bytes" "$bytes" "${AWS[@]}" --Aws:KinesisAggregation=Kpl --Aws:FirehoseCompression=Gzip
 done
 run local-200 200
+
+# Gzip records through a real Firehose emulator: moto writes each PutRecordBatch as one raw object (the records
+# concatenated, so multi-member gzip), and --verify's regroup pass must read every acknowledged event back once.
+MOTO_PORT=5295
+if command -v moto_server >/dev/null; then
+  moto_server -H 127.0.0.1 -p "$MOTO_PORT" > "$RESULTS/moto.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 60); do curl -s -o /dev/null "http://127.0.0.1:$MOTO_PORT/" && break; sleep 0.5; done
+  MOTO=(--Aws:ServiceUrl="http://127.0.0.1:$MOTO_PORT" --Aws:Region=us-east-1 --Aws:Bucket=cost --Aws:DeliveryStream=cost-raw --Aws:KinesisStream=cost-events)
+  dotnet "$SERVICE_DLL" provision "${MOTO[@]}" --Provision:BufferingSeconds=0 > "$RESULTS/moto-provision.log" 2>&1
+  run moto-gzip-200 200 --Ingest:Backend=Aws --Auth:AllowAnonymous=true "${MOTO[@]}" --Aws:FirehoseCompression=Gzip --Regroup:Enabled=true
+else
+  log "moto_server not found: no regroup run over gzip raw objects"
+fi
 
 python3 bench/cost.py "$RESULTS" "$OUT" "$SENSORS" "$DURATION"
