@@ -51,7 +51,7 @@ w("")
 w("| design | event size | Firehose records | Firehose billed GB | Firehose $ | Kinesis records | Kinesis PUT payload units | Kinesis provisioned $ | Kinesis on-demand billed GB | Kinesis on-demand $ |")
 w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for size in (200, 1000):
-    for agg in ("none", "kpl"):
+    for agg in ("none", "plain", "kpl"):
         name = f"aws-{agg}-{size}"
         if not (results / f"{name}.metrics").exists():
             continue
@@ -65,7 +65,8 @@ for size in (200, 1000):
         k_units = get(m, "ingest_sink_billing_units_total", sink="kinesis") * per
         k_bytes = get(m, "ingest_sink_bytes_total", sink="kinesis") * per
         k_ondemand_gb = (k_bytes + k_records * 1024 * 0.5) / 1e9 if agg == "kpl" else k_records * max(1024, math.ceil(k_bytes / k_records / 1024) * 1024) / 1e9
-        label = "IngestService, Kinesis " + ("`Kpl` aggregation" if agg == "kpl" else "one record per event (`None`)")
+        label = ("IngestService, plain Firehose records, " if agg == "plain" else "IngestService, gzip Firehose records, ") + \
+            "Kinesis " + ("`Kpl` aggregation" if agg == "kpl" else "one record per event (`None`)")
         w(f"| {label} | {size} B | {fh_records:,.0f} | {fh_gb:.3f} | {fh_gb * PRICES['firehose_gb']:.4f} | {k_records:,.0f} | {k_units:,.0f} | "
           f"{k_units / 1e6 * PRICES['kinesis_put_units_million']:.5f} | {k_ondemand_gb:.3f} | {k_ondemand_gb * PRICES['kinesis_ondemand_gb']:.4f} |")
     envelope = size + 110
@@ -74,6 +75,57 @@ for size in (200, 1000):
     w(f"| (b) one Firehose record per event | {size} B | 1,000,000 | {fh_gb:.3f} | {fh_gb * PRICES['firehose_gb']:.4f} | 1,000,000 | 1,000,000 | "
       f"{PRICES['kinesis_put_units_million']:.5f} | {k_gb:.3f} | {k_gb * PRICES['kinesis_ondemand_gb']:.4f} |")
 w("")
+w("### Firehose compression (`Aws:FirehoseCompression`), per million events")
+w("")
+w("Same runs: `Gzip` (the default) beside `None`, both with Kinesis `None`. Billed GB is Firehose's 5 KB-rounded records "
+  "of the bytes sent; CPU is the service process's user + system time over the load generator's run, per 1,000 acknowledged requests. "
+  "The load generator pads events with `x` to reach their size, which compresses far better than real readings, and "
+  "a window's record then stays under 5 KB, so billing is Firehose's per-record minimum: the `bench/GzipLevels` table "
+  "below measures envelopes with random readings instead.")
+w("")
+w("| Firehose records | event size | records | plain bytes per event | billed GB | Firehose $ | compression ratio | CPU ms per 1k requests | events/s |")
+w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+for size in (200, 1000):
+    plain_bytes = None
+    for agg, label in (("plain", "`None`"), ("none", "`Gzip`")):
+        name = f"aws-{agg}-{size}"
+        if not (results / f"{name}.metrics").exists():
+            continue
+        m = metrics(name)
+        events = get(m, "ingest_events_accepted_total")
+        per = 1e6 / events
+        sent = get(m, "ingest_sink_bytes_total", sink="firehose") * per
+        kinesis_bytes = get(m, "ingest_sink_bytes_total", sink="kinesis") * per
+        plain_bytes = kinesis_bytes / 1e6
+        fh_gb = get(m, "ingest_sink_billing_units_total", sink="firehose") * per * 5 * 1024 / 1e9
+        ticks, hz = (results / f"{name}.cpu").read_text().split()
+        report = json.loads((results / f"{name}.json").read_text())
+        cpu = int(ticks) / int(hz) * 1000 / (report["acked"] / 1000)
+        ratio = kinesis_bytes / sent if sent else float("nan")
+        w(f"| {label} | {size} B | {get(m, 'ingest_sink_records_total', sink='firehose') * per:,.0f} | {plain_bytes:,.0f} | {fh_gb:.3f} | "
+          f"{fh_gb * PRICES['firehose_gb']:.4f} | {ratio:.1f} | {cpu:.0f} | {report['eventsPerSecond']:,.0f} |")
+w("")
+moto = results / "moto-gzip-200.metrics"
+if moto.exists():
+    m = metrics("moto-gzip-200")
+    report = json.loads((results / "moto-gzip-200.json").read_text())
+    acked = get(m, "ingest_events_accepted_total")
+    w(f"Read back: the same gzip records sent to moto's Firehose (each raw object the records of one call, concatenated), "
+      f"{acked:,.0f} events acknowledged; the load generator's `--verify` ran a regroup pass that read "
+      f"{get(m, 'regroup_events_read_total'):,.0f} events from {get(m, 'regroup_batches_done_total'):,.0f} raw objects "
+      f"({get(m, 'regroup_bad_lines_total'):,.0f} bad lines) and found {json.dumps(report.get('verify'))} among every sensor-day it read back.")
+    w("")
+levels = results / "gzip-levels.txt"
+if levels.exists():
+    w("The same 5 KB-rounded billing on envelopes whose readings are random numbers, 500 lines per gzip member, from "
+      "`dotnet run -c Release --project bench/GzipLevels` (the service uses `Optimal`):")
+    w("")
+    w("| event size | .NET `CompressionLevel` | plain bytes per event | compression ratio | billed GB per million events | CPU µs per event |")
+    w("| ---: | --- | ---: | ---: | ---: | ---: |")
+    for line in levels.read_text().splitlines():
+        if line.startswith("|"):
+            w(line)
+    w("")
 w("Kinesis on-demand bytes for `Kpl` count each aggregated record's bytes plus half a kilobyte of rounding on average; "
   "`Kpl` record bytes are the packer's worst-case framing estimate, so they slightly overstate. FakeAws has one shard: "
   "a stream with S shards gets at least S aggregated records per window instead of one.")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cost model: runs the service with the load generator and reads what it did from its own /metrics:
-#   - Aws backend against bench/FakeAws, 200 B and 1 KB events, Kinesis aggregation None and Kpl:
-#     Firehose records, bytes and 5 KB billing units; Kinesis records and 25 KB PUT payload units;
+#   - Aws backend against bench/FakeAws, 200 B and 1 KB events, Kinesis aggregation None and Kpl, Firehose
+#     records gzip (the default) and plain: Firehose records, bytes and 5 KB billing units; Kinesis records and
+#     25 KB PUT payload units; the service's CPU per 1,000 requests;
 #   - Local backend with --verify: the object-store requests of regrouping and of reading every sensor-day
 #     back (the same regroup and read code runs over S3 in Aws mode, request for request).
 # Then prices them per million events beside (a) one S3 object per event and (b) one Firehose record per
@@ -23,9 +24,11 @@ cleanup() { for pid in "${PIDS[@]:-}"; do [[ -n "$pid" ]] && kill "$pid" 2>/dev/
 trap cleanup EXIT
 log() { printf '== %s\n' "$*" >&2; }
 
-for project in src/IngestService src/IngestService.LoadGen bench/FakeAws; do
+for project in src/IngestService src/IngestService.LoadGen bench/FakeAws bench/GzipLevels; do
   dotnet build "$project" -c Release -v q -nologo | grep -E " error " || true
 done
+# Gzip ratio and CPU per level on envelopes with random readings (the load generator's 'x' padding flatters gzip).
+dotnet "$ROOT/bench/GzipLevels/bin/Release/net10.0/GzipLevels.dll" > "$RESULTS/gzip-levels.txt"
 SERVICE_DLL=$ROOT/src/IngestService/bin/Release/net10.0/IngestService.dll
 LOADGEN_DLL=$ROOT/src/IngestService.LoadGen/bin/Release/net10.0/IngestService.LoadGen.dll
 FAKE_DLL=$ROOT/bench/FakeAws/bin/Release/net10.0/FakeAws.dll
@@ -54,9 +57,12 @@ run() {
   wait_healthy "$SERVICE_PORT"
   log "$name: $SENSORS sensors, $bytes-byte events, $DURATION"
   local verify=()
-  [[ $name == local-* ]] && verify=(--verify)
+  [[ $name == local-* || $name == moto-* ]] && verify=(--verify)
+  local cpu_before; cpu_before=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
   dotnet "$LOADGEN_DLL" --url "http://127.0.0.1:$SERVICE_PORT" --sensors "$SENSORS" --duration "$DURATION" \
     --event-bytes "$bytes" "${verify[@]}" 2> "$RESULTS/$name.loadgen.err" | tail -1 > "$RESULTS/$name.json"
+  # The service's user + system CPU over the load generator's run (its verify step included for local-*).
+  echo "$(( $(awk '{ print $14 + $15 }' "/proc/$pid/stat") - cpu_before )) $(getconf CLK_TCK)" > "$RESULTS/$name.cpu"
   curl -s "http://127.0.0.1:$SERVICE_PORT/metrics" > "$RESULTS/$name.metrics"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$data"
@@ -65,10 +71,27 @@ run() {
 AWS=(--Ingest:Backend=Aws --Auth:AllowAnonymous=true --Aws:ServiceUrl="http://127.0.0.1:$FAKE_PORT" --Aws:Region=us-east-1
      --Aws:Bucket=bench --Aws:DeliveryStream=bench --Aws:KinesisStream=bench)
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
+# aws-none / aws-kpl: Kinesis aggregation None / Kpl with the default gzip Firehose records; aws-plain: plain
+# Firehose records (Aws:FirehoseCompression=None), Kinesis None, for the compression comparison.
 for bytes in 200 1000; do
-  run "aws-none-$bytes" "$bytes" "${AWS[@]}" --Aws:KinesisAggregation=None
-  run "aws-kpl-$bytes" "$bytes" "${AWS[@]}" --Aws:KinesisAggregation=Kpl
+  run "aws-none-$bytes" "$bytes" "${AWS[@]}" --Aws:KinesisAggregation=None --Aws:FirehoseCompression=Gzip
+  run "aws-plain-$bytes" "$bytes" "${AWS[@]}" --Aws:KinesisAggregation=None --Aws:FirehoseCompression=None
+  run "aws-kpl-$bytes" "$bytes" "${AWS[@]}" --Aws:KinesisAggregation=Kpl --Aws:FirehoseCompression=Gzip
 done
 run local-200 200
+
+# Gzip records through a real Firehose emulator: moto writes each PutRecordBatch as one raw object (the records
+# concatenated, so multi-member gzip), and --verify's regroup pass must read every acknowledged event back once.
+MOTO_PORT=5295
+if command -v moto_server >/dev/null; then
+  moto_server -H 127.0.0.1 -p "$MOTO_PORT" > "$RESULTS/moto.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 60); do curl -s -o /dev/null "http://127.0.0.1:$MOTO_PORT/" && break; sleep 0.5; done
+  MOTO=(--Aws:ServiceUrl="http://127.0.0.1:$MOTO_PORT" --Aws:Region=us-east-1 --Aws:Bucket=cost --Aws:DeliveryStream=cost-raw --Aws:KinesisStream=cost-events)
+  dotnet "$SERVICE_DLL" provision "${MOTO[@]}" --Provision:BufferingSeconds=0 > "$RESULTS/moto-provision.log" 2>&1
+  run moto-gzip-200 200 --Ingest:Backend=Aws --Auth:AllowAnonymous=true "${MOTO[@]}" --Aws:FirehoseCompression=Gzip --Regroup:Enabled=true
+else
+  log "moto_server not found: no regroup run over gzip raw objects"
+fi
 
 python3 bench/cost.py "$RESULTS" "$OUT" "$SENSORS" "$DURATION"

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -165,6 +166,69 @@ public sealed partial class AwsDeliveryTests(MotoFixture moto) : IAsyncLifetime
         Assert.Contains(("slow-1", 1), (await RawLinesAsync("slow-1")).Select(Identity));
     }
 
+    [Fact]
+    public async Task With_gzip_records_the_raw_object_is_a_multi_member_gzip_stream_that_zcat_reads_back_as_the_acknowledged_NDJSON()
+    {
+        await using var app = new AwsAppFactory(moto, _proxy.Url, moto.Service, new() { ["Aws:FirehoseCompression"] = "Gzip" });
+        using var client = app.CreateClient();
+
+        // Incompressible padding, so one window's lines need more than one 1,000 KiB gzip record.
+        var random = new Random(14);
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        var events = Enumerable.Range(1, 40)
+            .Select(seq => $$"""{"ts":"2026-11-21T10:00:{{seq % 60:00}}Z","seq":{{seq}},"pad":"{{new string([.. Enumerable.Range(0, 60_000).Select(_ => alphabet[random.Next(64)])])}}"}""")
+            .ToList();
+        using var response = await client.PostAsync(
+            new Uri("/v1/sensors/gz-1/events", UriKind.Relative), new StringContent(string.Join('\n', events), Encoding.UTF8, "application/x-ndjson"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var call = Assert.Single(_proxy.CallsWith("PutRecordBatch", "\"gz-1\""));
+        Assert.True(call.Entries.Count >= 2, $"{call.Entries.Count} records");
+        using var s3 = moto.AdminS3();
+        var objects = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = moto.Bucket });
+        byte[]? gzip = null;
+        foreach (var o in (objects.S3Objects ?? []).Where(o => o.Key.StartsWith("raw/", StringComparison.Ordinal)))
+        {
+            using var get = await s3.GetObjectAsync(moto.Bucket, o.Key);
+            using var bytes = new MemoryStream();
+            await get.ResponseStream.CopyToAsync(bytes);
+            if (Encoding.UTF8.GetString(FaultProxy.Plain(bytes.ToArray())).Contains("\"gz-1\"", StringComparison.Ordinal))
+            {
+                Assert.Null(gzip);
+                gzip = bytes.ToArray();
+            }
+        }
+
+        Assert.NotNull(gzip);
+        Assert.Equal([0x1f, 0x8b], gzip[..2]);
+        var ndjson = await ZcatAsync(gzip);
+        Assert.Equal(string.Concat(call.Entries), ndjson);
+        var lines = ndjson.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(events.Count, lines.Length);
+        for (var i = 0; i < lines.Length; i++)
+        {
+            Assert.Equal(("gz-1", i + 1), Identity(lines[i]));
+            Assert.EndsWith(",\"event\":" + events[i] + "}", lines[i], StringComparison.Ordinal);
+        }
+
+        // Kinesis records stay plain NDJSON lines for consumers.
+        var stream = (await StreamRecordsAsync()).Where(r => r.PartitionKey == "gz-1").Select(r => Encoding.UTF8.GetString(r.Data)).ToList();
+        Assert.Equal(lines.Select(l => l + "\n"), stream);
+    }
+
+    /// <summary>What <c>zcat</c> makes of the bytes: every member, one after the other.</summary>
+    private static async Task<string> ZcatAsync(byte[] gzip)
+    {
+        using var zcat = Process.Start(new ProcessStartInfo("gzip", "-dc") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false })!;
+        var output = zcat.StandardOutput.ReadToEndAsync();
+        await zcat.StandardInput.BaseStream.WriteAsync(gzip);
+        zcat.StandardInput.Close();
+        var text = await output;
+        await zcat.WaitForExitAsync();
+        Assert.Equal(0, zcat.ExitCode);
+        return text;
+    }
+
     private static string Event(int seq) => $$"""{"ts":"2026-11-21T10:00:{{seq % 60:00}}Z","seq":{{seq}},"temperature":21.5,"pad":"{{new string('x', 200)}}"}""";
 
     private static Task<HttpResponseMessage> PostAsync(HttpClient client, string sensor, int seq) =>
@@ -193,8 +257,9 @@ public sealed partial class AwsDeliveryTests(MotoFixture moto) : IAsyncLifetime
             Assert.True(o.Key.StartsWith($"raw/{today:yyyy/MM/dd}/", StringComparison.Ordinal)
                 || o.Key.StartsWith($"raw/{today.AddDays(-1):yyyy/MM/dd}/", StringComparison.Ordinal), o.Key);
             using var get = await s3.GetObjectAsync(moto.Bucket, o.Key);
-            using var reader = new StreamReader(get.ResponseStream);
-            var text = await reader.ReadToEndAsync();
+            using var raw = new MemoryStream();
+            await get.ResponseStream.CopyToAsync(raw);
+            var text = Encoding.UTF8.GetString(FaultProxy.Plain(raw.ToArray()));
             Assert.EndsWith("\n", text, StringComparison.Ordinal);
             lines.AddRange(text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => Identity(l).Sensor.StartsWith(sensorPrefix, StringComparison.Ordinal)));
         }

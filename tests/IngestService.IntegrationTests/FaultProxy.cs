@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
@@ -183,9 +184,23 @@ public sealed class FaultProxy : IAsyncDisposable
         return Encoding.UTF8.GetBytes(json.ToJsonString());
     }
 
+    /// <summary>Each record as text; a gzip member (Firehose under <c>Aws:FirehoseCompression=Gzip</c>) is decompressed first.</summary>
     private static List<string> DecodeEntries(byte[] body)
     {
         var json = JsonNode.Parse(body)!;
-        return [.. json["Records"]!.AsArray().Select(r => Encoding.UTF8.GetString(Convert.FromBase64String(r!["Data"]!.GetValue<string>())))];
+        return [.. json["Records"]!.AsArray().Select(r => Encoding.UTF8.GetString(Plain(Convert.FromBase64String(r!["Data"]!.GetValue<string>()))))];
+    }
+
+    public static byte[] Plain(byte[] data)
+    {
+        if (data is not [0x1f, 0x8b, ..])
+        {
+            return data;
+        }
+
+        using var gzip = new GZipStream(new MemoryStream(data), CompressionMode.Decompress);
+        using var plain = new MemoryStream();
+        gzip.CopyTo(plain);
+        return plain.ToArray();
     }
 }

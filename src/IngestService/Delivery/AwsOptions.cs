@@ -28,6 +28,24 @@ public sealed class AwsOptions
 
     /// <summary>How events become Kinesis records. Default <c>None</c>: one record per event.</summary>
     public KinesisAggregation KinesisAggregation { get; set; } = KinesisAggregation.None;
+
+    /// <summary>
+    /// How packed Firehose records are encoded. Default <c>Gzip</c>: each record one gzip member, so Firehose
+    /// bills (and stores) the compressed bytes. The delivery stream must then be UNCOMPRESSED.
+    /// </summary>
+    public FirehoseCompression FirehoseCompression { get; set; } = FirehoseCompression.Gzip;
+}
+
+public enum FirehoseCompression
+{
+    /// <summary>Records are the NDJSON lines as they are.</summary>
+    None,
+
+    /// <summary>
+    /// Each record is one gzip member of whole lines; a delivered object is a multi-member gzip stream. Firehose
+    /// bills ingested bytes per record (5 KB minimum), so this bills the compressed size: about a fifth.
+    /// </summary>
+    Gzip,
 }
 
 public enum KinesisAggregation

@@ -35,7 +35,7 @@ public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider 
 
         for (var attempt = 0; pending.Count > 0; attempt++)
         {
-            var packing = await PackAsync(events, pending, cancellationToken).ConfigureAwait(false);
+            using var packing = await PackAsync(events, pending, cancellationToken).ConfigureAwait(false);
             AwsServiceException? fatal = null;
             if (packing.TooLarge.Count > 0)
             {
@@ -50,6 +50,7 @@ public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider 
             }
 
             // Each call marks what it got accepted itself, so a deadline that cancels one call keeps the rest.
+            // Every call has ended before the packing (and its encoded records) is disposed.
             foreach (var outcome in await Task.WhenAll(calls).ConfigureAwait(false))
             {
                 fatal ??= outcome;

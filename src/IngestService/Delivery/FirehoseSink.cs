@@ -9,7 +9,9 @@ namespace IngestService.Delivery;
 /// <summary>
 /// Firehose: a window's NDJSON lines packed into as few records as fit (Firehose bills each record rounded
 /// up to 5 KB, so one record per event would cost several times more), each a concatenation of whole
-/// lines. Firehose writes records back to back, and every line already ends in <c>\n</c>.
+/// lines. Firehose writes records back to back, and every line already ends in <c>\n</c>. Under
+/// <see cref="FirehoseCompression.Gzip"/> (the default) each record is one gzip member instead
+/// (<see cref="GzipRecords"/>).
 /// </summary>
 /// <remarks>
 /// Readiness also asks the object store (HeadBucket): the bucket is where Firehose delivers and what the
@@ -20,6 +22,7 @@ public sealed class FirehoseSink(
     : AwsRecordSink(metrics, time, backoff ?? Backoff.Default, logger)
 {
     private readonly string _stream = options.Value.DeliveryStream!;
+    private readonly bool _gzip = options.Value.FirehoseCompression == FirehoseCompression.Gzip;
 
     public override string Name => "firehose";
 
@@ -50,8 +53,27 @@ public sealed class FirehoseSink(
     /// <summary><c>{"Data":""},</c> around each record.</summary>
     protected override int RecordOverhead(PendingEvent first) => 12;
 
+    /// <summary>Compressing a window takes milliseconds of CPU: it runs on the thread pool, not on the caller's flush.</summary>
+    protected override ValueTask<Packing> PackAsync(IReadOnlyList<PendingEvent> events, List<int> pending, CancellationToken cancellationToken) =>
+        _gzip
+            ? new ValueTask<Packing>(Task.Run(() => GzipRecords.Pack(events, pending, Limits, RecordOverhead(events[0])), cancellationToken))
+            : base.PackAsync(events, pending, cancellationToken);
+
     protected override async Task<PutRecordResultEntry[]> PutAsync(IReadOnlyList<PendingEvent> events, Packing packing, PackedCall call, CancellationToken cancellationToken)
     {
+        if (packing.Encoded is { } encoded)
+        {
+            var members = new ReadOnlyMemory<byte>[call.RecordCount];
+            var gzipRecords = new RecordData[call.RecordCount];
+            for (var r = 0; r < members.Length; r++)
+            {
+                members[r] = encoded[call.FirstRecord + r];
+                gzipRecords[r] = new RecordData(new ArraySegment<ReadOnlyMemory<byte>>(members, r, 1));
+            }
+
+            return await PutRecordBatchAsync(gzipRecords, cancellationToken).ConfigureAwait(false);
+        }
+
         var firstEvent = packing.Records[call.FirstRecord].Start;
         var last = packing.Records[call.FirstRecord + call.RecordCount - 1];
         var parts = new ReadOnlyMemory<byte>[last.Start + last.Count - firstEvent];
@@ -67,6 +89,11 @@ public sealed class FirehoseSink(
             records[r] = new RecordData(new ArraySegment<ReadOnlyMemory<byte>>(parts, record.Start - firstEvent, record.Count));
         }
 
+        return await PutRecordBatchAsync(records, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<PutRecordResultEntry[]> PutRecordBatchAsync(RecordData[] records, CancellationToken cancellationToken)
+    {
         var response = await client.PutRecordBatchAsync(new PutRecordBatchRequest { DeliveryStreamName = _stream, Records = records }, cancellationToken).ConfigureAwait(false);
         return response.RequestResponses;
     }

@@ -147,8 +147,11 @@ public static class Provisioning
             return;
         }
 
-        // Uncompressed NDJSON under the raw prefix, Firehose's default YYYY/MM/DD/HH/ layout in UTC; delivery
-        // errors go under the service's bookkeeping prefix, away from the raw batches.
+        // UNCOMPRESSED whatever Aws:FirehoseCompression says: with Gzip the records are gzip members already, which
+        // Firehose concatenates into a multi-member gzip object and bills by their compressed size; Firehose's own
+        // GZIP would bill the same bytes and compress the members a second time, which no reader expects. Under the
+        // raw prefix, Firehose's default YYYY/MM/DD/HH/ layout in UTC; delivery errors go under the service's
+        // bookkeeping prefix, away from the raw batches.
         var destination = new ExtendedS3DestinationConfiguration(
             $"arn:aws:s3:::{bucket}", roleArn, prefix, $"{StorageOptions.BookkeepingPrefix}firehose-errors/!{{firehose:error-output-type}}/", hints, "UNCOMPRESSED");
         await firehose.CreateDeliveryStreamAsync(new CreateDeliveryStreamRequest(stream, "DirectPut", destination), cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace IngestService.Delivery;
 
 /// <summary>The service limits one sink packs a window's events into.</summary>
@@ -38,7 +40,7 @@ public readonly record struct PackedCall(int FirstRecord, int RecordCount, long 
 /// <see cref="Events"/>), so a record format that holds several events per record (Firehose's
 /// concatenated lines now, KPL aggregation later) needs no other shape.
 /// </summary>
-public sealed class Packing
+public sealed class Packing : IDisposable
 {
     /// <summary>Event indexes in record order.</summary>
     public int[] Events { get; internal set; } = [];
@@ -52,6 +54,23 @@ public sealed class Packing
 
     /// <summary>What the sink packed against, so every call of this packing puts by the same (KPL: the shard map).</summary>
     public object? PackedAgainst { get; set; }
+
+    /// <summary>
+    /// Each record's bytes when the sink encodes its events (Firehose gzip), in pooled arrays that
+    /// <see cref="Dispose"/> returns; null when a record is its events' lines as they are.
+    /// </summary>
+    public List<ArraySegment<byte>>? Encoded { get; internal set; }
+
+    /// <summary>Call once no request reads <see cref="Encoded"/> any more.</summary>
+    public void Dispose()
+    {
+        foreach (var segment in Encoded ?? [])
+        {
+            ArrayPool<byte>.Shared.Return(segment.Array!);
+        }
+
+        Encoded = null;
+    }
 }
 
 /// <summary>

@@ -15,6 +15,9 @@ public enum Admission
 
     /// <summary>The node is shutting down.</summary>
     Draining,
+
+    /// <summary>The batching loop stopped after a fault; nothing would deliver the event.</summary>
+    Faulted,
 }
 
 /// <summary>
@@ -39,6 +42,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
     private long _pendingEvents;
     private long _pendingBytes;
     private volatile bool _draining;
+    private volatile bool _faulted;
     private Task? _loop;
 
     public Batcher(IEnumerable<IEventSink> sinks, IOptions<BatchingOptions> options, TimeProvider time, IngestMetrics metrics, ILogger<Batcher> logger)
@@ -64,12 +68,26 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
 
     public bool IsDraining => _draining;
 
+    /// <summary>The loop faulted: the node takes no events and is not ready, rather than queueing where nothing reads.</summary>
+    public bool IsFaulted => _faulted;
+
+    /// <summary>
+    /// How long past the ack deadline a flush waits for a sink that ignores cancellation before it answers the
+    /// window as timed out anyway, so every sensor's wait is bounded by the ack timeout plus this.
+    /// </summary>
+    public static readonly TimeSpan StuckSinkGrace = TimeSpan.FromSeconds(5);
+
     /// <summary>
     /// Takes all of <paramref name="events"/> or none of them: a backlog batch is never split by the
     /// pending caps.
     /// </summary>
     public Admission TryEnqueue(List<PendingEvent> events)
     {
+        if (_faulted)
+        {
+            return Admission.Faulted;
+        }
+
         if (_draining)
         {
             return Admission.Draining;
@@ -139,6 +157,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
     {
         var reader = _queue.Reader;
         Task<bool>? waitForMore = null;
+        List<PendingEvent>? window = null;
         try
         {
             while (true)
@@ -150,8 +169,16 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
                 }
 
                 waitForMore = null;
-                var window = new List<PendingEvent>();
-                long windowBytes = 0;
+
+                // A wake-up can be stale: the previous window's final Fill may have taken the events that ended
+                // this wait. A window opens only with an event in it, so no timer runs for an empty one.
+                if (!reader.TryRead(out var first))
+                {
+                    continue;
+                }
+
+                window = [first];
+                long windowBytes = first.Length;
                 using var windowTimer = new CancellationTokenSource(_options.Window, _time);
                 var windowClosed = Task.Delay(Timeout.InfiniteTimeSpan, windowTimer.Token);
                 while (Fill(reader, window, ref windowBytes))
@@ -172,12 +199,22 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
 
                 await _flushSlots.WaitAsync().ConfigureAwait(false);
                 Track(FlushAsync(window, windowBytes));
+                window = null;
             }
         }
         catch (Exception ex)
         {
-            // Unreachable by design; if it happens, every waiting sensor must still get an answer.
+            // Unreachable by design. If it happens, every held sensor gets an answer now and every later one a
+            // fast 503 (TryEnqueue refuses, the closed writer refuses a racing write, /readyz reports it) rather
+            // than an event queued where nothing reads it.
+            _faulted = true;
+            _queue.Writer.TryComplete();
             LogLoopFaulted(ex);
+            foreach (var e in window ?? [])
+            {
+                Settle(e, DeliveryOutcome.SinkFailed);
+            }
+
             while (reader.TryRead(out var e))
             {
                 Settle(e, DeliveryOutcome.SinkFailed);
@@ -239,7 +276,13 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
         {
             // The window's deadline is its oldest event's: no sensor waits longer than the ack timeout.
             var remaining = _options.AckTimeout - _time.GetElapsedTime(window[0].EnqueuedAt);
-            using var deadline = new CancellationTokenSource(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _time);
+            if (remaining < TimeSpan.Zero)
+            {
+                remaining = TimeSpan.Zero;
+            }
+
+            using var deadline = new CancellationTokenSource(remaining, _time);
+            using var giveUp = new CancellationTokenSource(remaining + StuckSinkGrace, _time);
             var accepted = new bool[_sinks.Length][];
             var deliveries = new Task[_sinks.Length];
             for (var s = 0; s < _sinks.Length; s++)
@@ -248,7 +291,23 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
                 deliveries[s] = DeliverAsync(_sinks[s], window, accepted[s], deadline.Token);
             }
 
-            await Task.WhenAll(deliveries).ConfigureAwait(false);
+            try
+            {
+                await Task.WhenAll(deliveries).WaitAsync(giveUp.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (giveUp.IsCancellationRequested)
+            {
+                // A sink ignored the deadline. What it marked so far is not trusted (it may still be writing), and
+                // it may still read the events' lines, so their buffers are left to the GC instead of the pool.
+                LogSinkStuck(window.Count);
+                foreach (var e in window)
+                {
+                    Settle(e, DeliveryOutcome.TimedOut, releaseBuffer: false);
+                }
+
+                return;
+            }
+
             var timedOut = deadline.IsCancellationRequested;
             for (var i = 0; i < window.Count; i++)
             {
@@ -278,6 +337,9 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
 
     private async Task DeliverAsync(IEventSink sink, List<PendingEvent> window, bool[] accepted, CancellationToken deadline)
     {
+        // Each sink starts on its own work item: what a sink does before its first wait (packing, writing and
+        // signing a request body of megabytes) delays neither the other sinks nor the loop's next window.
+        await Task.Yield();
         var started = _time.GetTimestamp();
         try
         {
@@ -296,12 +358,20 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
         }
     }
 
-    private void Settle(PendingEvent e, DeliveryOutcome outcome)
+    /// <summary>Answers an event once; later calls for the same event change nothing.</summary>
+    private void Settle(PendingEvent e, DeliveryOutcome outcome, bool releaseBuffer = true)
     {
-        e.Complete(outcome);
+        if (!e.Complete(outcome))
+        {
+            return;
+        }
+
         Interlocked.Add(ref _pendingEvents, -1);
         Interlocked.Add(ref _pendingBytes, -e.Length);
-        e.ReleaseBuffer();
+        if (releaseBuffer)
+        {
+            e.ReleaseBuffer();
+        }
     }
 
     [LoggerMessage(1001, LogLevel.Critical, "The batching loop faulted; held events were failed")]
@@ -315,4 +385,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
 
     [LoggerMessage(1004, LogLevel.Warning, "Sink {Sink} did not accept a window of {Count} events before the ack deadline")]
     private partial void LogSinkTimedOut(string sink, int count);
+
+    [LoggerMessage(1005, LogLevel.Error, "A sink ignored the ack deadline; a window of {Count} events was answered as timed out")]
+    private partial void LogSinkStuck(int count);
 }

@@ -156,6 +156,11 @@ public static class IngestApi
                 context.Response.Headers.RetryAfter = "1";
                 return Reject(metrics, "draining", StatusCodes.Status503ServiceUnavailable, "Node is shutting down",
                     "This node is shutting down and takes no new events; send the same event again after Retry-After seconds (another node will take it).");
+            case Admission.Faulted:
+                Release(events);
+                context.Response.Headers.RetryAfter = "1";
+                return Reject(metrics, "batcher_faulted", StatusCodes.Status503ServiceUnavailable, "Node cannot store events",
+                    "This node's batching loop stopped after an internal fault and it takes no new events; send the same event again after Retry-After seconds (another node will take it).");
         }
 
         var outcome = DeliveryOutcome.Stored;

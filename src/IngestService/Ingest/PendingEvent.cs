@@ -46,7 +46,8 @@ public sealed class PendingEvent
 
     public Task<DeliveryOutcome> Completion => _completion.Task;
 
-    internal void Complete(DeliveryOutcome outcome) => _completion.TrySetResult(outcome);
+    /// <summary>False when the event was already answered.</summary>
+    internal bool Complete(DeliveryOutcome outcome) => _completion.TrySetResult(outcome);
 
     /// <summary>Gives the buffer back once no sink can read it any more.</summary>
     internal void ReleaseBuffer()

@@ -50,6 +50,11 @@ public static class OperationsApi
             return TypedResults.Problem("This node is shutting down.", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Draining");
         }
 
+        if (batcher.IsFaulted)
+        {
+            return TypedResults.Problem("This node's batching loop stopped after an internal fault; replace the node.", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Batcher faulted");
+        }
+
         var results = await probe.CheckAsync();
         var failing = results.Where(r => r.Problem is not null).Select(r => r.Name).ToArray();
         if (failing.Length > 0)

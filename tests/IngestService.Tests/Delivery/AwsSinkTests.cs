@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.IO.Compression;
 using System.Text;
 using IngestService.Delivery;
 using IngestService.Delivery.Aws;
@@ -164,17 +165,110 @@ public sealed class AwsSinkTests : SinkTestBase
         Assert.Equal(events.Sum(e => (long)e.Length), counts["ingest_sink_bytes"]);
     }
 
-    private FirehoseSink Firehose(IFirehoseClient client) =>
-        new(client, Options.Create(new AwsOptions { DeliveryStream = "raw" }), Metrics, TimeProvider.System, NullLogger<FirehoseSink>.Instance, backoff: NoWait);
+    [Fact]
+    public async Task With_gzip_each_Firehose_record_is_one_gzip_member_of_whole_lines_and_the_billed_bytes_are_the_compressed_ones()
+    {
+        var billed = new Dictionary<string, long>();
+        using var listener = SinkCounters(billed);
+        var client = new FakeFirehose();
+        var events = Events(20);
+        var accepted = new bool[20];
+
+        await Firehose(client, FirehoseCompression.Gzip).DeliverAsync(events, accepted, default);
+
+        var record = Assert.Single(Assert.Single(client.RawCalls));
+        Assert.Equal([0x1f, 0x8b], record[..2]);
+        Assert.Equal(string.Concat(events.Select(Text)), Gunzip(record));
+        Assert.All(accepted, Assert.True);
+        Assert.Equal(record.Length, billed["ingest_sink_bytes"]);
+        Assert.True(record.Length < events.Sum(e => e.Length) / 4, $"{record.Length} compressed bytes");
+    }
+
+    [Fact]
+    public async Task With_gzip_the_record_limit_counts_compressed_bytes_so_one_record_carries_more_than_1000_KiB_of_lines()
+    {
+        var client = new FakeFirehose();
+        var events = Events(4, 400 * 1024);
+
+        await Firehose(client, FirehoseCompression.Gzip).DeliverAsync(events, new bool[4], default);
+
+        var record = Assert.Single(Assert.Single(client.RawCalls));
+        Assert.Equal(string.Concat(events.Select(Text)), Gunzip(record));
+    }
+
+    [Fact]
+    public async Task With_gzip_lines_that_do_not_compress_under_the_limit_are_split_into_members_that_each_fit_in_order()
+    {
+        var client = new FakeFirehose();
+        var random = new Random(7);
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        var events = Events(8, 300 * 1024, _ => new string([.. Enumerable.Range(0, 300 * 1024).Select(_ => alphabet[random.Next(alphabet.Length)])]));
+        var accepted = new bool[8];
+
+        await Firehose(client, FirehoseCompression.Gzip).DeliverAsync(events, accepted, default);
+
+        var records = client.RawCalls.SelectMany(c => c).ToList();
+        Assert.True(records.Count > 1);
+        Assert.All(records, r => Assert.InRange(r.Length, 1, PackingLimits.Firehose.MaxRecordBytes));
+        Assert.Equal(string.Concat(events.Select(Text)), string.Concat(records.Select(Gunzip)));
+        Assert.All(accepted, Assert.True);
+    }
+
+    [Fact]
+    public async Task With_gzip_only_the_failed_member_is_sent_again()
+    {
+        var client = new FakeFirehose { Fail = (call, record) => call == 0 && record == 0 ? "ServiceUnavailableException" : null };
+        var events = Events(5);
+        var accepted = new bool[5];
+
+        await Firehose(client, FirehoseCompression.Gzip).DeliverAsync(events, accepted, default);
+
+        Assert.Equal(2, client.RawCalls.Count);
+        Assert.Equal(string.Concat(events.Select(Text)), Gunzip(Assert.Single(client.RawCalls[1])));
+        Assert.All(accepted, Assert.True);
+    }
+
+    private MeterListener SinkCounters(Dictionary<string, long> counts)
+    {
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter == Metrics.Meter)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+        {
+            lock (counts)
+            {
+                counts[instrument.Name] = counts.GetValueOrDefault(instrument.Name) + value;
+            }
+        });
+        listener.Start();
+        return listener;
+    }
+
+    private static string Gunzip(byte[] member)
+    {
+        using var gzip = new GZipStream(new MemoryStream(member), CompressionMode.Decompress);
+        using var reader = new StreamReader(gzip, Encoding.UTF8);
+        return reader.ReadToEnd();
+    }
+
+    private FirehoseSink Firehose(IFirehoseClient client, FirehoseCompression compression = FirehoseCompression.None) =>
+        new(client, Options.Create(new AwsOptions { DeliveryStream = "raw", FirehoseCompression = compression }), Metrics, TimeProvider.System, NullLogger<FirehoseSink>.Instance, backoff: NoWait);
 
     private KinesisSink Kinesis(IKinesisClient client) =>
         new(client, Options.Create(new AwsOptions { KinesisStream = "events" }), Metrics, TimeProvider.System, NullLogger<KinesisSink>.Instance, NoWait);
 
-    private static List<PendingEvent> Events(int count, int size = 100) =>
+    private static List<PendingEvent> Events(int count, int size = 100, Func<int, string>? pad = null) =>
         [.. Enumerable.Range(0, count).Select(i =>
         {
             var line = $"{{\"sensorId\":\"s{i % 3}\",\"seq\":{i},\"pad\":\"";
-            var text = line + new string('x', Math.Max(0, size - line.Length - 3)) + "\"}\n";
+            var text = line + (pad?.Invoke(i) ?? new string('x', Math.Max(0, size - line.Length - 3))) + "\"}\n";
             var bytes = Encoding.UTF8.GetBytes(text);
             return new PendingEvent($"s{i % 3}", new EventHeader(DateTimeOffset.UnixEpoch, i), bytes, bytes.Length, 0);
         })];
@@ -187,6 +281,9 @@ public sealed class AwsSinkTests : SinkTestBase
     {
         public List<List<string>> Calls { get; } = [];
 
+        /// <summary>Each call's records as the bytes sent.</summary>
+        public List<List<byte[]>> RawCalls { get; } = [];
+
         public Func<int, int, string?> Fail { get; init; } = (_, _) => null;
 
         public Func<int, Exception?> Throw { get; init; } = _ => null;
@@ -198,6 +295,7 @@ public sealed class AwsSinkTests : SinkTestBase
             {
                 call = Calls.Count;
                 Calls.Add([.. request.Records.Select(Text)]);
+                RawCalls.Add([.. request.Records.Select(r => r.Parts.SelectMany(p => p.ToArray()).ToArray())]);
             }
 
             if (Throw(call) is { } ex)

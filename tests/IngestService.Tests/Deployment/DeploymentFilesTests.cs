@@ -54,6 +54,22 @@ public sealed partial class DeploymentFilesTests
     }
 
     [Fact]
+    public async Task The_delivery_stream_is_uncompressed_because_the_service_sends_gzip_records()
+    {
+        using var template = await LoadYamlAsJsonAsync(Path.Combine("deploy", "cloudformation", "ingest-service.yaml"));
+        var resources = template.RootElement.GetProperty("Resources");
+        var destination = resources.GetProperty("DeliveryStream").GetProperty("Properties").GetProperty("ExtendedS3DestinationConfiguration");
+        var environment = resources.EnumerateObject()
+            .Where(r => r.Value.GetProperty("Type").GetString() == "AWS::ECS::TaskDefinition")
+            .SelectMany(r => r.Value.GetProperty("Properties").GetProperty("ContainerDefinitions").EnumerateArray())
+            .SelectMany(c => c.TryGetProperty("Environment", out var e) ? e.EnumerateArray() : Enumerable.Empty<JsonElement>())
+            .ToDictionary(e => e.GetProperty("Name").GetString()!, e => e.GetProperty("Value").ToString());
+
+        Assert.Equal("UNCOMPRESSED", destination.GetProperty("CompressionFormat").GetString());
+        Assert.Equal("Gzip", environment["Aws__FirehoseCompression"]);
+    }
+
+    [Fact]
     public async Task The_compose_file_runs_several_provisioned_nodes_behind_a_round_robin_load_balancer_on_port_5080()
     {
         using var compose = await LoadYamlAsJsonAsync("docker-compose.yml");

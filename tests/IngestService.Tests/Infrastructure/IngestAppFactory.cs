@@ -15,8 +15,9 @@ public sealed class IngestAppFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
     private readonly IEventSink? _sink;
+    private readonly Action<IServiceCollection>? _services;
 
-    public IngestAppFactory(Dictionary<string, string?>? settings = null, IEventSink? sink = null)
+    public IngestAppFactory(Dictionary<string, string?>? settings = null, IEventSink? sink = null, Action<IServiceCollection>? services = null)
     {
         DataPath = Path.Combine(Path.GetTempPath(), "ingest-tests", Guid.NewGuid().ToString("N"));
         _settings = new Dictionary<string, string?>
@@ -31,6 +32,7 @@ public sealed class IngestAppFactory : WebApplicationFactory<Program>
         }
 
         _sink = sink;
+        _services = services;
     }
 
     public string DataPath { get; }
@@ -47,6 +49,11 @@ public sealed class IngestAppFactory : WebApplicationFactory<Program>
         if (_sink is not null)
         {
             builder.ConfigureTestServices(services => services.RemoveAll<IEventSink>().AddSingleton(_sink));
+        }
+
+        if (_services is not null)
+        {
+            builder.ConfigureTestServices(_services);
         }
     }
 

@@ -104,6 +104,27 @@ public sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
         }
     }
 
+    /// <summary>Completes once exactly <paramref name="count"/> timers are armed (0: every timer fired or was disposed).</summary>
+    public async Task WaitForArmedTimersAsync(int count)
+    {
+        using var giveUp = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            Task changed;
+            lock (_lock)
+            {
+                if (_timers.Count == count)
+                {
+                    return;
+                }
+
+                changed = _changed.Task;
+            }
+
+            await changed.WaitAsync(giveUp.Token);
+        }
+    }
+
     private void Signal()
     {
         TaskCompletionSource changed;

@@ -8,7 +8,8 @@ namespace IngestService.Tests.Infrastructure;
 /// A sink the test steers: every window it receives is published on <see cref="Windows"/>, and the test decides
 /// when and how it ends through the delivery's <see cref="SinkCall.Accept"/> and friends.
 /// </summary>
-public sealed class ScriptedSink(string name = "scripted") : IEventSink
+/// <remarks>With <paramref name="ignoresCancellation"/> the delivery keeps waiting past the ack deadline, as a buggy sink would.</remarks>
+public sealed class ScriptedSink(string name = "scripted", bool ignoresCancellation = false) : IEventSink
 {
     private readonly Channel<SinkCall> _calls = Channel.CreateUnbounded<SinkCall>();
 
@@ -22,7 +23,7 @@ public sealed class ScriptedSink(string name = "scripted") : IEventSink
     {
         var call = new SinkCall([.. events.Select(e => e.Line.ToArray())], [.. events.Select(e => e.SensorId)], accepted);
         await _calls.Writer.WriteAsync(call, cancellationToken);
-        await call.Outcome.Task.WaitAsync(cancellationToken);
+        await call.Outcome.Task.WaitAsync(ignoresCancellation ? CancellationToken.None : cancellationToken);
     }
 
     public Task<string?> CheckReadyAsync(CancellationToken cancellationToken) => Task.FromResult(ReadyProblem);

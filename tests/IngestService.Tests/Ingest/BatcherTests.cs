@@ -177,7 +177,8 @@ public sealed class BatcherTests : IAsyncLifetime
         var stuck = await sink.NextWindowAsync();
 
         var fast = Enqueue(batcher, "s2", 1);
-        await CloseWindowAsync(timers: 2);
+        // The stuck flush holds its deadline and give-up timers; the third is the new window's.
+        await CloseWindowAsync(timers: 3);
         (await sink.NextWindowAsync()).Accept();
 
         Assert.Equal(DeliveryOutcome.Stored, await fast.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
@@ -221,6 +222,82 @@ public sealed class BatcherTests : IAsyncLifetime
             Encoding.UTF8.GetString(call.Lines[0]));
     }
 
+    [Fact]
+    public async Task An_event_that_arrives_as_a_window_closes_leaves_no_empty_window_open_behind_it()
+    {
+        var sink = new ScriptedSink();
+        var batcher = await StartAsync(sink);
+
+        // The late event completes the loop's pending wake-up while the closing window's last read takes it;
+        // repeated because that ordering is up to the thread pool.
+        for (var i = 0; i < 20; i++)
+        {
+            var first = Enqueue(batcher, "s1", i);
+            await _time.WaitForTimersAsync();
+            var late = Enqueue(batcher, "s2", i);
+            _time.Advance(Window);
+            (await sink.NextWindowAsync()).Accept();
+            await Task.WhenAll(first.Completion, late.Completion).WaitAsync(TimeSpan.FromSeconds(10));
+
+            // No timer left: no window is open without an event in it.
+            await _time.WaitForArmedTimersAsync(0);
+        }
+    }
+
+    [Fact]
+    public async Task After_a_loop_fault_the_held_event_is_failed_and_every_later_event_is_refused_at_once()
+    {
+        var time = new FaultingTimeProvider(_time);
+        var batcher = await StartAsync([new ScriptedSink()], _ => { }, time);
+
+        time.FailNextTimer();
+        var held = Enqueue(batcher, "s1", 1);
+
+        Assert.Equal(DeliveryOutcome.SinkFailed, await held.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(batcher.IsFaulted);
+        Assert.Equal(Admission.Faulted, batcher.TryEnqueue([Event("s2", 1)]));
+        Assert.Equal(0, batcher.PendingEvents);
+        Assert.Equal(0, batcher.PendingBytes);
+    }
+
+    [Fact]
+    public async Task A_sink_that_ignores_the_ack_deadline_still_gets_its_window_answered_as_timed_out()
+    {
+        var sink = new ScriptedSink(ignoresCancellation: true);
+        var batcher = await StartAsync(sink);
+
+        var e = Enqueue(batcher, "s1", 1);
+        await CloseWindowAsync();
+        await sink.NextWindowAsync();
+        _time.Advance(new BatchingOptions().AckTimeout);
+        Assert.False(e.Completion.IsCompleted);
+        _time.Advance(Batcher.StuckSinkGrace);
+
+        Assert.Equal(DeliveryOutcome.TimedOut, await e.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(0, batcher.PendingEvents);
+        Assert.Equal(Admission.Accepted, batcher.TryEnqueue([Event("s2", 1)]));
+    }
+
+    [Fact]
+    public async Task A_sink_busy_before_its_first_wait_holds_up_neither_the_other_sink_nor_the_next_window()
+    {
+        using var busy = new BusySink();
+        var other = new ScriptedSink();
+        var batcher = await StartAsync(busy, other);
+
+        var first = Enqueue(batcher, "s1", 1);
+        await CloseWindowAsync();
+        (await other.NextWindowAsync()).Accept();
+        var second = Enqueue(batcher, "s2", 1);
+        await CloseWindowAsync(timers: 3);
+        (await other.NextWindowAsync()).Accept();
+
+        Assert.False(first.Completion.IsCompleted);
+        busy.Release();
+        Assert.Equal(DeliveryOutcome.Stored, await first.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(DeliveryOutcome.Stored, await second.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
     private async Task CloseWindowAsync(int timers = 1)
     {
         await _time.WaitForTimersAsync(timers);
@@ -242,14 +319,35 @@ public sealed class BatcherTests : IAsyncLifetime
 
     private Task<Batcher> StartAsync(params IEventSink[] sinks) => StartAsync(sinks, _ => { });
 
-    private async Task<Batcher> StartAsync(IEventSink[] sinks, Action<BatchingOptions> configure)
+    private async Task<Batcher> StartAsync(IEventSink[] sinks, Action<BatchingOptions> configure, TimeProvider? time = null)
     {
         var options = new BatchingOptions { Window = Window };
         configure(options);
-        var batcher = new Batcher(sinks, Options.Create(options), _time, new IngestMetrics(_meters), NullLogger<Batcher>.Instance);
+        var batcher = new Batcher(sinks, Options.Create(options), time ?? _time, new IngestMetrics(_meters), NullLogger<Batcher>.Instance);
         _batchers.Add(batcher);
         await batcher.StartAsync(CancellationToken.None);
         return batcher;
+    }
+
+    /// <summary>Works synchronously (as serializing and signing a large request does) until released, then accepts all.</summary>
+    private sealed class BusySink : IEventSink, IDisposable
+    {
+        private readonly ManualResetEventSlim _released = new();
+
+        public string Name => "busy";
+
+        public void Release() => _released.Set();
+
+        public Task DeliverAsync(IReadOnlyList<PendingEvent> events, bool[] accepted, CancellationToken cancellationToken)
+        {
+            _released.Wait(TimeSpan.FromSeconds(30), CancellationToken.None);
+            Array.Fill(accepted, true);
+            return Task.CompletedTask;
+        }
+
+        public Task<string?> CheckReadyAsync(CancellationToken cancellationToken) => Task.FromResult<string?>(null);
+
+        public void Dispose() => _released.Dispose();
     }
 
     private sealed class TestMeterFactory : IMeterFactory
