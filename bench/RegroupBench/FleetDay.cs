@@ -25,7 +25,7 @@ internal static class FleetDay
             // One store instance per node: its own in-process locks, as another process's would be.
             var store = counter.Wrap(new FileSystemObjectStore(data));
             return new Regrouper(store, new SensorDayMerger(store, clock, NullLogger<SensorDayMerger>.Instance), Options.Create(settings),
-                Options.Create(new StorageOptions()), clock, new RegroupMetrics(meters), NullLogger<Regrouper>.Instance);
+                Options.Create(new StorageOptions()), clock, new RegroupMetrics(meters, clock, Options.Create(settings)), NullLogger<Regrouper>.Instance);
         }).ToList();
 
         var seq = new long[sensors];

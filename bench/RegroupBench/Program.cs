@@ -97,7 +97,7 @@ static async Task RegroupAsync(string data, int memoryMiB)
     var store = new FileSystemObjectStore(data);
     var settings = new RegroupOptions { MemoryBytes = memoryMiB * 1048576L };
     var regrouper = new Regrouper(store, new SensorDayMerger(store, TimeProvider.System, NullLogger<SensorDayMerger>.Instance),
-        Options.Create(settings), Options.Create(new StorageOptions()), TimeProvider.System, new RegroupMetrics(meters), NullLogger<Regrouper>.Instance);
+        Options.Create(settings), Options.Create(new StorageOptions()), TimeProvider.System, new RegroupMetrics(meters, TimeProvider.System, Options.Create(settings)), NullLogger<Regrouper>.Instance);
     var started = Stopwatch.GetTimestamp();
     var report = await regrouper.RunPassAsync(CancellationToken.None);
     var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;

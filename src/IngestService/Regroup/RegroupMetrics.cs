@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using IngestService.Operations;
+using Microsoft.Extensions.Options;
 
 namespace IngestService.Regroup;
 
@@ -14,10 +15,16 @@ public sealed class RegroupMetrics
     private readonly Counter<long> _badLines;
     private readonly Counter<long> _conflicts;
     private readonly Histogram<double> _duration;
+    private readonly TimeProvider _time;
     private long _pending;
 
-    public RegroupMetrics(IMeterFactory meterFactory)
+    // Ticks of the oldest raw batch the last look left pending (MaxValue: none); 0 while this node holds no lease,
+    // so only the node that merges reports an age and a node that lost the lease does not report a growing one.
+    private long _oldestPendingTicks;
+
+    public RegroupMetrics(IMeterFactory meterFactory, TimeProvider time, IOptions<RegroupOptions> options)
     {
+        _time = time;
         // The factory hands out one Meter per name, so these instruments join IngestMetrics' meter.
         var meter = meterFactory.Create(IngestMetrics.MeterName);
         _passes = meter.CreateCounter<long>("regroup_passes", "{pass}", "Regroup passes finished");
@@ -29,6 +36,29 @@ public sealed class RegroupMetrics
         _conflicts = meter.CreateCounter<long>("regroup_write_conflicts", "{write}", "Conditional writes that lost a race and were merged again");
         _duration = meter.CreateHistogram<double>("regroup_pass_duration", "s", "Time of one regroup pass");
         meter.CreateObservableGauge("regroup_pending_batches", () => Volatile.Read(ref _pending), "{batch}", "Raw batches left undone after the last pass");
+        meter.CreateObservableGauge("regroup_oldest_pending_age", ObserveOldestPending, "s",
+            "Age of the oldest raw batch not yet in its sensor-days (0: none), on the node that holds the regroup lease");
+        var freshness = options.Value.Freshness.TotalSeconds;
+        meter.CreateObservableGauge("regroup_freshness", () => freshness, "s", "Regroup:Freshness, the bound the oldest pending age should stay under");
+    }
+
+    /// <summary>What the last look of the lease holder left pending; null when this node did not look (no lease).</summary>
+    public void OldestPending(IEnumerable<DateTimeOffset>? landed)
+    {
+        var ticks = landed is null ? 0 : landed.Select(t => t.UtcTicks).DefaultIfEmpty(long.MaxValue).Min();
+        Volatile.Write(ref _oldestPendingTicks, ticks);
+    }
+
+    private IEnumerable<Measurement<double>> ObserveOldestPending()
+    {
+        var ticks = Volatile.Read(ref _oldestPendingTicks);
+        if (ticks == 0)
+        {
+            return [];
+        }
+
+        var age = ticks == long.MaxValue ? TimeSpan.Zero : _time.GetUtcNow() - new DateTimeOffset(ticks, TimeSpan.Zero);
+        return [new Measurement<double>(Math.Max(0, age.TotalSeconds))];
     }
 
     public void BatchesDone(int count) => _batches.Add(count);

@@ -87,6 +87,7 @@ public sealed partial class Regrouper(
         var rawPrefix = storage.Value.RawPrefix;
         if (scheduled && !await _lease.TryHoldAsync(cancellationToken))
         {
+            metrics.OldestPending(null);
             return RegroupReport.Idle(0, Seconds(started));
         }
 
@@ -104,6 +105,7 @@ public sealed partial class Regrouper(
                 _watermark = await StoreWatermark.AdvanceAsync(store, scan.ListedAt - settings.DeliveryLag, cancellationToken);
             }
 
+            metrics.OldestPending(scan.Pending.Select(r => r.LastModified));
             return RegroupReport.Idle(scan.Pending.Count(), Seconds(started));
         }
 
@@ -124,6 +126,7 @@ public sealed partial class Regrouper(
         await RegroupCursor.AdvanceAsync(store, scan, rawPrefix, settings.CursorLag, cancellationToken);
         _lastScan = null;
         var left = scan.Pending.ToList();
+        metrics.OldestPending(left.Select(r => r.LastModified));
         // Every batch that landed before the listing is merged, except those left: the oldest of them bounds it.
         var currentAsOf = left.Count == 0 ? scan.ListedAt : Min(scan.ListedAt, left.Min(r => r.LastModified));
         _watermark = await StoreWatermark.AdvanceAsync(store, currentAsOf - settings.DeliveryLag, cancellationToken);

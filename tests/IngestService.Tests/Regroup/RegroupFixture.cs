@@ -63,12 +63,12 @@ public sealed class RegroupFixture : IDisposable
         return $"{rawPrefix}{hour}/{name}";
     }
 
-    public Regrouper CreateRegrouper(IObjectStore? store = null, string rawPrefix = "raw/")
+    public Regrouper CreateRegrouper(IObjectStore? store = null, string rawPrefix = "raw/", IMeterFactory? meters = null)
     {
         store ??= Store;
         var merger = new SensorDayMerger(store, TimeProvider.System, NullLogger<SensorDayMerger>.Instance);
         return new Regrouper(store, merger, Microsoft.Extensions.Options.Options.Create(Options), Microsoft.Extensions.Options.Options.Create(new StorageOptions { RawPrefix = rawPrefix }),
-            Time, new RegroupMetrics(Meters), NullLogger<Regrouper>.Instance);
+            Time, new RegroupMetrics(meters ?? Meters, Time, Microsoft.Extensions.Options.Options.Create(Options)), NullLogger<Regrouper>.Instance);
     }
 
     /// <summary>The lines of a sensor-day, in stored order; empty when there is none.</summary>

@@ -1,5 +1,9 @@
+using System.Diagnostics.Metrics;
+using IngestService.Operations;
 using IngestService.Regroup;
 using IngestService.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using static IngestService.Tests.Regroup.RegroupFixture;
 
 namespace IngestService.Tests.Regroup;
@@ -105,6 +109,37 @@ public sealed class RegroupLookTests : IDisposable
         Assert.Equal(1, takeover.BatchesRead);
         Assert.False(back.Merged);
         Assert.Equal([0L, 1L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(SeqOf));
+    }
+
+    [Fact]
+    public async Task The_lease_holder_reports_the_age_of_the_oldest_pending_batch_and_the_other_node_none()
+    {
+        using var holderMeters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var otherMeters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var holder = _f.CreateRegrouper(meters: holderMeters.GetRequiredService<IMeterFactory>());
+        var other = _f.CreateRegrouper(new FileSystemObjectStore(_f.Root), meters: otherMeters.GetRequiredService<IMeterFactory>());
+        using var holderAge = new MetricCollector<double>(holderMeters.GetRequiredService<IMeterFactory>(), IngestMetrics.MeterName, "regroup_oldest_pending_age");
+        using var otherAge = new MetricCollector<double>(otherMeters.GetRequiredService<IMeterFactory>(), IngestMetrics.MeterName, "regroup_oldest_pending_age");
+        using var freshness = new MetricCollector<double>(holderMeters.GetRequiredService<IMeterFactory>(), IngestMetrics.MeterName, "regroup_freshness");
+        _f.WriteRaw(Minute(0));
+
+        _f.Time.Now = _f.Time.Now.AddMinutes(5);
+        Assert.False((await holder.LookAsync(Token)).Merged);
+        Assert.False((await other.LookAsync(Token)).Merged);
+        // The age grows with the clock between looks: a stuck merge shows up before the next look.
+        _f.Time.Now = _f.Time.Now.AddMinutes(2);
+        holderAge.RecordObservableInstruments();
+        otherAge.RecordObservableInstruments();
+        freshness.RecordObservableInstruments();
+
+        Assert.Equal(420, holderAge.LastMeasurement?.Value);
+        Assert.Null(otherAge.LastMeasurement);
+        Assert.Equal(600, freshness.LastMeasurement?.Value);
+
+        _f.Time.Now = _f.Time.Now.AddMinutes(2);
+        Assert.True((await holder.LookAsync(Token)).Merged);
+        holderAge.RecordObservableInstruments();
+        Assert.Equal(0, holderAge.LastMeasurement?.Value);
     }
 
     [Fact]
