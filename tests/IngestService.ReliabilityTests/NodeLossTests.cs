@@ -27,8 +27,9 @@ public sealed class NodeLossTests(OpenMotoFixture moto, ITestOutputHelper output
             ["--url", haproxy.Url.ToString(), "--sensors", "50", "--duration", "20s", "--verify", "--run-id", runId, "--max-retry-after", "1s"],
             TimeSpan.FromMinutes(4));
 
-        // Let the run settle across all three nodes, then take one away without warning.
-        await node2.WaitUntilAsync("it has acknowledged events", async () => await node2.MetricAsync("ingest_events_accepted_total") > 1000, TimeSpan.FromSeconds(60));
+        // Let the run settle across all three nodes, then take one away without warning. The bar is low enough to be
+        // passed early in the 20 s run even on a loaded machine (1,000 was not, some runs), so the kill lands mid-run.
+        await node2.WaitUntilAsync("it has acknowledged events", async () => await node2.MetricAsync("ingest_events_accepted_total") > 200, TimeSpan.FromSeconds(60));
         var acceptedBeforeKill = await node2.MetricAsync("ingest_events_accepted_total") ?? 0;
         var pendingAtKill = await node2.MetricAsync("ingest_pending_events") ?? 0;
         var down = Stopwatch.StartNew();

@@ -35,8 +35,10 @@ public sealed class ParquetRows : IAsyncDisposable
         {
             new DataField<string>("sensorId", false),
             new DataField<long?>("seq"),
-            new DateTimeDataField("ts", DateTimeFormat.Timestamp, isAdjustedToUTC: true, unit: DateTimeTimeUnit.Micros, isNullable: false),
-            new DateTimeDataField("receivedAt", DateTimeFormat.Timestamp, isAdjustedToUTC: true, unit: DateTimeTimeUnit.Micros, isNullable: true),
+            // UTC values as plain timestamps (isAdjustedToUTC=false), as in the CSV: DuckDB and Athena read a
+            // TIMESTAMP, not a zoned type DuckDB would show in the reader's own zone. The docs say they are UTC.
+            new DateTimeDataField("ts", DateTimeFormat.Timestamp, isAdjustedToUTC: false, unit: DateTimeTimeUnit.Micros, isNullable: false),
+            new DateTimeDataField("receivedAt", DateTimeFormat.Timestamp, isAdjustedToUTC: false, unit: DateTimeTimeUnit.Micros, isNullable: true),
         };
         foreach (var (name, kind) in columns)
         {

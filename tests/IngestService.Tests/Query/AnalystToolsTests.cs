@@ -88,7 +88,7 @@ public sealed partial class AnalystToolsTests(AnalystNodeFixture fixture) : ICla
             var read = JsonDocument.Parse(await NodeAsync("duckdb-types.mjs", [file])).RootElement;
 
             Assert.Equal(48, read.GetProperty("rows").GetInt32());
-            Assert.Equal("TIMESTAMP WITH TIME ZONE", read.GetProperty("types").GetProperty("ts").GetString());
+            Assert.Equal("TIMESTAMP", read.GetProperty("types").GetProperty("ts").GetString());
             Assert.Equal("DOUBLE", read.GetProperty("types").GetProperty("windSpeed").GetString());
             Assert.Equal("BIGINT", read.GetProperty("types").GetProperty("seq").GetString());
             Assert.Equal("BOOLEAN", read.GetProperty("types").GetProperty("ok").GetString());
