@@ -1,6 +1,4 @@
 using System.Buffers.Text;
-using System.Reflection;
-using Microsoft.AspNetCore.Http.Metadata;
 
 namespace IngestService.Ingest;
 
@@ -9,7 +7,7 @@ namespace IngestService.Ingest;
 /// written straight into the response: it is sent once per event, and the serializer's machinery cost more
 /// than the answer. The sensor id is validated ASCII that JSON never escapes.
 /// </summary>
-public sealed class StoredResult : IResult, IStatusCodeHttpResult, IEndpointMetadataProvider
+public sealed class StoredResult : IResult, IStatusCodeHttpResult
 {
     private readonly string _sensorId;
     private readonly EventHeader _header;
@@ -52,11 +50,6 @@ public sealed class StoredResult : IResult, IStatusCodeHttpResult, IEndpointMeta
         response.ContentLength = n;
         writer.Advance(n);
         return writer.FlushAsync(httpContext.RequestAborted).AsTask();
-    }
-
-    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
-    {
-        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(StoredEvent), ["application/json"]));
     }
 
     private static int Append(Span<byte> d, int n, ReadOnlySpan<byte> s) => Envelope.Append(d, n, s);

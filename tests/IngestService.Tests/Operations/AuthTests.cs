@@ -6,7 +6,10 @@ using System.Text;
 using System.Text.Json;
 using IngestService.Operations.Auth;
 using IngestService.Tests.Infrastructure;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace IngestService.Tests.Operations;
 
@@ -17,6 +20,18 @@ public sealed class AuthTests : IDisposable
     private readonly IngestAppFactory _app = new(new() { ["Auth:Mode"] = "Jwt", ["Auth:SigningKey"] = $"{Key},{NextKey}" });
 
     public void Dispose() => _app.Dispose();
+
+    [Fact]
+    public void Without_auth_no_authentication_services_are_registered_so_no_request_pays_for_its_middleware()
+    {
+        // WebApplication inserts the authentication and authorization middleware itself whenever their services
+        // are registered; with Auth:Mode=None that cost every event a DI scope (issue 14's profile).
+        using var open = new IngestAppFactory();
+
+        Assert.Null(open.Services.GetService<IAuthenticationSchemeProvider>());
+        Assert.Null(open.Services.GetService<IAuthorizationHandlerProvider>());
+        Assert.NotNull(_app.Services.GetService<IAuthenticationSchemeProvider>());
+    }
 
     [Fact]
     public async Task Without_a_token_a_sensor_gets_401_problem()

@@ -26,20 +26,20 @@ public static class AuthSetup
     {
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
+        var auth = configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
+        if (auth.Mode != AuthMode.Jwt)
+        {
+            // No authentication services at all: WebApplication adds the authentication and authorization
+            // middleware by itself when they are registered, and with them every request paid for a DI scope.
+            return services;
+        }
+
         services.AddSingleton<IAuthorizationHandler, ScopeHandler>();
         services.AddAuthorizationBuilder()
             .AddPolicy(Scopes.Ingest, p => p.AddRequirements(new ScopeRequirement(Scopes.Ingest, OwnSensorOnly: true)))
             .AddPolicy(Scopes.Read, p => p.AddRequirements(new ScopeRequirement(Scopes.Read, OwnSensorOnly: false)))
             .AddPolicy(Scopes.Admin, p => p.AddRequirements(new ScopeRequirement(Scopes.Admin, OwnSensorOnly: false)));
-
-        var authentication = services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme);
-        var auth = configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
-        if (auth.Mode != AuthMode.Jwt)
-        {
-            return services;
-        }
-
-        authentication.AddJwtBearer(options =>
+        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(options =>
         {
             // Keep claim names as issued: the contract speaks of `sub` and `scope`.
             options.MapInboundClaims = false;
