@@ -34,7 +34,7 @@ rm -rf "$WORK/many" "$WORK/spill"
 $HARNESS generate --data "$WORK/days" --events 1000000 --sensors 100 --batches 200 --resend-percent 0
 $HARNESS regroup --data "$WORK/days"
 dotnet src/IngestService/bin/Release/net10.0/IngestService.dll --Ingest:DataPath="$WORK/days" --Regroup:Enabled=false \
-  --urls "http://127.0.0.1:$PORT" --Logging:LogLevel:Default=Warning >"$WORK/service.log" 2>&1 &
+  --urls "http://127.0.0.1:$PORT" --Serilog:MinimumLevel:Default=Warning >"$WORK/service.log" 2>&1 &
 SERVICE_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 $HARNESS read --url "http://127.0.0.1:$PORT" --sensors 100 --day 2026-11-21 --parallel 1 >/dev/null  # warm-up

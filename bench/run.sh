@@ -217,7 +217,7 @@ else
 fi
 if start "$local_target" $SERVICE_PORT "$RESULTS/$local_target.log" dotnet "$SERVICE_DLL" --urls "http://127.0.0.1:$SERVICE_PORT" \
     --Ingest:Backend=Local --Ingest:DataPath="$data" --Batching:Window="$(printf '00:00:00.%03d' "$WINDOW_MS")" \
-    --Logging:LogLevel:Default=Warning; then
+    --Serilog:MinimumLevel:Default=Warning; then
   local_pid=$STARTED_PID
   warm_up $SERVICE_PORT
 else
@@ -250,7 +250,7 @@ for rtt in $FAKE_AWS_LATENCIES; do
       --urls "http://127.0.0.1:$SERVICE_PORT" --Ingest:Backend=Aws --Aws:ServiceUrl="http://127.0.0.1:$FAKE_PORT" \
       --Aws:Region=us-east-1 --Aws:Bucket=bench --Aws:DeliveryStream=bench --Aws:KinesisStream=bench \
       --Batching:Window="$(printf '00:00:00.%03d' "$WINDOW_MS")" \
-      --Auth:AllowAnonymous=true --Regroup:Enabled=false --Logging:LogLevel:Default=Warning; then
+      --Auth:AllowAnonymous=true --Regroup:Enabled=false --Serilog:MinimumLevel:Default=Warning; then
     pid=$STARTED_PID
     # A build without the Aws sinks may start and acknowledge without sending anything: prove delivery.
     curl -s -o /dev/null -H 'Content-Type: application/json' \

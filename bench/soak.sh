@@ -44,7 +44,7 @@ LOADGEN_DLL=$ROOT/src/IngestService.LoadGen/bin/Release/net10.0/IngestService.Lo
 log "starting the node on 127.0.0.1:$PORT (data in $DATA)"
 DOTNET_ENVIRONMENT=Production Serilog__MinimumLevel__Default=Warning \
   dotnet "$SERVICE_DLL" --urls "http://127.0.0.1:$PORT" --Ingest:Backend=Local --Ingest:DataPath="$DATA" \
-  --Regroup:Enabled=true --Regroup:Interval=00:01:00 > "$RESULTS/soak-node.log" 2>&1 &
+  --Regroup:Enabled=true --Regroup:Interval=00:01:00 --Regroup:Freshness=00:01:00 > "$RESULTS/soak-node.log" 2>&1 &
 NODE_PID=$!
 for _ in $(seq 1 120); do
   curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break

@@ -19,7 +19,7 @@ trap cleanup EXIT
 dotnet build -c Release src/IngestService -v q -nologo >/dev/null
 dotnet build -c Release src/IngestService.LoadGen -v q -nologo >/dev/null
 dotnet src/IngestService/bin/Release/net10.0/IngestService.dll --urls "http://127.0.0.1:$PORT" --Ingest:DataPath="$WORK/data" \
-  --Logging:LogLevel:Default=Warning > "$WORK/service.log" 2>&1 &
+  --Serilog:MinimumLevel:Default=Warning > "$WORK/service.log" 2>&1 &
 SERVICE_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
 start=$(date +%s.%N)

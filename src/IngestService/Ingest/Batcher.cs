@@ -59,7 +59,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
         _metrics = metrics;
         _logger = logger;
         _flushSlots = new SemaphoreSlim(_options.MaxConcurrentFlushes);
-        metrics.ObservePending(() => PendingEvents, () => PendingBytes);
+        metrics.ObserveBatcher(() => PendingEvents, () => PendingBytes, () => IsFaulted);
     }
 
     public long PendingEvents => Interlocked.Read(ref _pendingEvents);

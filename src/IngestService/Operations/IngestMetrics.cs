@@ -72,10 +72,12 @@ public sealed class IngestMetrics : IDisposable
     }
 
     /// <summary>Observable gauges read their values when scraped.</summary>
-    public void ObservePending(Func<long> events, Func<long> bytes)
+    public void ObserveBatcher(Func<long> events, Func<long> bytes, Func<bool> faulted)
     {
         _meter.CreateObservableGauge("ingest_pending_events", events, "{event}", "Events accepted but not yet answered");
         _meter.CreateObservableGauge("ingest_pending_bytes", bytes, "By", "Envelope bytes accepted but not yet answered");
+        // A faulted loop makes /readyz 503 before any sink is probed, so ingest_sink_ready alone would not show it.
+        _meter.CreateObservableGauge("ingest_batcher_faulted", () => faulted() ? 1 : 0, "{batcher}", "1 once the batching loop has stopped on an internal fault and the node takes no events");
     }
 
     public Meter Meter => _meter;

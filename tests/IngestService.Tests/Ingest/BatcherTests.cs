@@ -4,6 +4,7 @@ using IngestService.Delivery;
 using IngestService.Ingest;
 using IngestService.Operations;
 using IngestService.Tests.Infrastructure;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -249,12 +250,17 @@ public sealed class BatcherTests : IAsyncLifetime
     {
         var time = new FaultingTimeProvider(_time);
         var batcher = await StartAsync([new ScriptedSink()], _ => { }, time);
+        using var faulted = new MetricCollector<int>(_meters, IngestMetrics.MeterName, "ingest_batcher_faulted");
+        faulted.RecordObservableInstruments();
+        Assert.Equal(0, faulted.LastMeasurement?.Value);
 
         time.FailNextTimer();
         var held = Enqueue(batcher, "s1", 1);
 
         Assert.Equal(DeliveryOutcome.SinkFailed, await held.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.True(batcher.IsFaulted);
+        faulted.RecordObservableInstruments();
+        Assert.Equal(1, faulted.LastMeasurement?.Value);
         Assert.Equal(Admission.Faulted, batcher.TryEnqueue([Event("s2", 1)]));
         Assert.Equal(0, batcher.PendingEvents);
         Assert.Equal(0, batcher.PendingBytes);
