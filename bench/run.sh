@@ -383,7 +383,15 @@ w(f"#   --Ingest:Backend=Aws --Aws:ServiceUrl=http://127.0.0.1:5190 --Batching:W
 w("```")
 w("")
 w("Raw wrk and load-generator output of the last run is in `bench/results/` (not committed).")
-open(out, "w").write("\n".join(lines) + "\n")
+page = "\n".join(lines) + "\n"
+# The cost model (bench/cost.sh) and the store's per-day figures (bench/fleetday.sh) follow on the same page:
+# keep them rather than write over what this script does not measure.
+try:
+    old = open(out).read()
+    page += "\n" + old[old.index("<!-- cost:begin -->"):]
+except (OSError, ValueError):
+    pass
+open(out, "w").write(page)
 print("\n".join(lines))
 PY
 

@@ -14,7 +14,21 @@ public sealed class PassSpill(long memoryBytes, int partitions) : IAsyncDisposab
     private FileStream[]? _files;
     private BinaryWriter[]? _writers;
 
-    public void Add(StoredLine line)
+    private readonly Lock _gate = new();
+
+    /// <summary>Adds lines read by one of the pass's readers; safe to call from several at once.</summary>
+    public void Add(List<StoredLine> lines)
+    {
+        lock (_gate)
+        {
+            foreach (var line in lines)
+            {
+                Add(line);
+            }
+        }
+    }
+
+    private void Add(StoredLine line)
     {
         if (_writers is not null)
         {

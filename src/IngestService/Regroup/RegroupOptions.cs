@@ -63,7 +63,7 @@ public sealed class RegroupOptions : IValidatableObject
     [Range(1, long.MaxValue)]
     public long MemoryBytes { get; set; } = 16L * 1024 * 1024;
 
-    /// <summary>Sensor-days merged at the same time. Default 8.</summary>
+    /// <summary>Raw batches read, sensor-days merged and batches marked done at the same time. Default 8.</summary>
     [Range(1, 256)]
     public int MaxParallelWrites { get; set; } = 8;
 

@@ -28,10 +28,13 @@ public sealed partial class SensorDayMerger(IObjectStore store, TimeProvider tim
 
     public async Task<MergeResult> MergeAsync(string key, string sensorId, IReadOnlyList<StoredLine> incoming, CancellationToken cancellationToken)
     {
-        // Duplicates among the new events themselves are settled once; the first copy seen wins.
-        var fresh = new List<StoredLine>(incoming.Count);
-        var freshIndex = new Dictionary<EventIdentity, int>(incoming.Count);
-        foreach (var line in incoming)
+        // Duplicates among the new events themselves are settled once, the same way whatever order the pass read
+        // them in: the copy that sorts first wins (same ts and seq, so the earliest receivedAt).
+        var sorted = incoming.ToArray();
+        Array.Sort(sorted, StoredLine.Compare);
+        var fresh = new List<StoredLine>(sorted.Length);
+        var freshIndex = new Dictionary<EventIdentity, int>(sorted.Length);
+        foreach (var line in sorted)
         {
             if (freshIndex.TryAdd(line.Identity, -1))
             {
@@ -39,7 +42,6 @@ public sealed partial class SensorDayMerger(IObjectStore store, TimeProvider tim
             }
         }
 
-        fresh.Sort(StoredLine.Compare);
         for (var i = 0; i < fresh.Count; i++)
         {
             freshIndex[fresh[i].Identity] = i;

@@ -26,6 +26,22 @@ public sealed class RegrouperTests : IDisposable
     private static string TsOf(string line) => JsonDocument.Parse(line).RootElement.GetProperty("ts").GetString()!;
 
     [Fact]
+    public async Task Of_copies_of_one_event_read_in_the_same_pass_the_earliest_received_is_kept_whatever_the_read_order()
+    {
+        // Batches are read several at a time, so which copy reaches the merge first varies; the kept copy must not.
+        var resent = Line("s1", 7, "2026-11-21T10:00:00.000Z", Event(7, "2026-11-21T10:00:00Z"), receivedAt: "2026-11-21T12:00:05.000Z");
+        var first = Line("s1", 7, "2026-11-21T10:00:00.000Z", Event(7, "2026-11-21T10:00:00Z"), receivedAt: "2026-11-21T12:00:01.000Z");
+        _f.WriteRaw(resent);
+        _f.WriteRaw(first);
+
+        var report = await _f.CreateRegrouper().RunPassAsync(Token);
+
+        Assert.Equal(1, report.DuplicatesDropped);
+        var kept = Assert.Single(await _f.ReadDayAsync("s1", "2026-11-21"));
+        Assert.Equal("2026-11-21T12:00:01.000Z", JsonDocument.Parse(kept).RootElement.GetProperty("receivedAt").GetString());
+    }
+
+    [Fact]
     public async Task Resent_events_are_stored_once_whether_or_not_they_have_a_seq()
     {
         var withSeq = Line("s1", 1, "2026-11-21T10:00:00.000Z", Event(1, "2026-11-21T10:00:00Z"));
