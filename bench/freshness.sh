@@ -9,20 +9,11 @@ cd "$(dirname "$0")/.."
 SENSORS=${1:-150}
 DURATION=${2:-90s}
 PORT=${BENCH_PORT:-5093}
-WORK=$(mktemp -d /tmp/freshness-bench-XXXXXX)
-SERVICE_PID=""
-cleanup() {
-  if [[ -n "$SERVICE_PID" ]]; then kill "$SERVICE_PID" 2>/dev/null || true; wait "$SERVICE_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source bench/service.sh
 
 dotnet build -c Release src/IngestService -v q -nologo >/dev/null
 dotnet build -c Release src/IngestService.LoadGen -v q -nologo >/dev/null
-dotnet src/IngestService/bin/Release/net10.0/IngestService.dll --urls "http://127.0.0.1:$PORT" --Ingest:DataPath="$WORK/data" \
-  --Regroup:Interval=00:00:01 --Regroup:Freshness=00:00:10 > "$WORK/service.log" 2>&1 &
-SERVICE_PID=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+start_service "$WORK/data" "$PORT" --Regroup:Interval=00:00:01 --Regroup:Freshness=00:00:10
 
 seconds=${DURATION%s}
 python3 bench/freshness-probe.py "http://127.0.0.1:$PORT" "$seconds" > "$WORK/probe.json" &

@@ -9,13 +9,7 @@ EVENTS=${1:-1000000}
 SENSORS=${2:-2000}
 BATCHES=${3:-1000}
 PORT=${BENCH_PORT:-5091}
-WORK=$(mktemp -d /tmp/regroup-bench-XXXXXX)
-SERVICE_PID=""
-cleanup() {
-  if [[ -n "$SERVICE_PID" ]]; then kill "$SERVICE_PID" 2>/dev/null || true; wait "$SERVICE_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source bench/service.sh
 
 dotnet build -c Release bench/RegroupBench -v q -nologo >/dev/null
 dotnet build -c Release src/IngestService -v q -nologo >/dev/null
@@ -33,10 +27,7 @@ rm -rf "$WORK/many" "$WORK/spill"
 # Reads: 100 sensor-days of 10,000 events each, through the running service.
 $HARNESS generate --data "$WORK/days" --events 1000000 --sensors 100 --batches 200 --resend-percent 0
 $HARNESS regroup --data "$WORK/days"
-dotnet src/IngestService/bin/Release/net10.0/IngestService.dll --Ingest:DataPath="$WORK/days" --Regroup:Enabled=false \
-  --urls "http://127.0.0.1:$PORT" --Serilog:MinimumLevel:Default=Warning >"$WORK/service.log" 2>&1 &
-SERVICE_PID=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+start_service "$WORK/days" "$PORT" --Regroup:Enabled=false --Serilog:MinimumLevel:Default=Warning
 $HARNESS read --url "http://127.0.0.1:$PORT" --sensors 100 --day 2026-11-21 --parallel 1 >/dev/null  # warm-up
 $HARNESS read --url "http://127.0.0.1:$PORT" --sensors 100 --day 2026-11-21 --parallel 1
 $HARNESS read --url "http://127.0.0.1:$PORT" --sensors 100 --day 2026-11-21 --parallel 8

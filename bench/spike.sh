@@ -8,20 +8,11 @@ cd "$(dirname "$0")/.."
 LOGGERS=${1:-1000}
 POINTS=${2:-23000}
 PORT=${BENCH_PORT:-5094}
-WORK=$(mktemp -d /tmp/spike-bench-XXXXXX)
-SERVICE_PID=""
-cleanup() {
-  if [[ -n "$SERVICE_PID" ]]; then kill "$SERVICE_PID" 2>/dev/null || true; wait "$SERVICE_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source bench/service.sh
 
 dotnet build -c Release src/IngestService -v q -nologo >/dev/null
 dotnet build -c Release src/IngestService.LoadGen -v q -nologo >/dev/null
-dotnet src/IngestService/bin/Release/net10.0/IngestService.dll --urls "http://127.0.0.1:$PORT" --Ingest:DataPath="$WORK/data" \
-  --Serilog:MinimumLevel:Default=Warning > "$WORK/service.log" 2>&1 &
-SERVICE_PID=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+start_service "$WORK/data" "$PORT" --Serilog:MinimumLevel:Default=Warning
 start=$(date +%s.%N)
 dotnet run -c Release --no-build --project src/IngestService.LoadGen -- --url "http://127.0.0.1:$PORT" --sensors "$LOGGERS" \
   --events "$POINTS" --batch 1000 --ts-spread 20h --verify 2> "$WORK/loadgen.err" | tail -1
