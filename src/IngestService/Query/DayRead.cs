@@ -101,7 +101,8 @@ public static class DayRead
             return NoDay(sensorId, day, null);
         }
 
-        var gzip = Negotiation.AcceptsGzip(context.Request.Headers.AcceptEncoding);
+        // A day that merges appended to is several gzip members, which browsers cut off after the first: inflate it.
+        var gzip = Negotiation.AcceptsGzip(context.Request.Headers.AcceptEncoding) && SensorDayKey.IsSingleGzipMember(stored.Info.Metadata);
         var etag = Negotiation.ETag([stored.Info.ETag], Format.Ndjson, gzip, zone: null);
         var response = context.Response;
         response.Headers.ETag = etag;

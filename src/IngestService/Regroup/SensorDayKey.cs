@@ -15,6 +15,16 @@ public static class SensorDayKey
     /// <summary>Metadata key of the uncompressed NDJSON size of a sensor-day.</summary>
     public const string BytesMetadata = "bytes";
 
+    /// <summary>
+    /// Metadata key of the number of gzip members of a sensor-day that merges appended to (absent: one). Browsers
+    /// read only a gzip body's first member, so such a day must not be sent as <c>Content-Encoding: gzip</c>.
+    /// </summary>
+    public const string GzipMembersMetadata = "gzip-members";
+
+    /// <summary>Whether the stored object is a single gzip member, as HTTP clients expect of a gzip body.</summary>
+    public static bool IsSingleGzipMember(IReadOnlyDictionary<string, string>? metadata) =>
+        metadata is null || !metadata.TryGetValue(GzipMembersMetadata, out var members) || members == "1";
+
     public static string For(string sensorPrefix, string sensorId, DateOnly day) =>
         $"{sensorPrefix}{sensorId}/{day.ToString(DayFormat, CultureInfo.InvariantCulture)}{Suffix}";
 

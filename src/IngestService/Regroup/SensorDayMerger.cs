@@ -66,6 +66,11 @@ public sealed partial class SensorDayMerger(IObjectStore store, TimeProvider tim
                     [SensorDayKey.BytesMetadata] = merged.Bytes.ToString(CultureInfo.InvariantCulture),
                 };
                 merged.Tail.WriteTo(metadata);
+                if (merged.GzipMembers > 1)
+                {
+                    metadata[SensorDayKey.GzipMembersMetadata] = merged.GzipMembers.ToString(CultureInfo.InvariantCulture);
+                }
+
                 merged.Body.Position = 0;
                 if (await store.PutAsync(key, merged.Body, merged.Condition, metadata, cancellationToken) is not null)
                 {
@@ -86,7 +91,7 @@ public sealed partial class SensorDayMerger(IObjectStore store, TimeProvider tim
         }
     }
 
-    private readonly record struct Merged(MemoryStream Body, WriteCondition Condition, int Added, long Events, long Bytes, DayTail Tail);
+    private readonly record struct Merged(MemoryStream Body, WriteCondition Condition, int Added, long Events, long Bytes, DayTail Tail, int GzipMembers = 1);
 
     /// <summary>The streaming merge; null when a duplicate turned up after its new copy was placed.</summary>
     private async Task<Merged?> StreamMergeAsync(string key, string sensorId, List<StoredLine> fresh, Dictionary<EventIdentity, int> freshIndex, CancellationToken cancellationToken)
@@ -110,7 +115,8 @@ public sealed partial class SensorDayMerger(IObjectStore store, TimeProvider tim
                 }
 
                 await appended.DisposeAsync();
-                return new Merged(body, condition, fresh.Count, storedEvents + appended.Events, storedBytes + appended.Bytes, appended.Tail);
+                var members = current.Info.Metadata?.GetValueOrDefault(SensorDayKey.GzipMembersMetadata) is { } n ? int.Parse(n, CultureInfo.InvariantCulture) : 1;
+                return new Merged(body, condition, fresh.Count, storedEvents + appended.Events, storedBytes + appended.Bytes, appended.Tail, members + 1);
             }
 
             var dropped = new bool[fresh.Count];

@@ -125,6 +125,21 @@ public sealed class QueryApiTests : IClassFixture<StoreAppFactory>
     }
 
     [Fact]
+    public async Task A_day_that_a_later_merge_appended_to_is_inflated_for_a_gzip_client_since_browsers_read_only_the_first_member()
+    {
+        await PostAsync("gz2", """{"ts":"2026-11-21T10:00:00Z","seq":1}""");
+        await FlushAsync();
+        await PostAsync("gz2", """{"ts":"2026-11-21T11:00:00Z","seq":2}""");
+        await FlushAsync();
+
+        using var response = await GetAsync("/v1/sensors/gz2/days/2026-11-21", headers: h => h.AcceptEncoding.ParseAdd("gzip"));
+
+        Assert.Empty(response.Content.Headers.ContentEncoding);
+        var lines = (await response.Content.ReadAsStringAsync(Token)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal([1L, 2L], lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("seq").GetInt64()));
+    }
+
+    [Fact]
     public async Task An_unchanged_day_answers_304_to_its_etag_and_200_once_it_changes()
     {
         await PostAsync("etag1", """{"ts":"2026-11-21T10:00:00Z","seq":1}""");
