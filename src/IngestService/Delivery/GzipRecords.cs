@@ -1,14 +1,16 @@
 using System.Buffers;
 using System.IO.Compression;
 using IngestService.Ingest;
+using IngestService.Storage;
 
 namespace IngestService.Delivery;
 
 /// <summary>
 /// Firehose records under <c>Aws:FirehoseCompression=Gzip</c>: each record is one gzip member holding whole
-/// NDJSON lines. Firehose concatenates records unchanged, so a delivered object is a multi-member gzip stream
-/// that <c>zcat</c> and the regrouper read as one. The 1,000 KiB record limit and the call budget count the
-/// compressed bytes, so a record carries several times more events, and Firehose bills the compressed bytes.
+/// NDJSON lines, stating its own length (<see cref="DelimitedGzip"/>). Firehose concatenates records unchanged, so a
+/// delivered object is a multi-member gzip stream that <c>zcat</c> and the regrouper read as one. The 1,000 KiB
+/// record limit and the call budget count the compressed bytes, so a record carries several times more events, and
+/// Firehose bills the compressed bytes.
 /// </summary>
 public static class GzipRecords
 {
@@ -80,8 +82,9 @@ public static class GzipRecords
         var buffer = ArrayPool<byte>.Shared.Rent(maxBytes);
         try
         {
-            // A fixed-size stream: compressing stops the moment the member outgrows the limit.
-            var output = new MemoryStream(buffer, 0, maxBytes, writable: true);
+            // A fixed-size stream: compressing stops the moment the member outgrows the limit. It starts after room
+            // for the member's length field, which lets regrouping find the member's end in a mixed object.
+            var output = new MemoryStream(buffer, DelimitedGzip.ExtraLength, maxBytes - DelimitedGzip.ExtraLength, writable: true);
             // Optimal, not Fastest: on envelopes with random readings it bills 0.066 GB per million 200 B events
             // instead of 0.102 for about 4 µs more CPU per event (bench/GzipLevels); the CPU costs less than the bytes.
             using (var gzip = new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true))
@@ -92,7 +95,7 @@ public static class GzipRecords
                 }
             }
 
-            return new ArraySegment<byte>(buffer, 0, (int)output.Position);
+            return new ArraySegment<byte>(buffer, 0, DelimitedGzip.AddLength(buffer, (int)output.Position));
         }
         catch (NotSupportedException)
         {

@@ -1,12 +1,12 @@
 using System.Buffers;
-using System.IO.Compression;
 using System.Runtime.CompilerServices;
 
 namespace IngestService.Regroup;
 
 /// <summary>
-/// Streams the lines of plain or gzip NDJSON (told apart by the gzip magic bytes, so names do not matter and
-/// Firehose's concatenated gzip members work) with a bounded buffer. A line longer than the limit is reported
+/// Streams the lines of plain or gzip NDJSON, or both in one object (<see cref="MixedGzipStream"/>: gzip members are
+/// told by their magic bytes at a line start, so names do not matter and Firehose's concatenated records work),
+/// with a bounded buffer. A line longer than the limit is reported
 /// as <see cref="Line.TooLong"/> and skipped, never buffered whole.
 /// </summary>
 public static class LineReader
@@ -18,11 +18,7 @@ public static class LineReader
 
     public static async IAsyncEnumerable<Line> ReadAsync(Stream content, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var head = new byte[2];
-        var headLength = await content.ReadAtLeastAsync(head, 2, throwOnEndOfStream: false, cancellationToken);
-        var prefixed = new PrefixedStream(head.AsMemory(0, headLength), content);
-        Stream source = headLength == 2 && head[0] == 0x1f && head[1] == 0x8b ? new GZipStream(prefixed, CompressionMode.Decompress) : prefixed;
-        await using var _ = source;
+        await using var source = new MixedGzipStream(content);
 
         var buffer = ArrayPool<byte>.Shared.Rent(256 * 1024);
         try
@@ -92,49 +88,5 @@ public static class LineReader
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-    }
-
-    /// <summary>Gives back the bytes read to sniff the format before the rest of the stream.</summary>
-    private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) : Stream
-    {
-        private ReadOnlyMemory<byte> _prefix = prefix;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            if (_prefix.IsEmpty)
-            {
-                return await inner.ReadAsync(buffer, cancellationToken);
-            }
-
-            var n = Math.Min(buffer.Length, _prefix.Length);
-            _prefix[..n].CopyTo(buffer);
-            _prefix = _prefix[n..];
-            return n;
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

@@ -441,6 +441,54 @@ public sealed class RegrouperTests : IDisposable
     }
 
     [Fact]
+    public async Task A_raw_batch_where_plain_records_follow_gzip_members_is_read_whole()
+    {
+        // Firehose concatenates the records of every node: during a rolling upgrade, or with one node on
+        // Aws:FirehoseCompression=None, plain lines follow gzip members, which a gzip reader would stop at.
+        string Seq(int i) => Line("s1", i, $"2026-11-21T10:00:0{i}.000Z", Event(i, $"2026-11-21T10:00:0{i}Z"));
+        using var raw = new MemoryStream();
+        raw.Write(DelimitedMember(Seq(0)));
+        raw.Write(System.Text.Encoding.UTF8.GetBytes(Seq(1) + Seq(2)));
+        raw.Write(DelimitedMember(Seq(3) + Seq(4)));
+        raw.Write(System.Text.Encoding.UTF8.GetBytes(Seq(5)));
+        var folder = Path.Combine(_f.Root, "raw", "2026", "11", "21", "10");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllBytesAsync(Path.Combine(folder, "ingest-raw-1-2026-11-21-10-00-00-mixed"), raw.ToArray(), Token);
+
+        var report = await _f.CreateRegrouper().RunPassAsync(Token);
+
+        Assert.Equal(0, report.BadLines);
+        Assert.Equal([0L, 1L, 2L, 3L, 4L, 5L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
+    }
+
+    [Fact]
+    public async Task Members_that_state_their_length_are_plain_gzip_to_zcat()
+    {
+        var file = Path.Combine(_f.Root, "members.gz");
+        await File.WriteAllBytesAsync(file, [.. DelimitedMember("one\n"), .. DelimitedMember("two\n")], Token);
+
+        using var zcat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("gzip", ["-dc", file]) { RedirectStandardOutput = true })!;
+        var output = await zcat.StandardOutput.ReadToEndAsync(Token);
+        await zcat.WaitForExitAsync(Token);
+
+        Assert.Equal(0, zcat.ExitCode);
+        Assert.Equal("one\ntwo\n", output);
+    }
+
+    /// <summary>One gzip member as <c>GzipRecords</c> writes a Firehose record: compressed, then its length added.</summary>
+    private static byte[] DelimitedMember(string lines)
+    {
+        var buffer = new byte[64 * 1024];
+        var output = new MemoryStream(buffer, DelimitedGzip.ExtraLength, buffer.Length - DelimitedGzip.ExtraLength, writable: true);
+        using (var gzip = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+        {
+            gzip.Write(System.Text.Encoding.UTF8.GetBytes(lines));
+        }
+
+        return buffer[..DelimitedGzip.AddLength(buffer, (int)output.Position)];
+    }
+
+    [Fact]
     public async Task A_raw_batch_of_many_gzip_members_as_compressed_Firehose_records_make_is_read_whole()
     {
         using var raw = new MemoryStream();
