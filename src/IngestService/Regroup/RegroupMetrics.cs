@@ -14,6 +14,7 @@ public sealed class RegroupMetrics
     private readonly Counter<long> _duplicates;
     private readonly Counter<long> _badLines;
     private readonly Counter<long> _conflicts;
+    private readonly Counter<long> _failures;
     private readonly Histogram<double> _duration;
     private readonly TimeProvider _time;
     private long _pending;
@@ -34,6 +35,9 @@ public sealed class RegroupMetrics
         _duplicates = meter.CreateCounter<long>("regroup_duplicates_dropped", "{event}", "Events already stored, dropped while merging");
         _badLines = meter.CreateCounter<long>("regroup_bad_lines", "{line}", "Raw lines that were not stored events, skipped");
         _conflicts = meter.CreateCounter<long>("regroup_write_conflicts", "{write}", "Conditional writes that lost a race and were merged again");
+        _failures = meter.CreateCounter<long>("regroup_pass_failures", "{pass}", "Regroup passes that failed (the log's event 3003 says why)");
+        // Present from the start, so an alert on its increase has a series to look at before the first failure.
+        _failures.Add(0);
         _duration = meter.CreateHistogram<double>("regroup_pass_duration", "s", "Time of one regroup pass");
         meter.CreateObservableGauge("regroup_pending_batches", () => Volatile.Read(ref _pending), "{batch}", "Raw batches left undone after the last pass");
         meter.CreateObservableGauge("regroup_oldest_pending_age", ObserveOldestPending, "s",
@@ -62,6 +66,8 @@ public sealed class RegroupMetrics
     }
 
     public void BatchesDone(int count) => _batches.Add(count);
+
+    public void PassFailed() => _failures.Add(1);
 
     public void Pass(RegroupReport report)
     {

@@ -75,9 +75,33 @@ public sealed partial class Regrouper(
 
             return report;
         }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            metrics.PassFailed();
+            if (scheduled)
+            {
+                // The fault may be this node's own (its scratch disk, its memory): let another node merge at its
+                // next look rather than wait Regroup:LeaseDuration for a lease this node keeps renewing.
+                await GiveUpLeaseAsync(cancellationToken);
+            }
+
+            throw;
+        }
         finally
         {
             _gate.Release();
+        }
+    }
+
+    private async Task GiveUpLeaseAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _lease.ReleaseAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The store itself fails: the lease then expires by itself.
         }
     }
 

@@ -112,6 +112,25 @@ public sealed class RegroupLookTests : IDisposable
     }
 
     [Fact]
+    public async Task A_lease_holder_whose_merge_fails_counts_it_and_gives_the_lease_up_so_another_node_merges_at_its_next_look()
+    {
+        _f.Options.Freshness = _f.Options.Interval;
+        using var failingMeters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var failures = new MetricCollector<long>(failingMeters.GetRequiredService<IMeterFactory>(), IngestMetrics.MeterName, "regroup_pass_failures");
+        var failing = _f.CreateRegrouper(new OnFirstRawRead(new FileSystemObjectStore(_f.Root), () => throw new IOException("this node's scratch disk is full")),
+            meters: failingMeters.GetRequiredService<IMeterFactory>());
+        var healthy = _f.CreateRegrouper(new FileSystemObjectStore(_f.Root));
+        _f.WriteRaw(Minute(0));
+
+        await Assert.ThrowsAsync<IOException>(() => failing.LookAsync(Token));
+        var next = await healthy.LookAsync(Token);
+
+        Assert.Equal(1, failures.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.True(next.Merged);
+        Assert.Equal([0L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(SeqOf));
+    }
+
+    [Fact]
     public async Task The_lease_holder_reports_the_age_of_the_oldest_pending_batch_and_the_other_node_none()
     {
         using var holderMeters = new ServiceCollection().AddMetrics().BuildServiceProvider();
