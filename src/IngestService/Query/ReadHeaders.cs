@@ -15,9 +15,8 @@ public static class ReadHeaders
     /// <summary>Asked before the store is read, so the answer is true of everything read after it.</summary>
     public static async Task AddCurrentAsOfAsync(HttpContext context, CancellationToken cancellationToken)
     {
-        // The store owns freshness; a build without it simply does not say.
-        if (context.RequestServices.GetService<IStoreFreshness>() is { } freshness
-            && await freshness.CurrentAsOfAsync(cancellationToken) is { } asOf)
+        // The store owns freshness; before its first merge it cannot say, and the header is left out.
+        if (await context.RequestServices.GetRequiredService<IStoreFreshness>().CurrentAsOfAsync(cancellationToken) is { } asOf)
         {
             context.Response.Headers[CurrentAsOf] = asOf.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
         }

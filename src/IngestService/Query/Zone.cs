@@ -6,21 +6,19 @@ namespace IngestService.Query;
 /// A site's calendar day in an IANA zone as the UTC instants it spans: 24 hours, or 23 and 25 on DST days.
 /// A local day touches one or two UTC sensor-days, which are read and filtered.
 /// </summary>
-public sealed record LocalDay(DateOnly Day, string? ZoneId, DateTimeOffset Start, DateTimeOffset End)
+public sealed record LocalDay(DateOnly Day, DateTimeOffset Start, DateTimeOffset End)
 {
     /// <summary>The UTC days whose sensor-day objects hold this local day's events.</summary>
     public IEnumerable<DateOnly> UtcDays => Days.Between(DateOnly.FromDateTime(Start.UtcDateTime), DateOnly.FromDateTime(End.UtcDateTime.AddTicks(-1)));
 
-    public bool IsUtc => ZoneId is null;
-
     public static LocalDay Utc(DateOnly day)
     {
         var start = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-        return new LocalDay(day, null, start, day == DateOnly.MaxValue ? DateTimeOffset.MaxValue : start.AddDays(1));
+        return new LocalDay(day, start, day == DateOnly.MaxValue ? DateTimeOffset.MaxValue : start.AddDays(1));
     }
 
     public static LocalDay In(TimeZoneInfo zone, DateOnly day) =>
-        new(day, zone.Id, StartOf(zone, day), day == DateOnly.MaxValue ? DateTimeOffset.MaxValue : StartOf(zone, day.AddDays(1)));
+        new(day, StartOf(zone, day), day == DateOnly.MaxValue ? DateTimeOffset.MaxValue : StartOf(zone, day.AddDays(1)));
 
     /// <summary>The first instant of <paramref name="day"/> in <paramref name="zone"/>: midnight, or the end of a gap that swallows it.</summary>
     private static DateTimeOffset StartOf(TimeZoneInfo zone, DateOnly day)

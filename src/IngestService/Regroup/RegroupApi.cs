@@ -36,7 +36,7 @@ public static class RegroupApi
         var group = routes.MapGroup("/v1/admin").WithTags("Operations").RequireScope(routes, Scopes.Admin);
         group.MapPost("/flush", Flush)
             .WithName("Flush")
-            .WithSummary("Run one regroup pass now and answer its figures")
+            .WithSummary("Merge every pending raw batch into its sensor-days now and answer the figures")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return group;
     }
