@@ -71,9 +71,10 @@ public sealed class DayLines : IDisposable
             storedBytes += stored.Info.Size;
             await foreach (var line in LineReader.ReadAsync(stored.Content, cancellationToken))
             {
-                if (StoredLine.TryParse(line.Bytes.Span, sensorId) is { } parsed && parsed.TsTicks >= fromTicks && parsed.TsTicks < toTicks)
+                if (StoredLine.TryRead(line.Bytes.Span, sensorId, out _, out _, out var ts, out _, identify: false) && ts >= fromTicks && ts < toTicks)
                 {
-                    buffer.Write(parsed.Bytes);
+                    buffer.Write(line.Bytes.Span);
+                    buffer.WriteByte((byte)'\n');
                     count++;
                 }
             }

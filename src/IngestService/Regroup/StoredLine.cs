@@ -74,8 +74,11 @@ public sealed class StoredLine
         return new StoredLine(sensorId, seq, ts, identity, bytes);
     }
 
-    /// <summary>What <see cref="TryParse"/> reads, without copying the line.</summary>
-    public static bool TryRead(ReadOnlySpan<byte> line, string? knownSensorId, out string sensorId, out long? seq, out long tsTicks, out EventIdentity identity)
+    /// <summary>
+    /// What <see cref="TryParse"/> reads, without copying the line. Readers that only filter by <c>ts</c> pass
+    /// <paramref name="identify"/> false: the identity of an event without <c>seq</c> costs a SHA-256 of the event.
+    /// </summary>
+    public static bool TryRead(ReadOnlySpan<byte> line, string? knownSensorId, out string sensorId, out long? seq, out long tsTicks, out EventIdentity identity, bool identify = true)
     {
         sensorId = "";
         seq = null;
@@ -160,7 +163,7 @@ public sealed class StoredLine
         {
             identity = new EventIdentity(seq, 0, 0, 0, 0, 0);
         }
-        else
+        else if (identify)
         {
             Span<byte> hash = stackalloc byte[32];
             SHA256.HashData(line[eventStart..eventEnd], hash);
