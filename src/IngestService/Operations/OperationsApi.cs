@@ -39,7 +39,14 @@ public static class OperationsApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         routes.MapMetrics();
         // People read the API here; the document itself stays at /openapi/v1.json.
-        routes.MapScalarApiReference("/docs").AllowAnonymous();
+        routes.MapScalarApiReference("/docs", options =>
+        {
+            // The operators' own page: no telemetry, no AI chat or MCP calls to Scalar's cloud, no developer toolbar.
+            options.Telemetry = false;
+            options.ShowDeveloperTools = DeveloperToolsVisibility.Never;
+            options.Agent = new ScalarAgentOptions { Disabled = true };
+            options.Mcp = new ScalarMcpOptions { Disabled = true };
+        }).AllowAnonymous();
         return routes;
     }
 
