@@ -9,7 +9,7 @@ namespace IngestService.Regroup;
 /// states its length is inflated on its own and the object goes on after it; a gzip member without the field
 /// (another writer's, or a sensor-day object) is inflated together with the rest of the object, as before.
 /// </summary>
-internal sealed class MixedGzipStream(Stream inner) : Stream
+internal sealed class MixedGzipStream(Stream inner) : ForwardOnlyStream
 {
     /// <summary>Firehose records are at most 1,000 KiB; a stated length beyond this is corrupt data, not a member.</summary>
     private const int MaxMemberBytes = 4 * 1024 * 1024;
@@ -116,7 +116,7 @@ internal sealed class MixedGzipStream(Stream inner) : Stream
     }
 
     /// <summary>The buffered bytes, then the rest of the inner stream: for a gzip stream read to its end.</summary>
-    private sealed class RestStream(MixedGzipStream owner) : Stream
+    private sealed class RestStream(MixedGzipStream owner) : ForwardOnlyStream
     {
         public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
         {
@@ -130,34 +130,7 @@ internal sealed class MixedGzipStream(Stream inner) : Stream
             owner._start += n;
             return n;
         }
-
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
     public override async ValueTask DisposeAsync()
     {
@@ -168,7 +141,11 @@ internal sealed class MixedGzipStream(Stream inner) : Stream
 
         await base.DisposeAsync();
     }
+}
 
+/// <summary>A stream read once from start to end: what such a stream must still say it cannot do.</summary>
+internal abstract class ForwardOnlyStream : Stream
+{
     public override bool CanRead => true;
 
     public override bool CanSeek => false;
@@ -178,6 +155,13 @@ internal sealed class MixedGzipStream(Stream inner) : Stream
     public override long Length => throw new NotSupportedException();
 
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public abstract override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default);
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
     public override void Flush()
     {
