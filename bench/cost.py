@@ -36,6 +36,11 @@ def get(m, name, **labels):
             total += value
     return total
 
+def per_million(name):
+    """A run's counters and the factor that scales them to one million acknowledged events."""
+    m = metrics(name)
+    return m, 1e6 / get(m, "ingest_events_accepted_total")
+
 lines = []
 w = lines.append
 w("<!-- cost:begin -->")
@@ -55,9 +60,7 @@ for size in (200, 1000):
         name = f"aws-{agg}-{size}"
         if not (results / f"{name}.metrics").exists():
             continue
-        m = metrics(name)
-        events = get(m, "ingest_events_accepted_total")
-        per = 1e6 / events
+        m, per = per_million(name)
         fh_records = get(m, "ingest_sink_records_total", sink="firehose") * per
         fh_units = get(m, "ingest_sink_billing_units_total", sink="firehose") * per
         fh_gb = fh_units * 5 * 1024 / 1e9
@@ -91,9 +94,7 @@ for size in (200, 1000):
         name = f"aws-{agg}-{size}"
         if not (results / f"{name}.metrics").exists():
             continue
-        m = metrics(name)
-        events = get(m, "ingest_events_accepted_total")
-        per = 1e6 / events
+        m, per = per_million(name)
         sent = get(m, "ingest_sink_bytes_total", sink="firehose") * per
         kinesis_bytes = get(m, "ingest_sink_bytes_total", sink="kinesis") * per
         plain_bytes = kinesis_bytes / 1e6

@@ -132,12 +132,18 @@ public static class CsvDay
             case JsonTokenType.Null:
                 return null;
             case JsonTokenType.StartObject or JsonTokenType.StartArray:
-                var start = (int)reader.TokenStartIndex;
-                reader.Skip();
-                return Encoding.UTF8.GetString(line[start..(int)reader.BytesConsumed]);
+                return RawJson(ref reader, line);
             default:
                 return Encoding.UTF8.GetString(reader.ValueSpan);
         }
+    }
+
+    /// <summary>A nested object or array under the reader as its JSON text, as sent, leaving the reader on its end.</summary>
+    internal static string RawJson(ref Utf8JsonReader reader, ReadOnlySpan<byte> line)
+    {
+        var start = (int)reader.TokenStartIndex;
+        reader.Skip();
+        return Encoding.UTF8.GetString(line[start..(int)reader.BytesConsumed]);
     }
 
     /// <summary>

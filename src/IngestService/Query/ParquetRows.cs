@@ -1,6 +1,6 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using IngestService.Ingest;
 using Parquet;
 using Parquet.Schema;
 
@@ -156,10 +156,10 @@ public sealed class ParquetRows : IAsyncDisposable
                     seqs[row] = reader.GetInt64();
                     break;
                 case "ts":
-                    ts[row] = Instant(reader.GetString()!);
+                    ts[row] = Instant(ref reader);
                     break;
                 case "receivedAt" when reader.TokenType == JsonTokenType.String:
-                    received[row] = Instant(reader.GetString()!);
+                    received[row] = Instant(ref reader);
                     break;
                 default:
                     reader.Skip();
@@ -168,8 +168,9 @@ public sealed class ParquetRows : IAsyncDisposable
         }
     }
 
-    private static DateTime Instant(string text) =>
-        DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal).UtcDateTime;
+    /// <summary>A stored RFC 3339 instant (written by <see cref="Timestamp"/>, never escaped), read without a string.</summary>
+    private static DateTime Instant(ref Utf8JsonReader reader) =>
+        Timestamp.TryParse(reader.ValueSpan, out var value, out _) ? value.UtcDateTime : throw new JsonException("A stored instant is not RFC 3339.");
 
     private static object? ValueOf(ref Utf8JsonReader reader, ReadOnlySpan<byte> line, FieldKind kind)
     {
@@ -178,9 +179,7 @@ public sealed class ParquetRows : IAsyncDisposable
             case JsonTokenType.Null:
                 return null;
             case JsonTokenType.StartObject or JsonTokenType.StartArray:
-                var start = (int)reader.TokenStartIndex;
-                reader.Skip();
-                return Encoding.UTF8.GetString(line[start..(int)reader.BytesConsumed]);
+                return CsvDay.RawJson(ref reader, line);
             // The schema comes from the same lines, so values fit their column; a range's day rewritten between its
             // two reads may not, and then a value that does not fit is left out rather than failing the answer midway.
             case JsonTokenType.Number when kind == FieldKind.Int64:
