@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using IngestService.Regroup;

@@ -1,10 +1,10 @@
-using IngestService;
+using IngestService.Auth;
 using IngestService.Delivery;
 using IngestService.Ingest;
 using IngestService.Operations;
-using IngestService.Operations.Auth;
 using IngestService.Query;
 using IngestService.Regroup;
+using IngestService;
 using Microsoft.Extensions.Options;
 
 // Settings ship beside the binary; relative paths such as Ingest:DataPath resolve from where it was started.

@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Net;
-using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using System.Text;
 using Amazon.Runtime;
 using Amazon.S3.Model;
-using IngestService.Delivery.Aws;
+using IngestService.Aws;
 
 namespace IngestService.IntegrationTests;
 

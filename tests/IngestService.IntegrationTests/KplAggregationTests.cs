@@ -1,10 +1,10 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Http.Headers;
-using System.Text;
-using System.Text.Json;
+using System.Net;
 using System.Text.Json.Nodes;
-using IngestService.Delivery.Aws;
+using System.Text.Json;
+using System.Text;
+using IngestService.Aws;
 using IngestService.Delivery.Kpl;
 
 namespace IngestService.IntegrationTests;

@@ -83,6 +83,6 @@ public sealed class S3RegroupTests(OpenMotoFixture moto)
         Assert.Equal([1, 2, 3], day.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("seq").GetInt32()));
         var head = await s3.GetObjectMetadataAsync(moto.Bucket, $"sensors/{sensor}/2026-11-21.ndjson.gz");
         Assert.Equal("3", head.Metadata["events"]);
-        Assert.NotNull(await ((IngestService.Regroup.IStoreFreshness)app.Services.GetService(typeof(IngestService.Regroup.IStoreFreshness))!).CurrentAsOfAsync(CancellationToken.None));
+        Assert.NotNull(await ((IngestService.Storage.IStoreFreshness)app.Services.GetService(typeof(IngestService.Storage.IStoreFreshness))!).CurrentAsOfAsync(CancellationToken.None));
     }
 }

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Net;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json;
+using System.Text;
 using IngestService.ReliabilityTests.Infrastructure;
 
 namespace IngestService.ReliabilityTests;

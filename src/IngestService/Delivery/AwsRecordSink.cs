@@ -1,6 +1,8 @@
-using IngestService.Delivery.Aws;
-using IngestService.Ingest;
-using IngestService.Operations;
+
+
+
+using IngestService.Aws;
+using IngestService.Telemetry;
 
 namespace IngestService.Delivery;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 using Amazon.Runtime;
-using IngestService.Delivery.Aws;
+using IngestService.Aws;
 using IngestService.Storage;
 using Microsoft.Extensions.Options;
 

@@ -1,7 +1,6 @@
-using IngestService.Delivery.Aws;
-using IngestService.Ingest;
-using IngestService.Operations;
+using IngestService.Aws;
 using IngestService.Storage;
+using IngestService.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Delivery;

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Compression;
-using IngestService.Ingest;
-using IngestService.Storage;
+using IngestService.Events;
 
 namespace IngestService.Delivery;
 

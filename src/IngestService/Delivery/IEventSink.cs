@@ -1,4 +1,3 @@
-using IngestService.Ingest;
 
 namespace IngestService.Delivery;
 

@@ -1,8 +1,7 @@
 using System.Buffers;
-using IngestService.Delivery.Aws;
+using IngestService.Aws;
 using IngestService.Delivery.Kpl;
-using IngestService.Ingest;
-using IngestService.Operations;
+using IngestService.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Delivery;

@@ -1,8 +1,8 @@
 using System.Net;
 using Amazon.Runtime;
-using Amazon.S3;
 using Amazon.S3.Model;
-using IngestService.Delivery.Aws;
+using Amazon.S3;
+using IngestService.Aws;
 using IngestService.Storage;
 using Microsoft.Extensions.Options;
 

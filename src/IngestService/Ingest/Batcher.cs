@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 using IngestService.Delivery;
-using IngestService.Operations;
+using IngestService.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Ingest;

@@ -1,10 +1,8 @@
 using System.Text.Json;
 using System.Text.Unicode;
+using IngestService.Events;
 
 namespace IngestService.Ingest;
-
-/// <summary>What the service reads out of an event: everything else is the sensor's own.</summary>
-public readonly record struct EventHeader(DateTimeOffset Ts, long? Seq);
 
 /// <summary>
 /// Validates one event with a single forward pass of <see cref="Utf8JsonReader"/>: the whole body must be

@@ -1,12 +1,14 @@
 using System.Buffers;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using System.IO.Pipelines;
+using System.Text.Json.Serialization;
+using System.Text.Json;
+using IngestService.Auth;
+using IngestService.Delivery;
+using IngestService.Events;
+using IngestService.Storage;
+using IngestService.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
-using IngestService.Operations;
-using IngestService.Operations.Auth;
-using IngestService.Storage;
 using Microsoft.Net.Http.Headers;
 
 namespace IngestService.Ingest;

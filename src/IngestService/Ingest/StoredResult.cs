@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using IngestService.Events;
 
 namespace IngestService.Ingest;
 

@@ -1,9 +1,10 @@
 using System.Diagnostics.Metrics;
-using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json;
+using IngestService.Auth;
 using IngestService.Delivery;
 using IngestService.Ingest;
-using IngestService.Operations.Auth;
+using IngestService.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;

@@ -1,4 +1,7 @@
-using IngestService.Regroup;
+
+
+
+using IngestService.Events;
 using IngestService.Storage;
 
 namespace IngestService.Query;

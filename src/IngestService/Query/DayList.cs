@@ -1,5 +1,5 @@
 using System.Globalization;
-using IngestService.Regroup;
+using IngestService.Events;
 using IngestService.Storage;
 using Microsoft.Extensions.Options;
 

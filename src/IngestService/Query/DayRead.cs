@@ -1,5 +1,5 @@
 using System.IO.Compression;
-using IngestService.Regroup;
+using IngestService.Events;
 using IngestService.Storage;
 using Microsoft.Extensions.Options;
 

@@ -1,8 +1,8 @@
-using System.Text;
 using System.Text.Json;
-using IngestService.Ingest;
-using Parquet;
+using System.Text;
+using IngestService.Events;
 using Parquet.Schema;
+using Parquet;
 
 namespace IngestService.Query;
 

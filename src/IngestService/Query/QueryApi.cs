@@ -1,7 +1,7 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
-using IngestService.Ingest;
-using IngestService.Operations.Auth;
+using System.Text.Json;
+using IngestService.Auth;
+using IngestService.Events;
 
 namespace IngestService.Query;
 

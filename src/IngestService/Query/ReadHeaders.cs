@@ -1,5 +1,5 @@
 using System.Globalization;
-using IngestService.Regroup;
+using IngestService.Storage;
 
 namespace IngestService.Query;
 

@@ -1,4 +1,4 @@
-using IngestService.Ingest;
+using IngestService.Events;
 using IngestService.Storage;
 using Microsoft.Extensions.Options;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using IngestService.Events;
 
 namespace IngestService.Regroup;
 

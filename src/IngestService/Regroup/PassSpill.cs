@@ -1,3 +1,7 @@
+
+
+using IngestService.Events;
+
 namespace IngestService.Regroup;
 
 /// <summary>

@@ -1,7 +1,7 @@
-using IngestService.Ingest;
-using IngestService.Operations.Auth;
-using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json;
+using IngestService.Auth;
+using IngestService.Ingest;
 using IngestService.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 

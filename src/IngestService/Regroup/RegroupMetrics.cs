@@ -1,5 +1,5 @@
 using System.Diagnostics.Metrics;
-using IngestService.Operations;
+using IngestService.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Regroup;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using IngestService.Events;
 using IngestService.Storage;
 using Microsoft.Extensions.Options;
 

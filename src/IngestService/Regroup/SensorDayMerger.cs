@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.IO.Compression;
+using IngestService.Events;
 using IngestService.Storage;
 
 namespace IngestService.Regroup;

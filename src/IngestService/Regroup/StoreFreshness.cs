@@ -1,3 +1,6 @@
+
+
+
 using IngestService.Storage;
 
 namespace IngestService.Regroup;

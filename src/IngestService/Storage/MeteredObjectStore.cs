@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
-using IngestService.Operations;
+using IngestService.Telemetry;
 
 namespace IngestService.Storage;
 

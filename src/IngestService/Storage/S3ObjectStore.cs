@@ -1,9 +1,8 @@
 using System.Net;
 using System.Runtime.CompilerServices;
-using Amazon.S3;
 using Amazon.S3.Model;
-using IngestService.Delivery;
-using IngestService.Delivery.Aws;
+using Amazon.S3;
+using IngestService.Aws;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Storage;

@@ -1,5 +1,5 @@
 using Amazon;
-using IngestService.Delivery.Aws;
+using IngestService.Aws;
 
 namespace IngestService.Tests.Delivery;
 

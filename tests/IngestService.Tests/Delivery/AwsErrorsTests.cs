@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text;
-using IngestService.Delivery.Aws;
+using IngestService.Aws;
 
 namespace IngestService.Tests.Delivery;
 

@@ -1,10 +1,9 @@
 using System.Net;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
+using System.Text;
 using Amazon.Runtime;
-using IngestService.Delivery;
-using IngestService.Delivery.Aws;
+using IngestService.Aws;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Tests.Delivery;

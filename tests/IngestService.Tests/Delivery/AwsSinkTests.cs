@@ -1,9 +1,9 @@
 using System.Diagnostics.Metrics;
 using System.IO.Compression;
 using System.Text;
+using IngestService.Aws;
 using IngestService.Delivery;
-using IngestService.Delivery.Aws;
-using IngestService.Ingest;
+using IngestService.Events;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;

@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text;
-using IngestService.Delivery;
-using IngestService.Delivery.Aws;
+using IngestService.Aws;
 using IngestService.Delivery.Kpl;
-using IngestService.Ingest;
+using IngestService.Delivery;
+using IngestService.Events;
 using IngestService.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;

@@ -1,6 +1,6 @@
-using System.Text;
 using System.Text.Json;
-using IngestService.Delivery.Aws;
+using System.Text;
+using IngestService.Aws;
 
 namespace IngestService.Tests.Delivery;
 

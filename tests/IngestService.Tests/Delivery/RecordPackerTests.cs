@@ -1,3 +1,4 @@
+
 using IngestService.Delivery;
 
 namespace IngestService.Tests.Delivery;

@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 using IngestService.Delivery;
-using IngestService.Operations;
+using IngestService.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace IngestService.Tests.Delivery;

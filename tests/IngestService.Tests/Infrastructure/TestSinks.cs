@@ -1,6 +1,5 @@
 using System.Threading.Channels;
 using IngestService.Delivery;
-using IngestService.Ingest;
 
 namespace IngestService.Tests.Infrastructure;
 

@@ -1,8 +1,9 @@
 using System.Diagnostics.Metrics;
 using System.Text;
 using IngestService.Delivery;
+using IngestService.Events;
 using IngestService.Ingest;
-using IngestService.Operations;
+using IngestService.Telemetry;
 using IngestService.Tests.Infrastructure;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;

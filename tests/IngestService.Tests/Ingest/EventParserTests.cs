@@ -1,7 +1,7 @@
-using System.Text;
 using System.Text.Json;
+using System.Text;
+using IngestService.Events;
 using IngestService.Ingest;
-using IngestService.Regroup;
 
 namespace IngestService.Tests.Ingest;
 

@@ -1,5 +1,5 @@
 using System.Text;
-using IngestService.Ingest;
+using IngestService.Events;
 
 namespace IngestService.Tests.Ingest;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using IngestService.Delivery;
-using IngestService.Ingest;
 using IngestService.Operations;
+using IngestService.Telemetry;
 using IngestService.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,7 +1,7 @@
 using System.Net;
-using System.Text;
 using System.Text.Json;
-using IngestService.Regroup;
+using System.Text;
+using IngestService.Storage;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Parquet;

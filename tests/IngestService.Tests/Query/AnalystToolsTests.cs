@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Net;
-using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using IngestService.Operations.Auth;
+using System.Text;
+using IngestService.Auth;
 using IngestService.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 

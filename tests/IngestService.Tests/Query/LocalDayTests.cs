@@ -1,3 +1,4 @@
+
 using IngestService.Query;
 
 namespace IngestService.Tests.Query;

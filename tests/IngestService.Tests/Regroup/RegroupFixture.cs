@@ -1,10 +1,10 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 using IngestService.Regroup;
 using IngestService.Storage;
 using Microsoft.Extensions.DependencyInjection;
-using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace IngestService.Tests.Regroup;

@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
-using IngestService.Operations;
 using IngestService.Regroup;
 using IngestService.Storage;
+using IngestService.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using static IngestService.Tests.Regroup.RegroupFixture;

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using IngestService.Regroup;
+using IngestService.Storage;
 using IngestService.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using IngestService.Events;
 using IngestService.Regroup;
 using IngestService.Storage;
 using static IngestService.Tests.Regroup.RegroupFixture;

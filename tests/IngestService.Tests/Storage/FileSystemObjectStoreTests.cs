@@ -1,3 +1,4 @@
+
 using IngestService.Storage;
 
 namespace IngestService.Tests.Storage;

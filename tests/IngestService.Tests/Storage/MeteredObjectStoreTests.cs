@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
-using IngestService.Operations;
 using IngestService.Storage;
+using IngestService.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 

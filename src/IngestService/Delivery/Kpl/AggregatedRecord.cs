@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
-using IngestService.Ingest;
 
 namespace IngestService.Delivery.Kpl;
 

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using IngestService.Delivery.Aws;
+using IngestService.Aws;
 
 namespace IngestService.Delivery.Kpl;
 

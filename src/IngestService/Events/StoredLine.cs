@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
+using System.Text;
 using IngestService.Ingest;
 
-namespace IngestService.Regroup;
+namespace IngestService.Events;
 
 /// <summary>
 /// The contract's identity of an event: its <c>seq</c> when it has one, else its <c>ts</c> and the SHA-256 of
@@ -152,7 +152,7 @@ public sealed class StoredLine
             return false;
         }
 
-        if (readSensorId is null || !Ingest.SensorId.IsValid(readSensorId) || ts is null || eventStart < 0)
+        if (readSensorId is null || !Events.SensorId.IsValid(readSensorId) || ts is null || eventStart < 0)
         {
             return false;
         }

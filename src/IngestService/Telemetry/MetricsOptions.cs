@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace IngestService.Operations;
+namespace IngestService.Telemetry;
 
 public sealed class MetricsOptions
 {

@@ -5,7 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Amazon.Runtime.Signing;
 
-namespace IngestService.Delivery.Aws;
+namespace IngestService.Aws;
 
 /// <summary>
 /// One AWS JSON 1.1 service (Firehose, Kinesis): <c>POST /</c> with <c>X-Amz-Target</c>, signed with

@@ -1,4 +1,4 @@
-namespace IngestService.Regroup;
+namespace IngestService.Storage;
 
 /// <summary>
 /// The seam between the sensor-day store and the read path: how current a read of the store is. Reads put the

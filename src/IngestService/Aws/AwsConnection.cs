@@ -4,7 +4,7 @@ using Amazon.Runtime;
 using Amazon.Runtime.Credentials;
 using Microsoft.Extensions.Options;
 
-namespace IngestService.Delivery.Aws;
+namespace IngestService.Aws;
 
 /// <summary>
 /// What every AWS call of the node shares: one pooled <see cref="HttpClient"/>, the region and the

@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 
-namespace IngestService.Operations;
+namespace IngestService.Telemetry;
 
 /// <summary>
 /// The service's instruments. Everything <c>/metrics</c> shows comes from here, so the benchmarks and the cost

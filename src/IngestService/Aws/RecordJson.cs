@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace IngestService.Delivery.Aws;
+namespace IngestService.Aws;
 
 /// <summary>
 /// The hot path's JSON by hand: put requests are written with <see cref="Utf8JsonWriter"/> straight from the

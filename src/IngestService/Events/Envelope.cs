@@ -1,7 +1,8 @@
-using System.Buffers;
 using System.Buffers.Text;
+using System.Buffers;
+using IngestService.Delivery;
 
-namespace IngestService.Ingest;
+namespace IngestService.Events;
 
 /// <summary>
 /// Writes the stored line <c>{"sensorId":…,"seq":…,"ts":…,"receivedAt":…,"event":…}\n</c> straight into a

@@ -1,7 +1,7 @@
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 
-namespace IngestService.Operations;
+namespace IngestService.Telemetry;
 
 /// <summary>
 /// The service's meter through OpenTelemetry: scraped at <c>/metrics</c> in Prometheus text, and pushed over

@@ -1,7 +1,7 @@
-using Microsoft.Extensions.Options;
 using IngestService.Ingest;
+using Microsoft.Extensions.Options;
 
-namespace IngestService.Operations.Auth;
+namespace IngestService.Auth;
 
 public enum AuthMode
 {

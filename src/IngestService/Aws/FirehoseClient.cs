@@ -1,5 +1,5 @@
 
-namespace IngestService.Delivery.Aws;
+namespace IngestService.Aws;
 
 /// <summary>
 /// The part of <c>Amazon.KinesisFirehose.IAmazonKinesisFirehose</c> the service uses, with the same method

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace IngestService.Delivery.Aws;
+namespace IngestService.Aws;
 
 /// <summary>
 /// A record's bytes as consecutive parts (event lines), sent as one base64 value without being copied

@@ -1,6 +1,7 @@
 using System.Buffers;
+using IngestService.Events;
 
-namespace IngestService.Ingest;
+namespace IngestService.Delivery;
 
 /// <summary>Why an event was or was not acknowledged.</summary>
 public enum DeliveryOutcome
@@ -10,7 +11,7 @@ public enum DeliveryOutcome
     /// <summary>A sink refused or failed, and retrying within the ack timeout did not help.</summary>
     SinkFailed,
 
-    /// <summary>The sinks did not all accept the event within <see cref="BatchingOptions.AckTimeout"/>.</summary>
+    /// <summary>The sinks did not all accept the event within <c>Batching:AckTimeout</c>.</summary>
     TimedOut,
 }
 

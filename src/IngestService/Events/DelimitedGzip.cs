@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace IngestService.Storage;
+namespace IngestService.Events;
 
 /// <summary>
 /// A gzip member that states its own length, so a reader can find where it ends without inflating it: the

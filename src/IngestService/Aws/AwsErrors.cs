@@ -1,6 +1,7 @@
 using System.Net;
+using IngestService.Delivery;
 
-namespace IngestService.Delivery.Aws;
+namespace IngestService.Aws;
 
 /// <summary>An AWS call or record that failed, with the error type AWS named and whether trying again can help.</summary>
 public sealed class AwsServiceException(string errorCode, string message, HttpStatusCode? statusCode, Exception? inner = null)

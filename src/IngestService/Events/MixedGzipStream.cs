@@ -1,7 +1,6 @@
 using System.IO.Compression;
-using IngestService.Storage;
 
-namespace IngestService.Regroup;
+namespace IngestService.Events;
 
 /// <summary>
 /// The plain NDJSON bytes of an object that may hold plain lines and gzip members in any order: what Firehose

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace IngestService.Delivery.Aws;
+namespace IngestService.Aws;
 
 /// <summary>
 /// An <see cref="IBufferWriter{T}"/> over <see cref="ArrayPool{T}"/> arrays, so request bodies of several

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace IngestService.Delivery.Aws;
+namespace IngestService.Aws;
 
 /// <summary>
 /// The part of <c>Amazon.Kinesis.IAmazonKinesis</c> the service and its tests use, with the same method

@@ -1,6 +1,6 @@
 using System.Buffers.Text;
 
-namespace IngestService.Ingest;
+namespace IngestService.Events;
 
 /// <summary>
 /// Strict RFC 3339 timestamps over UTF-8, and the one UTC form the store writes.

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 
-namespace IngestService.Regroup;
+namespace IngestService.Events;
 
 /// <summary>
 /// Streams the lines of plain or gzip NDJSON, or both in one object (<see cref="MixedGzipStream"/>: gzip members are

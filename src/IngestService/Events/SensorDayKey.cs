@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace IngestService.Regroup;
+namespace IngestService.Events;
 
 /// <summary>The contract's key of a sensor-day: <c>{SensorPrefix}{sensorId}/{yyyy-MM-dd}.ndjson.gz</c>.</summary>
 public static class SensorDayKey

@@ -1,4 +1,4 @@
-namespace IngestService.Ingest;
+namespace IngestService.Events;
 
 /// <summary>
 /// Sensor ids become part of object keys, so only <c>^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$</c> is accepted:

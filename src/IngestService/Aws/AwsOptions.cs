@@ -1,7 +1,7 @@
 using IngestService.Ingest;
 using Microsoft.Extensions.Options;
 
-namespace IngestService.Delivery;
+namespace IngestService.Aws;
 
 /// <summary>
 /// Where the <c>Aws</c> backend delivers and stores. Bound to the <c>Aws</c> section, which

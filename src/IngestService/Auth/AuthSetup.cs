@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 
-namespace IngestService.Operations.Auth;
+namespace IngestService.Auth;
 
 /// <summary>The three scopes and what each lets a caller do.</summary>
 public static class Scopes

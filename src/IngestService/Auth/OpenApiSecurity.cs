@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.OpenApi;
 using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
 
-namespace IngestService.Operations.Auth;
+namespace IngestService.Auth;
 
 /// <summary>Describes the bearer scheme in <c>/openapi/v1.json</c> when the node requires tokens.</summary>
 internal sealed class OpenApiSecurity(IOptions<AuthOptions> auth) : IOpenApiDocumentTransformer
