@@ -1,8 +1,9 @@
-using IngestService.Delivery;
+using IngestService.Auth;
 using IngestService.Ingest;
 using IngestService.Operations;
 using IngestService.Query;
 using IngestService.Regroup;
+using IngestService.Telemetry;
 using Serilog;
 
 namespace IngestService;
@@ -23,19 +24,14 @@ public static class IngestServiceExtensions
         builder.Services.AddSerilog((_, logger) => logger.ReadFrom.Configuration(builder.Configuration), preserveStaticLogger: true);
 
         var configuration = builder.Configuration;
+        var backend = Backends.Read(configuration);
         var services = builder.Services;
+        services.AddIngestMetrics(configuration);
+        services.AddIngestAuth(configuration, anonymousNeedsConsent: backend == Backend.Aws);
         services.AddOperations(configuration);
+        services.AddBackend(configuration, backend);
         services.AddIngest(configuration);
-        if (configuration.GetValue($"{IngestOptions.Section}:{nameof(IngestOptions.Backend)}", Backend.Local) == Backend.Local)
-        {
-            services.AddLocalDelivery();
-        }
-        else
-        {
-            services.AddAwsDelivery(configuration);
-        }
-
-        services.AddRegroup();
+        services.AddRegroup(local: backend == Backend.Local);
         services.AddQuery();
         return builder;
     }

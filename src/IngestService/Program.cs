@@ -5,7 +5,6 @@ using IngestService.Operations;
 using IngestService.Query;
 using IngestService.Regroup;
 using IngestService;
-using Microsoft.Extensions.Options;
 
 // Settings ship beside the binary; relative paths such as Ingest:DataPath resolve from where it was started.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -23,11 +22,7 @@ var app = builder.Build();
 app.UseIngestRequestLogging();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
-if (app.Services.GetRequiredService<IOptions<AuthOptions>>().Value.Mode == AuthMode.Jwt)
-{
-    app.UseAuthentication();
-    app.UseAuthorization();
-}
+app.UseIngestAuth();
 
 app.UseAnalystViewer();
 app.MapOpenApi();

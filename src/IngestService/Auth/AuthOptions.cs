@@ -1,4 +1,3 @@
-using IngestService.Ingest;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Auth;
@@ -42,13 +41,14 @@ public sealed class AuthOptions
 }
 
 /// <summary>Start-up checks that name the key to fix.</summary>
-internal sealed class AuthOptionsValidator(IOptions<IngestOptions> ingest) : IValidateOptions<AuthOptions>
+/// <param name="anonymousNeedsConsent">True on the <c>Aws</c> backend, where anonymous writes reach an AWS account.</param>
+internal sealed class AuthOptionsValidator(bool anonymousNeedsConsent) : IValidateOptions<AuthOptions>
 {
     public ValidateOptionsResult Validate(string? name, AuthOptions options)
     {
         if (options.Mode == AuthMode.None)
         {
-            return ingest.Value.Backend == Backend.Aws && !options.AllowAnonymous
+            return anonymousNeedsConsent && !options.AllowAnonymous
                 ? ValidateOptionsResult.Fail("Ingest:Backend=Aws with Auth:Mode=None would let anyone write to your AWS account: set Auth:Mode=Jwt, or Auth:AllowAnonymous=true if a gateway in front authenticates.")
                 : ValidateOptionsResult.Success;
         }

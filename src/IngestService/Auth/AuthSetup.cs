@@ -22,10 +22,14 @@ public static class Scopes
 
 public static class AuthSetup
 {
-    public static IServiceCollection AddIngestAuth(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>
+    /// Binds <c>Auth</c> once: the mode decides here which services exist, and everything after reads the typed
+    /// options. <paramref name="anonymousNeedsConsent"/> refuses <c>Auth:Mode=None</c> without <c>Auth:AllowAnonymous</c>.
+    /// </summary>
+    public static IServiceCollection AddIngestAuth(this IServiceCollection services, IConfiguration configuration, bool anonymousNeedsConsent)
     {
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
+        services.AddSingleton<IValidateOptions<AuthOptions>>(new AuthOptionsValidator(anonymousNeedsConsent));
         var auth = configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
         if (auth.Mode != AuthMode.Jwt)
         {
@@ -68,6 +72,18 @@ public static class AuthSetup
             };
         });
         return services;
+    }
+
+    /// <summary>The authentication middleware, only where <see cref="AddIngestAuth"/> registered its services.</summary>
+    public static WebApplication UseIngestAuth(this WebApplication app)
+    {
+        if (app.Services.GetRequiredService<IOptions<AuthOptions>>().Value.Mode == AuthMode.Jwt)
+        {
+            app.UseAuthentication();
+            app.UseAuthorization();
+        }
+
+        return app;
     }
 
     /// <summary>Applies a scope's policy to a group, unless the node runs without auth.</summary>

@@ -1,5 +1,4 @@
 using System.Net;
-using IngestService.Delivery;
 
 namespace IngestService.Aws;
 
@@ -17,6 +16,9 @@ public sealed class AwsServiceException(string errorCode, string message, HttpSt
 /// <summary>Which AWS errors are worth another attempt.</summary>
 public static class AwsErrors
 {
+    /// <summary>Our own code for a Kinesis record that landed on another shard than the one it was packed for.</summary>
+    public const string LandedOutsideShard = "LandedOutsideShard";
+
     /// <summary>Throttling and server-side failures: the same request can succeed later.</summary>
     private static readonly HashSet<string> Retryable = new(StringComparer.Ordinal)
     {
@@ -25,7 +27,7 @@ public static class AwsErrors
         "Throttling", "ThrottledException", "RequestThrottled", "RequestThrottledException", "SlowDown",
         "LimitExceededException", "KMSThrottlingException", "RequestTimeout", "RequestTimeoutException",
         "TransactionInProgressException", "Timeout", "NetworkError",
-        KinesisSink.LandedOutsideShard,
+        LandedOutsideShard,
     };
 
     /// <summary>

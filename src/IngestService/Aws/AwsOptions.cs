@@ -1,4 +1,3 @@
-using IngestService.Ingest;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Aws;
@@ -60,16 +59,11 @@ public enum KinesisAggregation
     Kpl,
 }
 
-/// <summary>The required keys matter only on the <c>Aws</c> backend, so plain data annotations cannot say it.</summary>
-internal sealed class AwsOptionsValidator(IOptions<IngestOptions> ingest) : IValidateOptions<AwsOptions>
+/// <summary>Registered with the <c>Aws</c> backend only: its required keys mean nothing on <c>Local</c>.</summary>
+internal sealed class AwsOptionsValidator : IValidateOptions<AwsOptions>
 {
     public ValidateOptionsResult Validate(string? name, AwsOptions options)
     {
-        if (ingest.Value.Backend != Backend.Aws)
-        {
-            return ValidateOptionsResult.Success;
-        }
-
         List<string> failures = [];
         if (string.IsNullOrWhiteSpace(options.Bucket))
         {

@@ -1,6 +1,7 @@
 
 
 
+
 using IngestService.Aws;
 using IngestService.Telemetry;
 

@@ -20,7 +20,6 @@ public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptio
     /// a consumer reading that shard (KCL 1.x/2.x deaggregate with the shard's hash key range) drops the whole
     /// aggregated record when any of its events hashes outside the range, so its events are not delivered.
     /// </summary>
-    public const string LandedOutsideShard = "LandedOutsideShard";
 
     /// <summary>Even without a sign of change, the shard map is reread this often (shards split and merge rarely).</summary>
     private static readonly TimeSpan ShardMapLifetime = TimeSpan.FromMinutes(5);
@@ -139,7 +138,7 @@ public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptio
                 {
                     LogShardMapStale(_stream, map.ShardId(shards[r]), landed);
                     Interlocked.CompareExchange(ref _shardMap, null, map);
-                    results[r] = new PutRecordResultEntry(LandedOutsideShard, $"packed for {map.ShardId(shards[r])}, landed on {landed}", landed);
+                    results[r] = new PutRecordResultEntry(AwsErrors.LandedOutsideShard, $"packed for {map.ShardId(shards[r])}, landed on {landed}", landed);
                 }
             }
 

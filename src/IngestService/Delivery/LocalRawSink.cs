@@ -1,4 +1,3 @@
-using IngestService.Ingest;
 using IngestService.Storage;
 using Microsoft.Extensions.Options;
 
@@ -9,9 +8,9 @@ namespace IngestService.Delivery;
 /// <c>{DataPath}/{RawPrefix}YYYY/MM/DD/HH/</c>, named like Firehose's objects, and its events are accepted
 /// only once the file and its directory entry are on disk.
 /// </summary>
-public sealed class LocalRawSink(IOptions<IngestOptions> ingest, IOptions<StorageOptions> storage, TimeProvider time) : IEventSink
+public sealed class LocalRawSink(IOptions<LocalStoreOptions> local, IOptions<StorageOptions> storage, TimeProvider time) : IEventSink
 {
-    private readonly string _root = Path.GetFullPath(Path.Combine(ingest.Value.DataPath, storage.Value.RawPrefix));
+    private readonly string _root = Path.GetFullPath(Path.Combine(local.Value.DataPath, storage.Value.RawPrefix));
 
     public string Name => "local";
 

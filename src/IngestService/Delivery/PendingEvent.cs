@@ -33,6 +33,14 @@ public sealed class PendingEvent
         EnqueuedAt = enqueuedAt;
     }
 
+    /// <summary>Writes the stored line into a pooled buffer that <see cref="ReleaseBuffer"/> gives back.</summary>
+    public static PendingEvent Create(string sensorId, EventHeader header, DateTimeOffset receivedAt, ReadOnlySpan<byte> body, long enqueuedAt)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(Envelope.MaxLength(sensorId, body.Length));
+        var length = Envelope.Write(buffer, sensorId, header, receivedAt, body);
+        return new PendingEvent(sensorId, header, buffer, length, enqueuedAt);
+    }
+
     public string SensorId { get; }
 
     public EventHeader Header { get; }

@@ -1,6 +1,4 @@
 using System.Buffers.Text;
-using System.Buffers;
-using IngestService.Delivery;
 
 namespace IngestService.Events;
 
@@ -12,12 +10,8 @@ public static class Envelope
 {
     private const int Overhead = 64 + 20 + (2 * Timestamp.MaxFormattedLength) + 8;
 
-    public static PendingEvent Create(string sensorId, EventHeader header, DateTimeOffset receivedAt, ReadOnlySpan<byte> body, long enqueuedAt)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(body.Length + sensorId.Length + Overhead);
-        var length = Write(buffer, sensorId, header, receivedAt, body);
-        return new PendingEvent(sensorId, header, buffer, length, enqueuedAt);
-    }
+    /// <summary>The most bytes <see cref="Write"/> can take for this sensor and body.</summary>
+    public static int MaxLength(string sensorId, int bodyLength) => bodyLength + sensorId.Length + Overhead;
 
     public static int Write(Span<byte> d, string sensorId, EventHeader header, DateTimeOffset receivedAt, ReadOnlySpan<byte> body)
     {

@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text;
-using IngestService.Ingest;
 
 namespace IngestService.Events;
 
@@ -15,7 +14,13 @@ public readonly record struct EventIdentity(long? Seq, long TsTicks, ulong Hash0
 /// <summary>One stored line, <c>{"sensorId":…,"seq":…,"ts":…,"receivedAt":…,"event":{…}}</c>, kept byte for byte.</summary>
 public sealed class StoredLine
 {
-    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = EventParser.MaxReadDepth };
+    /// <summary>
+    /// The deepest nesting any reader of stored events has to take: 64 is the default limit of System.Text.Json
+    /// (which regroup uses) and Json.NET, so analysts' own readers with their defaults manage it too.
+    /// </summary>
+    public const int MaxReadDepth = 64;
+
+    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = MaxReadDepth };
 
     private StoredLine(string sensorId, long? seq, long tsTicks, EventIdentity identity, byte[] bytes)
     {

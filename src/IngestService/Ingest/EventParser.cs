@@ -21,16 +21,10 @@ namespace IngestService.Ingest;
 public static class EventParser
 {
     /// <summary>
-    /// The deepest nesting any reader of stored events has to take: 64 is the default limit of System.Text.Json
-    /// (which regroup uses) and Json.NET, so analysts' own readers with their defaults manage it too.
-    /// </summary>
-    public const int MaxReadDepth = 64;
-
-    /// <summary>
     /// The stored line wraps the event in one object and the JSON array read wraps stored lines in one array,
-    /// so an event may nest two levels less than <see cref="MaxReadDepth"/>.
+    /// so an event may nest two levels less than <see cref="StoredLine.MaxReadDepth"/>.
     /// </summary>
-    public const int MaxDepth = MaxReadDepth - 2;
+    public const int MaxDepth = StoredLine.MaxReadDepth - 2;
 
     // The reader may go one level past the limit so the walk below, not the reader, rejects it with a detail.
     private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = MaxDepth + 1 };
@@ -177,7 +171,7 @@ public static class EventParser
             {
                 // A container at depth d is the (d+1)th level: the event's own object is at depth 0.
                 case JsonTokenType.StartObject or JsonTokenType.StartArray when reader.CurrentDepth >= MaxDepth:
-                    error = $"the event nests objects and arrays more than {MaxDepth} levels deep; an event may nest at most {MaxDepth} levels, because its stored line and the JSON array read add two and JSON readers commonly stop at {MaxReadDepth}; flatten the deepest part";
+                    error = $"the event nests objects and arrays more than {MaxDepth} levels deep; an event may nest at most {MaxDepth} levels, because its stored line and the JSON array read add two and JSON readers commonly stop at {StoredLine.MaxReadDepth}; flatten the deepest part";
                     return false;
                 case JsonTokenType.String or JsonTokenType.PropertyName when !IsWellFormedString(ref reader, out error):
                     return false;

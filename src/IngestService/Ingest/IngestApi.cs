@@ -5,7 +5,6 @@ using System.Text.Json;
 using IngestService.Auth;
 using IngestService.Delivery;
 using IngestService.Events;
-using IngestService.Storage;
 using IngestService.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -20,7 +19,6 @@ public static class IngestApi
     {
         services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<BatchingOptions>().BindConfiguration(BatchingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, IngestJsonContext.Default));
         services.AddSingleton<Batcher>();
         services.AddHostedService(sp => sp.GetRequiredService<Batcher>());
@@ -201,7 +199,7 @@ public static class IngestApi
         }
 
         rejection = null;
-        return [Envelope.Create(sensorId, header, now, body, enqueuedAt)];
+        return [PendingEvent.Create(sensorId, header, now, body, enqueuedAt)];
     }
 
     /// <summary>All lines or none: nothing is enqueued until every line parsed.</summary>
@@ -250,7 +248,7 @@ public static class IngestApi
         var events = new List<PendingEvent>(headers.Count);
         foreach (var (header, start, length) in headers)
         {
-            events.Add(Envelope.Create(sensorId, header, now, body.Slice(start, length), enqueuedAt));
+            events.Add(PendingEvent.Create(sensorId, header, now, body.Slice(start, length), enqueuedAt));
         }
 
         return events;

@@ -2,25 +2,9 @@ using System.ComponentModel.DataAnnotations;
 
 namespace IngestService.Ingest;
 
-public enum Backend
-{
-    /// <summary>The file system under <see cref="IngestOptions.DataPath"/>: no AWS account, no emulator.</summary>
-    Local,
-
-    /// <summary>Firehose and Kinesis for delivery, S3 for the store.</summary>
-    Aws,
-}
-
 public sealed class IngestOptions
 {
     public const string Section = "Ingest";
-
-    /// <summary>Where events go. Default <c>Local</c>.</summary>
-    public Backend Backend { get; set; } = Backend.Local;
-
-    /// <summary>Root folder of the <c>Local</c> backend. Default <c>data</c>.</summary>
-    [Required]
-    public string DataPath { get; set; } = "data";
 
     /// <summary>Largest accepted event, and largest line of an NDJSON backlog. Default 65536.</summary>
     [Range(64, 900 * 1024)]

@@ -14,7 +14,7 @@ namespace IngestService.Operations;
 
 public static class OperationsApi
 {
-    /// <summary>Problem details, metrics, auth, OpenAPI, and the connection limits that keep slow clients out.</summary>
+    /// <summary>Problem details, readiness, OpenAPI, and the connection limits that keep slow clients out.</summary>
     public static IServiceCollection AddOperations(this IServiceCollection services, IConfiguration configuration)
     {
         // A sensor's headers are tiny, so 10 s is generous; the Kestrel section can still override it, and the
@@ -24,9 +24,7 @@ public static class OperationsApi
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, OperationsJsonContext.Default));
         services.TryAddSingleton(TimeProvider.System);
-        services.AddIngestMetrics(configuration);
         services.AddSingleton<ReadinessProbe>();
-        services.AddIngestAuth(configuration);
         services.AddOpenApi(o => o.AddDocumentTransformer<OpenApiSecurity>());
         return services;
     }

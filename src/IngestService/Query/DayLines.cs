@@ -1,6 +1,7 @@
 
 
 
+
 using IngestService.Events;
 using IngestService.Storage;
 

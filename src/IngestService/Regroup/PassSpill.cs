@@ -1,5 +1,6 @@
 
 
+
 using IngestService.Events;
 
 namespace IngestService.Regroup;

@@ -1,6 +1,7 @@
 
 
 
+
 using IngestService.Storage;
 
 namespace IngestService.Regroup;

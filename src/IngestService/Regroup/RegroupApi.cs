@@ -1,7 +1,6 @@
 using System.Text.Json.Serialization;
 using System.Text.Json;
 using IngestService.Auth;
-using IngestService.Ingest;
 using IngestService.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -9,14 +8,16 @@ namespace IngestService.Regroup;
 
 public static class RegroupApi
 {
-    /// <summary>Registers the regroup pass, its background worker and its JSON types.</summary>
-    public static IServiceCollection AddRegroup(this IServiceCollection services)
+    /// <summary>
+    /// Registers the regroup pass, its background worker and its JSON types; <paramref name="local"/> starts from
+    /// the <c>Local</c> backend's defaults, which configuration still overrides.
+    /// </summary>
+    public static IServiceCollection AddRegroup(this IServiceCollection services, bool local)
     {
         services.AddOptions<RegroupOptions>()
-            .Configure<IConfiguration>((o, configuration) =>
+            .Configure(o =>
             {
-                // Before binding, so configuration still overrides the Local backend's defaults.
-                if (configuration.GetValue($"{IngestOptions.Section}:{nameof(IngestOptions.Backend)}", Backend.Local) == Backend.Local)
+                if (local)
                 {
                     o.ForLocal();
                 }

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using IngestService.Ingest;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Storage;
@@ -19,7 +18,7 @@ public sealed class FileSystemObjectStore : IObjectStore
     private readonly string _root;
     private readonly FileStripeLocks _locks;
 
-    public FileSystemObjectStore(IOptions<IngestOptions> options)
+    public FileSystemObjectStore(IOptions<LocalStoreOptions> options)
         : this(options.Value.DataPath)
     {
     }

@@ -1,4 +1,5 @@
 
+
 using IngestService.Delivery;
 
 namespace IngestService.Tests.Delivery;

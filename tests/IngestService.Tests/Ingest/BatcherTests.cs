@@ -214,7 +214,7 @@ public sealed class BatcherTests : IAsyncLifetime
 
         const string body = "{\"ts\":\"2026-11-21T11:00:00+01:00\",\"seq\":7,\"t\":21.50,\"tags\":[\"a\",{\"b\":null}]}";
         var header = new EventHeader(new DateTimeOffset(2026, 11, 21, 10, 0, 0, TimeSpan.Zero), 7);
-        batcher.TryEnqueue([Envelope.Create("s1", header, _time.GetUtcNow(), Encoding.UTF8.GetBytes(body), _time.GetTimestamp())]);
+        batcher.TryEnqueue([PendingEvent.Create("s1", header, _time.GetUtcNow(), Encoding.UTF8.GetBytes(body), _time.GetTimestamp())]);
         await CloseWindowAsync();
         var call = await sink.NextWindowAsync();
         call.Accept();
@@ -321,7 +321,7 @@ public sealed class BatcherTests : IAsyncLifetime
     private PendingEvent Event(string sensor, long seq)
     {
         var body = Encoding.UTF8.GetBytes($"{{\"ts\":\"2026-11-21T10:00:00Z\",\"seq\":{seq}}}");
-        return Envelope.Create(sensor, new EventHeader(_time.GetUtcNow(), seq), _time.GetUtcNow(), body, _time.GetTimestamp());
+        return PendingEvent.Create(sensor, new EventHeader(_time.GetUtcNow(), seq), _time.GetUtcNow(), body, _time.GetTimestamp());
     }
 
     private Task<Batcher> StartAsync(params IEventSink[] sinks) => StartAsync(sinks, _ => { });

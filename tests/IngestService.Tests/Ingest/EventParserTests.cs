@@ -20,7 +20,7 @@ public sealed class EventParserTests
     [Fact]
     public void Every_depth_ingest_accepts_gives_a_stored_line_that_regroup_and_the_json_array_read_take()
     {
-        for (var depth = 1; depth <= EventParser.MaxReadDepth + 2; depth++)
+        for (var depth = 1; depth <= StoredLine.MaxReadDepth + 2; depth++)
         {
             var body = Encoding.UTF8.GetBytes(Nested(depth));
             if (!EventParser.TryParse(body, Now, TimeSpan.FromDays(1), out var header, out _))

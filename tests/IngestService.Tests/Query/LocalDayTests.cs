@@ -1,4 +1,5 @@
 
+
 using IngestService.Query;
 
 namespace IngestService.Tests.Query;

@@ -1,4 +1,5 @@
 
+
 using IngestService.Storage;
 
 namespace IngestService.Tests.Storage;
