@@ -1,4 +1,5 @@
 
+
 using IngestService.Aws;
 using IngestService.Delivery;
 using IngestService.Storage;

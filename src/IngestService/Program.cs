@@ -1,10 +1,11 @@
+using IngestService;
 using IngestService.Auth;
 using IngestService.Delivery;
 using IngestService.Ingest;
 using IngestService.Operations;
 using IngestService.Query;
 using IngestService.Regroup;
-using IngestService;
+
 
 // Settings ship beside the binary; relative paths such as Ingest:DataPath resolve from where it was started.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });

@@ -2,6 +2,7 @@
 
 
 
+
 using IngestService.Aws;
 using IngestService.Telemetry;
 

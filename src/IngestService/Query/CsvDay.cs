@@ -1,6 +1,7 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
+using System.Text;
+using IngestService.Events;
 
 namespace IngestService.Query;
 
@@ -166,7 +167,7 @@ public static class CsvDay
     /// </summary>
     internal static string Text(ref Utf8JsonReader reader)
     {
-        if (!reader.ValueIsEscaped || !Ingest.EventParser.HasLoneSurrogate(reader.ValueSpan))
+        if (!reader.ValueIsEscaped || !JsonStrings.HasLoneSurrogate(reader.ValueSpan))
         {
             return reader.GetString()!;
         }

@@ -2,6 +2,7 @@
 
 
 
+
 using IngestService.Events;
 using IngestService.Storage;
 

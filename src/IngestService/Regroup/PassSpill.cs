@@ -1,6 +1,7 @@
 
 
 
+
 using IngestService.Events;
 
 namespace IngestService.Regroup;

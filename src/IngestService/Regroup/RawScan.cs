@@ -2,6 +2,7 @@
 
 
 
+
 using IngestService.Storage;
 
 namespace IngestService.Regroup;

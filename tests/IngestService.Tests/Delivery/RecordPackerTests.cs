@@ -1,5 +1,6 @@
 
 
+
 using IngestService.Delivery;
 
 namespace IngestService.Tests.Delivery;

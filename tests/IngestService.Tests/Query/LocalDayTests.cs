@@ -1,5 +1,6 @@
 
 
+
 using IngestService.Query;
 
 namespace IngestService.Tests.Query;

@@ -1,5 +1,6 @@
 
 
+
 using IngestService.Storage;
 
 namespace IngestService.Tests.Storage;
