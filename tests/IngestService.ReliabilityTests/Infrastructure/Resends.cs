@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using IngestService.Events;
 using IngestService.IntegrationTests;
 
 namespace IngestService.ReliabilityTests.Infrastructure;

@@ -278,7 +278,7 @@ public sealed class BatcherTests : IAsyncLifetime
         await sink.NextWindowAsync();
         _time.Advance(new BatchingOptions().AckTimeout);
         Assert.False(e.Completion.IsCompleted);
-        _time.Advance(Batcher.StuckSinkGrace);
+        _time.Advance(WindowDelivery.StuckSinkGrace);
 
         Assert.Equal(DeliveryOutcome.TimedOut, await e.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(0, batcher.PendingEvents);
