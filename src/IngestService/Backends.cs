@@ -1,5 +1,3 @@
-
-
 using IngestService.Aws;
 using IngestService.Delivery;
 using IngestService.Storage;

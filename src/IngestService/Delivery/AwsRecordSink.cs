@@ -1,8 +1,3 @@
-
-
-
-
-
 using IngestService.Aws;
 using IngestService.Telemetry;
 

@@ -1,4 +1,3 @@
-
 namespace IngestService.Delivery;
 
 /// <summary>

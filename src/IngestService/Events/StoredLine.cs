@@ -102,7 +102,8 @@ public sealed class StoredLine
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("sensorId"u8))
+                var field = StoredFields.Of(ref reader);
+                if (field == StoredField.SensorId)
                 {
                     if (!reader.Read() || reader.TokenType != JsonTokenType.String)
                     {
@@ -111,7 +112,7 @@ public sealed class StoredLine
 
                     readSensorId = knownSensorId is not null && reader.ValueTextEquals(knownSensorId) ? knownSensorId : reader.GetString();
                 }
-                else if (reader.ValueTextEquals("seq"u8))
+                else if (field == StoredField.Seq)
                 {
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var s) && s >= 0)
@@ -123,7 +124,7 @@ public sealed class StoredLine
                         return false;
                     }
                 }
-                else if (reader.ValueTextEquals("ts"u8))
+                else if (field == StoredField.Ts)
                 {
                     if (!reader.Read() || reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped
                         || !Timestamp.TryParse(reader.ValueSpan, out var value, out _))
@@ -133,7 +134,7 @@ public sealed class StoredLine
 
                     ts = value.UtcTicks;
                 }
-                else if (reader.ValueTextEquals("event"u8))
+                else if (field == StoredField.Event)
                 {
                     reader.Read();
                     eventStart = (int)reader.TokenStartIndex;

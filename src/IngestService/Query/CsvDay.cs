@@ -15,8 +15,6 @@ namespace IngestService.Query;
 /// </summary>
 public static class CsvDay
 {
-    private static readonly string[] EnvelopeColumns = ["sensorId", "seq", "ts", "receivedAt"];
-
     /// <summary>Adds the event's top-level field names not yet in <paramref name="columns"/>.</summary>
     public static void CollectColumns(ReadOnlySpan<byte> line, List<string> columns, HashSet<string> seen)
     {
@@ -42,7 +40,7 @@ public static class CsvDay
     public static void WriteHeader(TextWriter writer, IReadOnlyList<string> columns)
     {
         var first = true;
-        foreach (var column in EnvelopeColumns.Concat(columns))
+        foreach (var column in StoredFields.EnvelopeColumns.Concat(columns))
         {
             if (!first)
             {
@@ -58,16 +56,14 @@ public static class CsvDay
 
     public static void WriteRow(TextWriter writer, ReadOnlySpan<byte> line, IReadOnlyList<string> columns, Dictionary<string, int> columnIndex)
     {
-        var values = new string?[EnvelopeColumns.Length + columns.Count];
+        var values = new string?[StoredFields.EnvelopeColumns.Count + columns.Count];
         var reader = new Utf8JsonReader(line);
         reader.Read();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var envelopeIndex = reader.ValueTextEquals("sensorId"u8) ? 0 : reader.ValueTextEquals("seq"u8) ? 1
-                : reader.ValueTextEquals("ts"u8) ? 2 : reader.ValueTextEquals("receivedAt"u8) ? 3 : -1;
-            var isEvent = reader.ValueTextEquals("event"u8);
+            var field = StoredFields.Of(ref reader);
             reader.Read();
-            if (isEvent && reader.TokenType == JsonTokenType.StartObject)
+            if (field == StoredField.Event && reader.TokenType == JsonTokenType.StartObject)
             {
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
@@ -76,13 +72,13 @@ public static class CsvDay
                     var value = ValueText(ref reader, line);
                     if (columnIndex.TryGetValue(name, out var index))
                     {
-                        values[EnvelopeColumns.Length + index] = value;
+                        values[StoredFields.EnvelopeColumns.Count + index] = value;
                     }
                 }
             }
-            else if (envelopeIndex >= 0)
+            else if (field is not (StoredField.Other or StoredField.Event))
             {
-                values[envelopeIndex] = ValueText(ref reader, line);
+                values[(int)field] = ValueText(ref reader, line);
             }
             else
             {
@@ -103,14 +99,14 @@ public static class CsvDay
         writer.Write("\r\n");
     }
 
-    public static string ColumnOf(string field) => Array.IndexOf(EnvelopeColumns, field) >= 0 ? "event." + field : field;
+    public static string ColumnOf(string field) => StoredFields.EnvelopeColumns.Contains(field) ? "event." + field : field;
 
     internal static bool MoveToEvent(ref Utf8JsonReader reader)
     {
         reader.Read();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var isEvent = reader.ValueTextEquals("event"u8);
+            var isEvent = StoredFields.Of(ref reader) == StoredField.Event;
             reader.Read();
             if (isEvent)
             {

@@ -1,8 +1,3 @@
-
-
-
-
-
 using IngestService.Events;
 using IngestService.Storage;
 

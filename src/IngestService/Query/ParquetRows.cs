@@ -33,12 +33,12 @@ public sealed class ParquetRows : IAsyncDisposable
     {
         var fields = new List<DataField>
         {
-            new DataField<string>("sensorId", false),
-            new DataField<long?>("seq"),
+            new DataField<string>(StoredFields.SensorId, false),
+            new DataField<long?>(StoredFields.Seq),
             // UTC values as plain timestamps (isAdjustedToUTC=false), as in the CSV: DuckDB and Athena read a
             // TIMESTAMP, not a zoned type DuckDB would show in the reader's own zone. The docs say they are UTC.
-            new DateTimeDataField("ts", DateTimeFormat.Timestamp, isAdjustedToUTC: false, unit: DateTimeTimeUnit.Micros, isNullable: false),
-            new DateTimeDataField("receivedAt", DateTimeFormat.Timestamp, isAdjustedToUTC: false, unit: DateTimeTimeUnit.Micros, isNullable: true),
+            new DateTimeDataField(StoredFields.Ts, DateTimeFormat.Timestamp, isAdjustedToUTC: false, unit: DateTimeTimeUnit.Micros, isNullable: false),
+            new DateTimeDataField(StoredFields.ReceivedAt, DateTimeFormat.Timestamp, isAdjustedToUTC: false, unit: DateTimeTimeUnit.Micros, isNullable: true),
         };
         foreach (var (name, kind) in columns)
         {
@@ -119,7 +119,8 @@ public sealed class ParquetRows : IAsyncDisposable
         reader.Read();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (reader.ValueTextEquals("event"u8))
+            var field = StoredFields.Of(ref reader);
+            if (field == StoredField.Event)
             {
                 reader.Read();
                 if (reader.TokenType != JsonTokenType.StartObject)
@@ -145,20 +146,19 @@ public sealed class ParquetRows : IAsyncDisposable
                 continue;
             }
 
-            var name = reader.GetString();
             reader.Read();
-            switch (name)
+            switch (field)
             {
-                case "sensorId":
+                case StoredField.SensorId:
                     sensorIds[row] = reader.GetString()!;
                     break;
-                case "seq" when reader.TokenType == JsonTokenType.Number:
+                case StoredField.Seq when reader.TokenType == JsonTokenType.Number:
                     seqs[row] = reader.GetInt64();
                     break;
-                case "ts":
+                case StoredField.Ts:
                     ts[row] = Instant(ref reader);
                     break;
-                case "receivedAt" when reader.TokenType == JsonTokenType.String:
+                case StoredField.ReceivedAt when reader.TokenType == JsonTokenType.String:
                     received[row] = Instant(ref reader);
                     break;
                 default:

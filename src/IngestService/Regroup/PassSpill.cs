@@ -1,7 +1,3 @@
-
-
-
-
 using IngestService.Events;
 
 namespace IngestService.Regroup;

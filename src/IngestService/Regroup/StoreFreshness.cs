@@ -1,8 +1,3 @@
-
-
-
-
-
 using IngestService.Storage;
 
 namespace IngestService.Regroup;

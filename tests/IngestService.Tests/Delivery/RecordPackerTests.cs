@@ -1,6 +1,3 @@
-
-
-
 using IngestService.Delivery;
 
 namespace IngestService.Tests.Delivery;

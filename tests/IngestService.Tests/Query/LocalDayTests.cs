@@ -1,6 +1,3 @@
-
-
-
 using IngestService.Query;
 
 namespace IngestService.Tests.Query;

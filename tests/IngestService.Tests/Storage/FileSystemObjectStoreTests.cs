@@ -1,6 +1,3 @@
-
-
-
 using IngestService.Storage;
 
 namespace IngestService.Tests.Storage;
