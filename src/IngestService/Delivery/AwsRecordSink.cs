@@ -1,4 +1,6 @@
 using IngestService.Aws;
+using IngestService.Resilience;
+using Polly;
 using IngestService.Telemetry;
 
 namespace IngestService.Delivery;
@@ -8,11 +10,25 @@ namespace IngestService.Delivery;
 /// mark each event whose record the service took, and retry only the rest with backoff until they are all
 /// in, a non-retryable error ends the attempt, or the ack deadline cancels it.
 /// </summary>
-public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider time, Backoff backoff, ILogger logger) : IEventSink
+public abstract partial class AwsRecordSink : IEventSink
 {
+    private readonly IngestMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ResiliencePipeline<int> _untilAllAccepted;
+
+    protected AwsRecordSink(IngestMetrics metrics, TimeProvider time, RetryDelays delays, ILogger logger)
+    {
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+        // An attempt answers how many events are still not accepted; while any are, wait and send only those.
+        _untilAllAccepted = Retry.While<int>(pending => pending > 0, delays, time, onRetry: (pending, attempt, wait) => LogRetrying(Name, pending, attempt, wait.TotalMilliseconds));
+    }
+
     public abstract string Name { get; }
 
-    protected TimeProvider Time => time;
+    protected TimeProvider Time => _time;
 
     protected abstract PackingLimits Limits { get; }
 
@@ -32,20 +48,26 @@ public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider 
             }
         }
 
-        for (var attempt = 0; pending.Count > 0; attempt++)
+        if (pending.Count == 0)
         {
-            using var packing = await PackAsync(events, pending, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var attempt = 0;
+        await _untilAllAccepted.ExecuteAsync(async ct =>
+        {
+            using var packing = await PackAsync(events, pending, ct).ConfigureAwait(false);
             AwsServiceException? fatal = null;
             if (packing.TooLarge.Count > 0)
             {
-                metrics.SinkError(Name, "RecordTooLarge", packing.TooLarge.Count);
+                _metrics.SinkError(Name, "RecordTooLarge", packing.TooLarge.Count);
                 fatal = new AwsServiceException("RecordTooLarge", $"{packing.TooLarge.Count} events exceed one {Name} record", null);
             }
 
             var calls = new Task<AwsServiceException?>[packing.Calls.Count];
             for (var c = 0; c < calls.Length; c++)
             {
-                calls[c] = SendCallAsync(events, accepted, packing, packing.Calls[c], attempt > 0, cancellationToken);
+                calls[c] = SendCallAsync(events, accepted, packing, packing.Calls[c], attempt > 0, ct);
             }
 
             // Each call marks what it got accepted itself, so a deadline that cancels one call keeps the rest.
@@ -62,12 +84,9 @@ public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider 
             }
 
             pending.RemoveAll(i => accepted[i]);
-            if (pending.Count > 0)
-            {
-                LogRetrying(Name, pending.Count, attempt + 1);
-                await Task.Delay(backoff.Delay(attempt), time, cancellationToken).ConfigureAwait(false);
-            }
-        }
+            attempt++;
+            return pending.Count;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Lays out the events not yet accepted in records and calls.</summary>
@@ -84,7 +103,7 @@ public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider 
     private async Task<AwsServiceException?> SendCallAsync(
         IReadOnlyList<PendingEvent> events, bool[] accepted, Packing packing, PackedCall call, bool retry, CancellationToken cancellationToken)
     {
-        metrics.SinkCall(Name, retry);
+        _metrics.SinkCall(Name, retry);
         PutRecordResultEntry[] results;
         try
         {
@@ -92,7 +111,7 @@ public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider 
         }
         catch (AwsServiceException ex)
         {
-            metrics.SinkError(Name, ex.ErrorCode, call.RecordCount);
+            _metrics.SinkError(Name, ex.ErrorCode, call.RecordCount);
             LogCallFailed(Name, ex.ErrorCode, ex.IsRetryable, ex.Message);
             return ex.IsRetryable ? null : ex;
         }
@@ -118,7 +137,7 @@ public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider 
             }
             else
             {
-                metrics.SinkError(Name, result.ErrorCode!);
+                _metrics.SinkError(Name, result.ErrorCode!);
                 if (!AwsErrors.IsRetryable(result.ErrorCode!, null))
                 {
                     fatal ??= new AwsServiceException(result.ErrorCode!, result.ErrorMessage ?? "record refused", null);
@@ -126,12 +145,12 @@ public abstract partial class AwsRecordSink(IngestMetrics metrics, TimeProvider 
             }
         }
 
-        metrics.SinkAccepted(Name, records, bytes, units);
+        _metrics.SinkAccepted(Name, records, bytes, units);
         return fatal;
     }
 
-    [LoggerMessage(2001, LogLevel.Debug, "Sink {Sink} retries {Count} events (attempt {Attempt})")]
-    private partial void LogRetrying(string sink, int count, int attempt);
+    [LoggerMessage(2001, LogLevel.Debug, "Sink {Sink} retries {Count} events (attempt {Attempt}) in {WaitMs} ms")]
+    private partial void LogRetrying(string sink, int count, int attempt, double waitMs);
 
     [LoggerMessage(2002, LogLevel.Warning, "Sink {Sink} call failed with {ErrorCode} (retryable: {Retryable}): {Message}")]
     private partial void LogCallFailed(string sink, string errorCode, bool retryable, string message);

@@ -1,4 +1,5 @@
 using IngestService.Aws;
+using IngestService.Resilience;
 using IngestService.Storage;
 using IngestService.Telemetry;
 using Microsoft.Extensions.Options;
@@ -17,8 +18,8 @@ namespace IngestService.Delivery;
 /// regroup worker and reads use, so a node that cannot reach it is not ready either.
 /// </remarks>
 public sealed class FirehoseSink(
-    IFirehoseClient client, IOptions<AwsOptions> options, IngestMetrics metrics, TimeProvider time, ILogger<FirehoseSink> logger, IObjectStore? store = null, Backoff? backoff = null)
-    : AwsRecordSink(metrics, time, backoff ?? Backoff.Default, logger)
+    IFirehoseClient client, IOptions<AwsOptions> options, IngestMetrics metrics, TimeProvider time, ILogger<FirehoseSink> logger, IObjectStore? store = null, RetryDelays? retryDelays = null)
+    : AwsRecordSink(metrics, time, retryDelays ?? RetryDelays.Sinks, logger)
 {
     private readonly string _stream = options.Value.DeliveryStream!;
     private readonly bool _gzip = options.Value.FirehoseCompression == FirehoseCompression.Gzip;

@@ -1,5 +1,6 @@
 using System.Buffers;
 using IngestService.Aws;
+using IngestService.Resilience;
 using IngestService.Delivery.Kpl;
 using IngestService.Telemetry;
 using Microsoft.Extensions.Options;
@@ -12,8 +13,8 @@ namespace IngestService.Delivery;
 /// <see cref="KinesisAggregation.Kpl"/> packs the events bound for one shard into KPL aggregated records,
 /// each put with an explicit hash key inside that shard.
 /// </summary>
-public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptions> options, IngestMetrics metrics, TimeProvider time, ILogger<KinesisSink> logger, Backoff? backoff = null)
-    : AwsRecordSink(metrics, time, backoff ?? Backoff.Default, logger)
+public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptions> options, IngestMetrics metrics, TimeProvider time, ILogger<KinesisSink> logger, RetryDelays? retryDelays = null)
+    : AwsRecordSink(metrics, time, retryDelays ?? RetryDelays.Sinks, logger)
 {
     /// <summary>
     /// The error a KPL record gets here when Kinesis put it on a shard other than the one it was packed for:

@@ -3,6 +3,8 @@ using Amazon.Runtime;
 using Amazon.S3.Model;
 using Amazon.S3;
 using IngestService.Aws;
+using IngestService.Resilience;
+using Polly;
 using IngestService.Storage;
 using Microsoft.Extensions.Options;
 
@@ -186,16 +188,14 @@ public static class Provisioning
     /// <summary>AWS creates streams asynchronously (seconds to a minute); emulators at once.</summary>
     private static async Task WaitActiveAsync(Func<Task<string?>> status, CancellationToken cancellationToken)
     {
-        for (var i = 0; i < 120; i++)
+        var state = await UntilActive.ExecuteAsync(static async (status, _) => await status().ConfigureAwait(false), status, cancellationToken).ConfigureAwait(false);
+        if (state != "ACTIVE")
         {
-            if (await status().ConfigureAwait(false) == "ACTIVE")
-            {
-                return;
-            }
-
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+            throw new AwsServiceException("Timeout", "the stream did not become ACTIVE within two minutes", null);
         }
-
-        throw new AwsServiceException("Timeout", "the stream did not become ACTIVE within two minutes", null);
     }
+
+    /// <summary>A look a second for two minutes.</summary>
+    private static readonly ResiliencePipeline<string?> UntilActive =
+        Retry.While<string?>(state => state != "ACTIVE", new RetryDelays(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), Jitter: false), TimeProvider.System, maxAttempts: 120);
 }

@@ -1,5 +1,7 @@
 using System.Runtime.InteropServices;
+using IngestService.Resilience;
 using Microsoft.Win32.SafeHandles;
+using Polly;
 
 namespace IngestService.Storage;
 
@@ -21,6 +23,10 @@ internal sealed partial class FileStripeLocks(string root)
     private const int WouldBlockLinux = 11;
     private const int WouldBlockMac = 35;
 
+    // Another process holds a stripe only for a check and a rename: poll from 1 ms up to 20 ms rather than block a thread.
+    private static readonly ResiliencePipeline<SafeFileHandle?> UntilLocked =
+        Retry.While<SafeFileHandle?>(file => file is null, new RetryDelays(TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(20), Jitter: false), TimeProvider.System);
+
     private readonly SemaphoreSlim[] _stripes = [.. Enumerable.Range(0, Stripes).Select(_ => new SemaphoreSlim(1, 1))];
 
     public async Task<IDisposable> LockAsync(string key, CancellationToken cancellationToken)
@@ -32,37 +38,38 @@ internal sealed partial class FileStripeLocks(string root)
         {
             var lockPath = Path.Combine(root, LockFolder, $"{stripe:x2}{LockSuffix}");
             DurableFile.CreateDirectory(Path.GetDirectoryName(lockPath)!);
-            var delay = 1;
-            while (true)
-            {
-                // .NET itself flocks a FileShare.None handle (and refuses to open one another process locked);
-                // the explicit flock holds even where that is switched off.
-                SafeFileHandle? file = null;
-                try
-                {
-                    file = File.OpenHandle(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-                }
-                catch (IOException ex) when (ex.HResult is WouldBlockLinux or WouldBlockMac)
-                {
-                    // Locked by another process: wait below and try again.
-                }
-
-                if (file is not null && TryLock(file))
-                {
-                    return new Release(file, local);
-                }
-
-                file?.Dispose();
-                // Another process holds this stripe, only for a check and a rename: poll rather than block a thread.
-                await Task.Delay(delay, cancellationToken);
-                delay = Math.Min(delay * 2, 20);
-            }
+            var file = await UntilLocked.ExecuteAsync(static (path, _) => ValueTask.FromResult(TryOpenLocked(path)), lockPath, cancellationToken);
+            return new Release(file!, local);
         }
         catch
         {
             local.Release();
             throw;
         }
+    }
+
+    /// <summary>The lock file's handle with the lock held, or null while another process holds it.</summary>
+    private static SafeFileHandle? TryOpenLocked(string lockPath)
+    {
+        // .NET itself flocks a FileShare.None handle (and refuses to open one another process locked);
+        // the explicit flock holds even where that is switched off.
+        SafeFileHandle file;
+        try
+        {
+            file = File.OpenHandle(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException ex) when (ex.HResult is WouldBlockLinux or WouldBlockMac)
+        {
+            return null;
+        }
+
+        if (TryLock(file))
+        {
+            return file;
+        }
+
+        file.Dispose();
+        return null;
     }
 
     private static bool TryLock(SafeFileHandle file)

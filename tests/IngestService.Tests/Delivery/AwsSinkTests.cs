@@ -259,7 +259,7 @@ public sealed class AwsSinkTests : SinkTestBase
     }
 
     private FirehoseSink Firehose(IFirehoseClient client, FirehoseCompression compression = FirehoseCompression.None) =>
-        new(client, Options.Create(new AwsOptions { DeliveryStream = "raw", FirehoseCompression = compression }), Metrics, TimeProvider.System, NullLogger<FirehoseSink>.Instance, backoff: NoWait);
+        new(client, Options.Create(new AwsOptions { DeliveryStream = "raw", FirehoseCompression = compression }), Metrics, TimeProvider.System, NullLogger<FirehoseSink>.Instance, retryDelays: NoWait);
 
     private KinesisSink Kinesis(IKinesisClient client) =>
         new(client, Options.Create(new AwsOptions { KinesisStream = "events" }), Metrics, TimeProvider.System, NullLogger<KinesisSink>.Instance, NoWait);

@@ -1,5 +1,5 @@
 using System.Diagnostics.Metrics;
-using IngestService.Delivery;
+using IngestService.Resilience;
 using IngestService.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -8,7 +8,7 @@ namespace IngestService.Tests.Delivery;
 /// <summary>What every sink test needs: the service's metrics on a meter of their own, and a backoff that does not wait.</summary>
 public abstract class SinkTestBase : IDisposable
 {
-    protected static readonly Backoff NoWait = new(TimeSpan.Zero, TimeSpan.Zero);
+    protected static readonly RetryDelays NoWait = RetryDelays.None;
     private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
 
     protected SinkTestBase() => Metrics = new IngestMetrics(_services.GetRequiredService<IMeterFactory>());
