@@ -63,7 +63,7 @@ public sealed class AwsConnection : IDisposable
         }
 
         // The SDK's resolver caches what it found process-wide and refreshes expiring session credentials.
-        return await DefaultAWSCredentialsIdentityResolver.GetCredentialsAsync(null).ConfigureAwait(false)
+        return await DefaultAWSCredentialsIdentityResolver.GetCredentialsAsync(null)
             ?? throw new AwsServiceException("MissingCredentials", "No AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, or run with a task/instance role.", null);
     }
 

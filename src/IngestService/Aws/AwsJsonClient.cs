@@ -40,7 +40,7 @@ public sealed class AwsJsonClient
     /// </summary>
     public async Task<T> SendAsync<T>(string operation, ReadOnlyMemory<byte> body, Func<byte[], T> parse, CancellationToken cancellationToken)
     {
-        var credentials = await _connection.GetCredentialsAsync().ConfigureAwait(false);
+        var credentials = await _connection.GetCredentialsAsync();
         var target = $"{_targetPrefix}.{operation}";
 
         // The payload hash is handed to the signer so it never copies the (pooled, possibly large) body.
@@ -51,7 +51,7 @@ public sealed class AwsJsonClient
         var signed = await AWSSigV4Signer.SignAsync(
             signing,
             new AWSSigV4Parameters { Credentials = credentials, Region = _connection.Region, Service = _signingService },
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken);
 
         using var request = new HttpRequestMessage(HttpMethod.Post, Endpoint) { Content = new ReadOnlyMemoryContent(body) };
         request.Content.Headers.ContentType = JsonContentType;
@@ -68,8 +68,8 @@ public sealed class AwsJsonClient
         byte[] payload;
         try
         {
-            response = await _connection.Http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
-            payload = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+            response = await _connection.Http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+            payload = await response.Content.ReadAsByteArrayAsync(cancellationToken);
         }
         catch (HttpRequestException ex)
         {

@@ -30,7 +30,7 @@ public sealed class FirehoseClient(AwsConnection connection) : IFirehoseClient
                 var (failed, entries) = RecordJson.ReadPutResponse(payload, "FailedPutCount"u8, "RequestResponses"u8, count);
                 return new PutRecordBatchResponse(failed, entries);
             },
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken);
     }
 
     public Task<DescribeDeliveryStreamResponse> DescribeDeliveryStreamAsync(DescribeDeliveryStreamRequest request, CancellationToken cancellationToken = default) =>

@@ -44,7 +44,7 @@ public sealed class KinesisClient(AwsConnection connection) : IKinesisClient
                 var (failed, entries) = RecordJson.ReadPutResponse(payload, "FailedRecordCount"u8, "Records"u8, count);
                 return new PutRecordsResponse(failed, entries);
             },
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken);
     }
 
     public Task<DescribeStreamSummaryResponse> DescribeStreamSummaryAsync(DescribeStreamSummaryRequest request, CancellationToken cancellationToken = default) =>

@@ -56,7 +56,7 @@ public abstract partial class AwsRecordSink : IEventSink
         var attempt = 0;
         await _untilAllAccepted.ExecuteAsync(async ct =>
         {
-            using var packing = await PackAsync(events, pending, ct).ConfigureAwait(false);
+            using var packing = await PackAsync(events, pending, ct);
             AwsServiceException? fatal = null;
             if (packing.TooLarge.Count > 0)
             {
@@ -72,7 +72,7 @@ public abstract partial class AwsRecordSink : IEventSink
 
             // Each call marks what it got accepted itself, so a deadline that cancels one call keeps the rest.
             // Every call has ended before the packing (and its encoded records) is disposed.
-            foreach (var outcome in await Task.WhenAll(calls).ConfigureAwait(false))
+            foreach (var outcome in await Task.WhenAll(calls))
             {
                 fatal ??= outcome;
             }
@@ -86,7 +86,7 @@ public abstract partial class AwsRecordSink : IEventSink
             pending.RemoveAll(i => accepted[i]);
             attempt++;
             return pending.Count;
-        }, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken);
     }
 
     /// <summary>Lays out the events not yet accepted in records and calls.</summary>
@@ -107,7 +107,7 @@ public abstract partial class AwsRecordSink : IEventSink
         PutRecordResultEntry[] results;
         try
         {
-            results = await PutAsync(events, packing, call, cancellationToken).ConfigureAwait(false);
+            results = await PutAsync(events, packing, call, cancellationToken);
         }
         catch (AwsServiceException ex)
         {

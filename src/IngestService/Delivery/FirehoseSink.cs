@@ -35,14 +35,14 @@ public sealed class FirehoseSink(
     {
         try
         {
-            var d = await client.DescribeDeliveryStreamAsync(new DescribeDeliveryStreamRequest(_stream), cancellationToken).ConfigureAwait(false);
+            var d = await client.DescribeDeliveryStreamAsync(new DescribeDeliveryStreamRequest(_stream), cancellationToken);
             var status = d.DeliveryStreamDescription.DeliveryStreamStatus;
             if (status != "ACTIVE")
             {
                 return $"Firehose delivery stream '{_stream}' is {status}";
             }
 
-            return store is null ? null : await store.CheckReadyAsync(cancellationToken).ConfigureAwait(false);
+            return store is null ? null : await store.CheckReadyAsync(cancellationToken);
         }
         catch (AwsServiceException ex)
         {
@@ -71,7 +71,7 @@ public sealed class FirehoseSink(
                 gzipRecords[r] = new RecordData(new ArraySegment<ReadOnlyMemory<byte>>(members, r, 1));
             }
 
-            return await PutRecordBatchAsync(gzipRecords, cancellationToken).ConfigureAwait(false);
+            return await PutRecordBatchAsync(gzipRecords, cancellationToken);
         }
 
         var firstEvent = packing.Records[call.FirstRecord].Start;
@@ -89,12 +89,12 @@ public sealed class FirehoseSink(
             records[r] = new RecordData(new ArraySegment<ReadOnlyMemory<byte>>(parts, record.Start - firstEvent, record.Count));
         }
 
-        return await PutRecordBatchAsync(records, cancellationToken).ConfigureAwait(false);
+        return await PutRecordBatchAsync(records, cancellationToken);
     }
 
     private async Task<PutRecordResultEntry[]> PutRecordBatchAsync(RecordData[] records, CancellationToken cancellationToken)
     {
-        var response = await client.PutRecordBatchAsync(new PutRecordBatchRequest { DeliveryStreamName = _stream, Records = records }, cancellationToken).ConfigureAwait(false);
+        var response = await client.PutRecordBatchAsync(new PutRecordBatchRequest { DeliveryStreamName = _stream, Records = records }, cancellationToken);
         return response.RequestResponses;
     }
 }

@@ -42,7 +42,7 @@ public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptio
     {
         try
         {
-            var d = await client.DescribeStreamSummaryAsync(new DescribeStreamSummaryRequest(_stream), cancellationToken).ConfigureAwait(false);
+            var d = await client.DescribeStreamSummaryAsync(new DescribeStreamSummaryRequest(_stream), cancellationToken);
             var status = d.StreamDescriptionSummary.StreamStatus;
             return status is "ACTIVE" or "UPDATING" ? null : $"Kinesis stream '{_stream}' is {status}";
         }
@@ -59,10 +59,10 @@ public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptio
     {
         if (!_aggregate)
         {
-            return await base.PackAsync(events, pending, cancellationToken).ConfigureAwait(false);
+            return await base.PackAsync(events, pending, cancellationToken);
         }
 
-        var map = await ShardMapAsync(cancellationToken).ConfigureAwait(false);
+        var map = await ShardMapAsync(cancellationToken);
         var shardOf = new Dictionary<int, int>(pending.Count);
         foreach (var i in pending)
         {
@@ -83,7 +83,7 @@ public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptio
     {
         if (_aggregate)
         {
-            return await PutAggregatedAsync(events, packing, call, cancellationToken).ConfigureAwait(false);
+            return await PutAggregatedAsync(events, packing, call, cancellationToken);
         }
 
         var firstEvent = packing.Records[call.FirstRecord].Start;
@@ -102,7 +102,7 @@ public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptio
             entries[r] = new PutRecordsRequestEntry(new RecordData(new ArraySegment<ReadOnlyMemory<byte>>(parts, record.Start - firstEvent, record.Count)), partitionKey);
         }
 
-        var response = await client.PutRecordsAsync(new PutRecordsRequest { StreamName = _stream, Records = entries }, cancellationToken).ConfigureAwait(false);
+        var response = await client.PutRecordsAsync(new PutRecordsRequest { StreamName = _stream, Records = entries }, cancellationToken);
         return response.Records;
     }
 
@@ -127,7 +127,7 @@ public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptio
                 entries[r] = new PutRecordsRequestEntry(new RecordData(new ArraySegment<ReadOnlyMemory<byte>>(parts, r, 1)), first, map.ExplicitHashKey(shards[r]));
             }
 
-            var response = await client.PutRecordsAsync(new PutRecordsRequest { StreamName = _stream, Records = entries }, cancellationToken).ConfigureAwait(false);
+            var response = await client.PutRecordsAsync(new PutRecordsRequest { StreamName = _stream, Records = entries }, cancellationToken);
             var results = response.Records;
             for (var r = 0; r < results.Length; r++)
             {
@@ -165,7 +165,7 @@ public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptio
             return map;
         }
 
-        await _shardMapLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _shardMapLock.WaitAsync(cancellationToken);
         try
         {
             if (_shardMap is { } fresh && Time.GetElapsedTime(_shardMapLoadedAt) < ShardMapLifetime)
@@ -177,7 +177,7 @@ public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptio
             string? next = null;
             do
             {
-                var page = await client.ListShardsAsync(next is null ? new ListShardsRequest(_stream) : new ListShardsRequest(null, next), cancellationToken).ConfigureAwait(false);
+                var page = await client.ListShardsAsync(next is null ? new ListShardsRequest(_stream) : new ListShardsRequest(null, next), cancellationToken);
                 shards.AddRange(page.Shards);
                 next = page.NextToken;
             }

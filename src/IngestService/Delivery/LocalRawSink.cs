@@ -27,7 +27,7 @@ public sealed class LocalRawSink(IOptions<LocalStoreOptions> local, IOptions<Sto
             parts[i] = events[i].Line;
         }
 
-        await DurableFile.WriteAsync(path, parts, cancellationToken).ConfigureAwait(false);
+        await DurableFile.WriteAsync(path, parts, cancellationToken);
         Array.Fill(accepted, true);
     }
 

@@ -29,7 +29,7 @@ public static class Provisioning
         var storage = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
         if (string.IsNullOrWhiteSpace(aws.Bucket) || string.IsNullOrWhiteSpace(aws.DeliveryStream))
         {
-            await output.WriteLineAsync("provision needs Aws:Bucket and Aws:DeliveryStream (e.g. --Aws:Bucket=ingest --Aws:DeliveryStream=ingest-raw).").ConfigureAwait(false);
+            await output.WriteLineAsync("provision needs Aws:Bucket and Aws:DeliveryStream (e.g. --Aws:Bucket=ingest --Aws:DeliveryStream=ingest-raw).");
             return 2;
         }
 
@@ -40,7 +40,7 @@ public static class Provisioning
         }
         catch (InvalidOperationException ex)
         {
-            await output.WriteLineAsync($"provision failed: {ex.Message}").ConfigureAwait(false);
+            await output.WriteLineAsync($"provision failed: {ex.Message}");
             return 2;
         }
 
@@ -50,7 +50,7 @@ public static class Provisioning
         {
             if (!connection.HasEndpointOverride("FIREHOSE"))
             {
-                await output.WriteLineAsync("provision against AWS needs Provision:FirehoseRoleArn, a role Firehose may write to the bucket with.").ConfigureAwait(false);
+                await output.WriteLineAsync("provision against AWS needs Provision:FirehoseRoleArn, a role Firehose may write to the bucket with.");
                 return 2;
             }
 
@@ -61,22 +61,22 @@ public static class Provisioning
         try
         {
             using var s3 = S3ObjectStore.CreateClient(connection);
-            await EnsureBucketAsync(s3, aws.Bucket, connection.Region.SystemName, output, cancellationToken).ConfigureAwait(false);
+            await EnsureBucketAsync(s3, aws.Bucket, connection.Region.SystemName, output, cancellationToken);
 
             if (!string.IsNullOrWhiteSpace(aws.KinesisStream))
             {
                 var shards = configuration.GetValue("Provision:KinesisShards", 0);
-                await EnsureStreamAsync(new KinesisClient(connection), aws.KinesisStream, shards, output, cancellationToken).ConfigureAwait(false);
+                await EnsureStreamAsync(new KinesisClient(connection), aws.KinesisStream, shards, output, cancellationToken);
             }
 
             var hints = new BufferingHints(configuration.GetValue("Provision:BufferingMiB", 1), configuration.GetValue("Provision:BufferingSeconds", 60));
-            await EnsureDeliveryStreamAsync(new FirehoseClient(connection), aws.DeliveryStream, aws.Bucket, storage.RawPrefix, roleArn, hints, output, cancellationToken).ConfigureAwait(false);
-            await output.WriteLineAsync("provisioned").ConfigureAwait(false);
+            await EnsureDeliveryStreamAsync(new FirehoseClient(connection), aws.DeliveryStream, aws.Bucket, storage.RawPrefix, roleArn, hints, output, cancellationToken);
+            await output.WriteLineAsync("provisioned");
             return 0;
         }
         catch (Exception ex) when (ex is AwsServiceException or AmazonServiceException or HttpRequestException)
         {
-            await output.WriteLineAsync($"provision failed: {ex.Message}").ConfigureAwait(false);
+            await output.WriteLineAsync($"provision failed: {ex.Message}");
             return 1;
         }
     }
@@ -85,8 +85,8 @@ public static class Provisioning
     {
         try
         {
-            await s3.HeadBucketAsync(new HeadBucketRequest { BucketName = bucket }, cancellationToken).ConfigureAwait(false);
-            await output.WriteLineAsync($"bucket {bucket}: exists").ConfigureAwait(false);
+            await s3.HeadBucketAsync(new HeadBucketRequest { BucketName = bucket }, cancellationToken);
+            await output.WriteLineAsync($"bucket {bucket}: exists");
             return;
         }
         catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
@@ -101,51 +101,51 @@ public static class Provisioning
 
         try
         {
-            await s3.PutBucketAsync(request, cancellationToken).ConfigureAwait(false);
-            await output.WriteLineAsync($"bucket {bucket}: created").ConfigureAwait(false);
+            await s3.PutBucketAsync(request, cancellationToken);
+            await output.WriteLineAsync($"bucket {bucket}: created");
         }
         catch (AmazonS3Exception ex) when (ex.ErrorCode == "BucketAlreadyOwnedByYou")
         {
-            await output.WriteLineAsync($"bucket {bucket}: exists").ConfigureAwait(false);
+            await output.WriteLineAsync($"bucket {bucket}: exists");
         }
     }
 
     private static async Task EnsureStreamAsync(IKinesisClient kinesis, string stream, int shards, TextWriter output, CancellationToken cancellationToken)
     {
-        if (await StreamStatusAsync(kinesis, stream, cancellationToken).ConfigureAwait(false) is { } existing)
+        if (await StreamStatusAsync(kinesis, stream, cancellationToken) is { } existing)
         {
-            await output.WriteLineAsync($"kinesis stream {stream}: exists ({existing})").ConfigureAwait(false);
+            await output.WriteLineAsync($"kinesis stream {stream}: exists ({existing})");
             return;
         }
 
         if (shards > 0)
         {
-            await kinesis.CreateStreamAsync(new CreateStreamRequest(stream, shards, new StreamModeDetails("PROVISIONED")), cancellationToken).ConfigureAwait(false);
+            await kinesis.CreateStreamAsync(new CreateStreamRequest(stream, shards, new StreamModeDetails("PROVISIONED")), cancellationToken);
         }
         else
         {
             try
             {
-                await kinesis.CreateStreamAsync(new CreateStreamRequest(stream, null, new StreamModeDetails("ON_DEMAND")), cancellationToken).ConfigureAwait(false);
+                await kinesis.CreateStreamAsync(new CreateStreamRequest(stream, null, new StreamModeDetails("ON_DEMAND")), cancellationToken);
                 shards = -1;
             }
             catch (AwsServiceException ex) when (ex.ErrorCode is "InvalidArgumentException" or "ValidationException" or "UnknownOperationException")
             {
-                await kinesis.CreateStreamAsync(new CreateStreamRequest(stream, 1, null), cancellationToken).ConfigureAwait(false);
+                await kinesis.CreateStreamAsync(new CreateStreamRequest(stream, 1, null), cancellationToken);
                 shards = 1;
             }
         }
 
-        await WaitActiveAsync(() => StreamStatusAsync(kinesis, stream, cancellationToken), cancellationToken).ConfigureAwait(false);
-        await output.WriteLineAsync($"kinesis stream {stream}: created ({(shards < 0 ? "on-demand" : $"{shards} shards")})").ConfigureAwait(false);
+        await WaitActiveAsync(() => StreamStatusAsync(kinesis, stream, cancellationToken), cancellationToken);
+        await output.WriteLineAsync($"kinesis stream {stream}: created ({(shards < 0 ? "on-demand" : $"{shards} shards")})");
     }
 
     private static async Task EnsureDeliveryStreamAsync(
         IFirehoseClient firehose, string stream, string bucket, string prefix, string roleArn, BufferingHints hints, TextWriter output, CancellationToken cancellationToken)
     {
-        if (await DeliveryStatusAsync(firehose, stream, cancellationToken).ConfigureAwait(false) is { } existing)
+        if (await DeliveryStatusAsync(firehose, stream, cancellationToken) is { } existing)
         {
-            await output.WriteLineAsync($"delivery stream {stream}: exists ({existing})").ConfigureAwait(false);
+            await output.WriteLineAsync($"delivery stream {stream}: exists ({existing})");
             return;
         }
 
@@ -156,16 +156,16 @@ public static class Provisioning
         // bookkeeping prefix, away from the raw batches.
         var destination = new ExtendedS3DestinationConfiguration(
             $"arn:aws:s3:::{bucket}", roleArn, prefix, $"{StorageOptions.BookkeepingPrefix}firehose-errors/!{{firehose:error-output-type}}/", hints, "UNCOMPRESSED");
-        await firehose.CreateDeliveryStreamAsync(new CreateDeliveryStreamRequest(stream, "DirectPut", destination), cancellationToken).ConfigureAwait(false);
-        await WaitActiveAsync(() => DeliveryStatusAsync(firehose, stream, cancellationToken), cancellationToken).ConfigureAwait(false);
-        await output.WriteLineAsync($"delivery stream {stream}: created (s3://{bucket}/{prefix})").ConfigureAwait(false);
+        await firehose.CreateDeliveryStreamAsync(new CreateDeliveryStreamRequest(stream, "DirectPut", destination), cancellationToken);
+        await WaitActiveAsync(() => DeliveryStatusAsync(firehose, stream, cancellationToken), cancellationToken);
+        await output.WriteLineAsync($"delivery stream {stream}: created (s3://{bucket}/{prefix})");
     }
 
     private static async Task<string?> StreamStatusAsync(IKinesisClient kinesis, string stream, CancellationToken cancellationToken)
     {
         try
         {
-            return (await kinesis.DescribeStreamSummaryAsync(new DescribeStreamSummaryRequest(stream), cancellationToken).ConfigureAwait(false)).StreamDescriptionSummary.StreamStatus;
+            return (await kinesis.DescribeStreamSummaryAsync(new DescribeStreamSummaryRequest(stream), cancellationToken)).StreamDescriptionSummary.StreamStatus;
         }
         catch (AwsServiceException ex) when (ex.ErrorCode == "ResourceNotFoundException")
         {
@@ -177,7 +177,7 @@ public static class Provisioning
     {
         try
         {
-            return (await firehose.DescribeDeliveryStreamAsync(new DescribeDeliveryStreamRequest(stream), cancellationToken).ConfigureAwait(false)).DeliveryStreamDescription.DeliveryStreamStatus;
+            return (await firehose.DescribeDeliveryStreamAsync(new DescribeDeliveryStreamRequest(stream), cancellationToken)).DeliveryStreamDescription.DeliveryStreamStatus;
         }
         catch (AwsServiceException ex) when (ex.ErrorCode == "ResourceNotFoundException")
         {
@@ -188,7 +188,7 @@ public static class Provisioning
     /// <summary>AWS creates streams asynchronously (seconds to a minute); emulators at once.</summary>
     private static async Task WaitActiveAsync(Func<Task<string?>> status, CancellationToken cancellationToken)
     {
-        var state = await UntilActive.ExecuteAsync(static async (status, _) => await status().ConfigureAwait(false), status, cancellationToken).ConfigureAwait(false);
+        var state = await UntilActive.ExecuteAsync(static async (status, _) => await status(), status, cancellationToken);
         if (state != "ACTIVE")
         {
             throw new AwsServiceException("Timeout", "the stream did not become ACTIVE within two minutes", null);

@@ -111,13 +111,13 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
         BeginDrain();
         if (_loop is not null)
         {
-            await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await _loop.WaitAsync(cancellationToken);
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        await StopAsync(CancellationToken.None);
         _flushSlots.Dispose();
     }
 
@@ -131,7 +131,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
             while (true)
             {
                 waitForMore ??= reader.WaitToReadAsync().AsTask();
-                if (!await waitForMore.ConfigureAwait(false))
+                if (!await waitForMore)
                 {
                     break;
                 }
@@ -153,7 +153,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
                 {
                     // The pending wait is kept across windows: a single-reader channel allows one waiter.
                     waitForMore ??= reader.WaitToReadAsync().AsTask();
-                    if (await Task.WhenAny(waitForMore, windowClosed).ConfigureAwait(false) == windowClosed
+                    if (await Task.WhenAny(waitForMore, windowClosed) == windowClosed
                         || !waitForMore.IsCompletedSuccessfully || !waitForMore.Result)
                     {
                         // Events queued before the window closed arrived within it, even when the wake-up that
@@ -165,7 +165,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
                     waitForMore = null;
                 }
 
-                await _flushSlots.WaitAsync().ConfigureAwait(false);
+                await _flushSlots.WaitAsync();
                 Track(FlushAsync(window, windowBytes));
                 window = null;
             }
@@ -195,14 +195,14 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
             remaining = [.. _inFlight];
         }
 
-        await Task.WhenAll(remaining).ConfigureAwait(false);
+        await Task.WhenAll(remaining);
     }
 
     private async Task FlushAsync(List<PendingEvent> window, long windowBytes)
     {
         try
         {
-            await _delivery.FlushAsync(window, windowBytes).ConfigureAwait(false);
+            await _delivery.FlushAsync(window, windowBytes);
         }
         finally
         {

@@ -39,7 +39,7 @@ internal sealed partial class WindowDelivery(IEventSink[] sinks, BatchingOptions
 
             try
             {
-                await Task.WhenAll(deliveries).WaitAsync(giveUp.Token).ConfigureAwait(false);
+                await Task.WhenAll(deliveries).WaitAsync(giveUp.Token);
             }
             catch (OperationCanceledException) when (giveUp.IsCancellationRequested)
             {
@@ -88,7 +88,7 @@ internal sealed partial class WindowDelivery(IEventSink[] sinks, BatchingOptions
         var started = time.GetTimestamp();
         try
         {
-            await sink.DeliverAsync(window, accepted, deadline).ConfigureAwait(false);
+            await sink.DeliverAsync(window, accepted, deadline);
             metrics.Flushed(sink.Name, time.GetElapsedTime(started));
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested)

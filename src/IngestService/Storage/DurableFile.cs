@@ -22,7 +22,7 @@ public static partial class DurableFile
         {
             using (var handle = File.OpenHandle(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous))
             {
-                await RandomAccess.WriteAsync(handle, parts, 0, cancellationToken).ConfigureAwait(false);
+                await RandomAccess.WriteAsync(handle, parts, 0, cancellationToken);
                 RandomAccess.FlushToDisk(handle);
             }
 

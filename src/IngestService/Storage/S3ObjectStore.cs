@@ -47,7 +47,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     {
         try
         {
-            var response = await _s3.GetObjectAsync(new GetObjectRequest { BucketName = _bucket, Key = key }, cancellationToken).ConfigureAwait(false);
+            var response = await _s3.GetObjectAsync(new GetObjectRequest { BucketName = _bucket, Key = key }, cancellationToken);
             var info = new ObjectInfo(key, response.ETag, response.ContentLength, ToOffset(response.LastModified), ReadMetadata(response.Metadata));
             return new StoredObject(info, new ResponseStream(response));
         }
@@ -61,7 +61,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     {
         try
         {
-            var response = await _s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _bucket, Key = key }, cancellationToken).ConfigureAwait(false);
+            var response = await _s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _bucket, Key = key }, cancellationToken);
             return new ObjectInfo(key, response.ETag, response.ContentLength, ToOffset(response.LastModified), ReadMetadata(response.Metadata));
         }
         catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
@@ -75,7 +75,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = prefix, StartAfter = startAfter };
         while (true)
         {
-            var page = await _s3.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
+            var page = await _s3.ListObjectsV2Async(request, cancellationToken);
             foreach (var o in page.S3Objects ?? [])
             {
                 yield return new ObjectInfo(o.Key, o.ETag, o.Size ?? 0, ToOffset(o.LastModified));
@@ -99,7 +99,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = prefix, Delimiter = "/", StartAfter = startAfter is null ? null : startAfter + LastCharacter };
         while (true)
         {
-            var page = await _s3.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
+            var page = await _s3.ListObjectsV2Async(request, cancellationToken);
             foreach (var folder in page.CommonPrefixes ?? [])
             {
                 yield return folder;
@@ -121,7 +121,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         if (!content.CanSeek)
         {
             var buffered = new MemoryStream();
-            await content.CopyToAsync(buffered, cancellationToken).ConfigureAwait(false);
+            await content.CopyToAsync(buffered, cancellationToken);
             buffered.Position = 0;
             body = buffered;
         }
@@ -144,7 +144,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
 
         try
         {
-            var response = await _s3.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
+            var response = await _s3.PutObjectAsync(request, cancellationToken);
             return response.ETag;
         }
         catch (AmazonS3Exception ex) when (ex.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict
@@ -157,7 +157,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         {
             if (!ReferenceEquals(body, content))
             {
-                await body.DisposeAsync().ConfigureAwait(false);
+                await body.DisposeAsync();
             }
         }
     }
@@ -171,7 +171,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         {
             // A one-key listing rather than HeadBucket: both need only s3:ListBucket on AWS, but moto
             // authorizes HeadBucket as an action of its own that no policy names.
-            await _s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket, MaxKeys = 1 }, cancellationToken).ConfigureAwait(false);
+            await _s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket, MaxKeys = 1 }, cancellationToken);
             return null;
         }
         catch (AmazonS3Exception ex)

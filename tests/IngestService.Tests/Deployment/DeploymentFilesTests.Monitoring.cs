@@ -48,14 +48,14 @@ public sealed partial class DeploymentFilesTests
     }
 
     [Fact]
-    public async Task The_alert_rules_and_the_dashboard_query_only_metrics_the_readme_lists()
+    public async Task The_alert_rules_and_the_dashboard_query_only_metrics_the_api_reference_lists()
     {
-        var readme = await File.ReadAllTextAsync(Path.Combine(_repoRoot, "README.md"));
+        var reference = await File.ReadAllTextAsync(Path.Combine(_repoRoot, "docs", "api.md"));
 
         var used = await MonitoredMetricsAsync();
 
         Assert.NotEmpty(used);
-        Assert.All(used, metric => Assert.Matches($@"`{metric}(\{{[a-z_,]+\}})?`", readme));
+        Assert.All(used, metric => Assert.Matches($@"`{metric}(\{{[a-z_,]+\}})?`", reference));
     }
 
     [Fact]

@@ -69,7 +69,7 @@ public static class ReadFormats
     }
 
     /// <summary>
-    /// CSV prefixes a text that a spreadsheet would run as a formula with <c>'</c> (README, "CSV is safe to open");
+    /// CSV prefixes a text that a spreadsheet would run as a formula with <c>'</c> (docs/api.md, "CSV is safe to open");
     /// a number never starts with <c>'</c>, so one leading <c>'</c> before such a text is the writer's.
     /// </summary>
     private static string Unneutralise(string cell) =>
