@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace IngestService.LoadGen.Tests;
 
@@ -126,15 +127,9 @@ public sealed class LoadGenRunTests
         var stdout = new StringWriter();
         var stderr = new StringWriter();
 
-        var exit = await LoadGenCommand.RunAsync(options, stdout, stderr, interactive: false, handler, new FixedClock(now), CancellationToken.None);
+        var exit = await LoadGenCommand.RunAsync(options, stdout, stderr, interactive: false, handler, new FakeTimeProvider(now), CancellationToken.None);
 
         var lastLine = stdout.ToString().TrimEnd().Split('\n')[^1];
         return (exit, JsonDocument.Parse(lastLine).RootElement.Clone(), stderr.ToString());
-    }
-
-    /// <summary>The wall clock stopped at one instant; timers and timestamps still run.</summary>
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
     }
 }

@@ -4,9 +4,9 @@ using IngestService.Aws;
 using IngestService.Delivery.Kpl;
 using IngestService.Delivery;
 using IngestService.Events;
-using IngestService.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace IngestService.Tests.Delivery;
 
@@ -164,7 +164,7 @@ public sealed class KplAggregationTests : SinkTestBase
     [Fact]
     public async Task A_shard_map_reloaded_between_the_calls_of_a_window_does_not_change_the_hash_keys_of_its_groups()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var client = new FakeKinesis(EvenShards(2));
         var sink = Sink(client, time);
         await sink.DeliverAsync(Events(1, sensors: 1), new bool[1], default);

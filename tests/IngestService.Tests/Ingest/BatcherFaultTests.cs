@@ -12,7 +12,7 @@ public sealed class BatcherFaultTests
     [Fact]
     public async Task After_the_batching_loop_faults_every_later_request_gets_503_with_retry_after_and_the_node_is_not_ready()
     {
-        var time = new FaultingTimeProvider(TimeProvider.System);
+        var time = new TimerProbe(TimeProvider.System);
         using var app = new IngestAppFactory(services: s => s.AddSingleton<TimeProvider>(time));
         using var client = app.CreateClient();
         using (var ready = await client.GetAsync("/readyz"))

@@ -8,15 +8,19 @@ using IngestService.Tests.Infrastructure;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace IngestService.Tests.Ingest;
 
 public sealed class BatcherTests : IAsyncLifetime
 {
     private static readonly TimeSpan Window = TimeSpan.FromMilliseconds(100);
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 21, 10, 0, 0, TimeSpan.Zero));
+    private readonly TimerProbe _timers;
     private readonly List<Batcher> _batchers = [];
     private readonly TestMeterFactory _meters = new();
+
+    public BatcherTests() => _timers = new TimerProbe(_clock);
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -25,7 +29,7 @@ public sealed class BatcherTests : IAsyncLifetime
         foreach (var batcher in _batchers)
         {
             // Release anything a test left waiting so StopAsync can drain.
-            _time.Advance(TimeSpan.FromMinutes(10));
+            _clock.Advance(TimeSpan.FromMinutes(10));
             await batcher.DisposeAsync();
         }
     }
@@ -120,7 +124,7 @@ public sealed class BatcherTests : IAsyncLifetime
         var e = Enqueue(batcher, "s1", 1);
         await CloseWindowAsync();
         await sink.NextWindowAsync();
-        _time.Advance(TimeSpan.FromSeconds(10));
+        _clock.Advance(TimeSpan.FromSeconds(10));
 
         Assert.Equal(DeliveryOutcome.TimedOut, await e.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
     }
@@ -214,7 +218,7 @@ public sealed class BatcherTests : IAsyncLifetime
 
         const string body = "{\"ts\":\"2026-11-21T11:00:00+01:00\",\"seq\":7,\"t\":21.50,\"tags\":[\"a\",{\"b\":null}]}";
         var header = new EventHeader(new DateTimeOffset(2026, 11, 21, 10, 0, 0, TimeSpan.Zero), 7);
-        batcher.TryEnqueue([PendingEvent.Create("s1", header, _time.GetUtcNow(), Encoding.UTF8.GetBytes(body), _time.GetTimestamp())]);
+        batcher.TryEnqueue([PendingEvent.Create("s1", header, _clock.GetUtcNow(), Encoding.UTF8.GetBytes(body), _clock.GetTimestamp())]);
         await CloseWindowAsync();
         var call = await sink.NextWindowAsync();
         call.Accept();
@@ -235,27 +239,26 @@ public sealed class BatcherTests : IAsyncLifetime
         for (var i = 0; i < 20; i++)
         {
             var first = Enqueue(batcher, "s1", i);
-            await _time.WaitForTimersAsync();
+            await _timers.WaitForArmedTimersAsync();
             var late = Enqueue(batcher, "s2", i);
-            _time.Advance(Window);
+            _clock.Advance(Window);
             (await sink.NextWindowAsync()).Accept();
             await Task.WhenAll(first.Completion, late.Completion).WaitAsync(TimeSpan.FromSeconds(10));
 
             // No timer left: no window is open without an event in it.
-            await _time.WaitForArmedTimersAsync(0);
+            await _timers.WaitUntilNoTimerIsArmedAsync();
         }
     }
 
     [Fact]
     public async Task After_a_loop_fault_the_held_event_is_failed_and_every_later_event_is_refused_at_once()
     {
-        var time = new FaultingTimeProvider(_time);
-        var batcher = await StartAsync([new ScriptedSink()], _ => { }, time);
+        var batcher = await StartAsync(new ScriptedSink());
         using var faulted = new MetricCollector<int>(_meters, IngestMetrics.MeterName, "ingest_batcher_faulted");
         faulted.RecordObservableInstruments();
         Assert.Equal(0, faulted.LastMeasurement?.Value);
 
-        time.FailNextTimer();
+        _timers.FailNextTimer();
         var held = Enqueue(batcher, "s1", 1);
 
         Assert.Equal(DeliveryOutcome.SinkFailed, await held.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
@@ -276,9 +279,9 @@ public sealed class BatcherTests : IAsyncLifetime
         var e = Enqueue(batcher, "s1", 1);
         await CloseWindowAsync();
         await sink.NextWindowAsync();
-        _time.Advance(new BatchingOptions().AckTimeout);
+        _clock.Advance(new BatchingOptions().AckTimeout);
         Assert.False(e.Completion.IsCompleted);
-        _time.Advance(WindowDelivery.StuckSinkGrace);
+        _clock.Advance(WindowDelivery.StuckSinkGrace);
 
         Assert.Equal(DeliveryOutcome.TimedOut, await e.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(0, batcher.PendingEvents);
@@ -307,8 +310,8 @@ public sealed class BatcherTests : IAsyncLifetime
 
     private async Task CloseWindowAsync(int timers = 1)
     {
-        await _time.WaitForTimersAsync(timers);
-        _time.Advance(Window);
+        await _timers.WaitForArmedTimersAsync(timers);
+        _clock.Advance(Window);
     }
 
     private PendingEvent Enqueue(Batcher batcher, string sensor, long seq)
@@ -321,16 +324,16 @@ public sealed class BatcherTests : IAsyncLifetime
     private PendingEvent Event(string sensor, long seq)
     {
         var body = Encoding.UTF8.GetBytes($"{{\"ts\":\"2026-11-21T10:00:00Z\",\"seq\":{seq}}}");
-        return PendingEvent.Create(sensor, new EventHeader(_time.GetUtcNow(), seq), _time.GetUtcNow(), body, _time.GetTimestamp());
+        return PendingEvent.Create(sensor, new EventHeader(_clock.GetUtcNow(), seq), _clock.GetUtcNow(), body, _clock.GetTimestamp());
     }
 
     private Task<Batcher> StartAsync(params IEventSink[] sinks) => StartAsync(sinks, _ => { });
 
-    private async Task<Batcher> StartAsync(IEventSink[] sinks, Action<BatchingOptions> configure, TimeProvider? time = null)
+    private async Task<Batcher> StartAsync(IEventSink[] sinks, Action<BatchingOptions> configure)
     {
         var options = new BatchingOptions { Window = Window };
         configure(options);
-        var batcher = new Batcher(sinks, Options.Create(options), time ?? _time, new IngestMetrics(_meters), NullLogger<Batcher>.Instance);
+        var batcher = new Batcher(sinks, Options.Create(options), _timers, new IngestMetrics(_meters), NullLogger<Batcher>.Instance);
         _batchers.Add(batcher);
         await batcher.StartAsync(CancellationToken.None);
         return batcher;

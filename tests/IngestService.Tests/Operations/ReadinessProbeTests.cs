@@ -2,15 +2,15 @@ using System.Diagnostics.Metrics;
 using IngestService.Delivery;
 using IngestService.Operations;
 using IngestService.Telemetry;
-using IngestService.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace IngestService.Tests.Operations;
 
 public sealed class ReadinessProbeTests : IDisposable
 {
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new();
     private readonly CountingSink _sink = new();
     private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
 

@@ -6,6 +6,7 @@ using IngestService.Regroup;
 using IngestService.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace IngestService.Tests.Regroup;
 
@@ -27,7 +28,7 @@ public sealed class RegroupFixture : IDisposable
 
     public string Root => _folder.Path;
 
-    public ManualTime Time { get; } = new(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
+    public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
 
     public RegroupOptions Options { get; } = new();
 
@@ -59,7 +60,7 @@ public sealed class RegroupFixture : IDisposable
 
         var path = Path.Combine(folder, name);
         File.WriteAllBytes(path, bytes);
-        File.SetLastWriteTimeUtc(path, Time.Now.UtcDateTime);
+        File.SetLastWriteTimeUtc(path, Time.GetUtcNow().UtcDateTime);
         return $"{rawPrefix}{hour}/{name}";
     }
 
@@ -95,14 +96,6 @@ public sealed class RegroupFixture : IDisposable
         _timeout.Dispose();
         _folder.Dispose();
     }
-}
-
-/// <summary>A clock the test sets.</summary>
-public sealed class ManualTime(DateTimeOffset now) : TimeProvider
-{
-    public DateTimeOffset Now { get; set; } = now;
-
-    public override DateTimeOffset GetUtcNow() => Now;
 }
 
 /// <summary>Passes everything to a real store, but fails every write after the first <c>allowedPuts</c>, as a node that dies would.</summary>

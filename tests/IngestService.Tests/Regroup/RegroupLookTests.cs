@@ -34,9 +34,9 @@ public sealed class RegroupLookTests : IDisposable
         var regrouper = _f.CreateRegrouper();
         _f.WriteRaw(Minute(0));
 
-        _f.Time.Now = _f.Time.Now.AddMinutes(8);
+        _f.Time.Advance(TimeSpan.FromMinutes(8));
         var early = await regrouper.LookAsync(Token);
-        _f.Time.Now = _f.Time.Now.AddMinutes(1);
+        _f.Time.Advance(TimeSpan.FromMinutes(1));
         var due = await regrouper.LookAsync(Token);
 
         Assert.False(early.Merged);
@@ -55,7 +55,7 @@ public sealed class RegroupLookTests : IDisposable
         {
             _f.WriteRaw(Minute(minute));
             await regrouper.LookAsync(Token);
-            _f.Time.Now = _f.Time.Now.AddMinutes(1);
+            _f.Time.Advance(TimeSpan.FromMinutes(1));
         }
 
         await regrouper.RunPassAsync(Token);
@@ -71,14 +71,14 @@ public sealed class RegroupLookTests : IDisposable
         var regrouper = _f.CreateRegrouper();
         _f.WriteRaw(Minute(30), hour: "2026/11/21/11");
         await regrouper.LookAsync(Token);
-        _f.Time.Now = _f.Time.Now.AddMinutes(1);
+        _f.Time.Advance(TimeSpan.FromMinutes(1));
         // A Firehose retry lands in an earlier hour folder, behind the key the look has already seen.
         _f.WriteRaw(Minute(5), hour: "2026/11/21/10");
 
         var looks = new List<RegroupReport>();
         for (var minute = 0; minute < 20; minute++)
         {
-            _f.Time.Now = _f.Time.Now.AddMinutes(1);
+            _f.Time.Advance(TimeSpan.FromMinutes(1));
             looks.Add(await regrouper.LookAsync(Token));
         }
 
@@ -98,7 +98,7 @@ public sealed class RegroupLookTests : IDisposable
         var other = await second.LookAsync(Token);
 
         // The first node dies; its lease runs out.
-        _f.Time.Now = _f.Time.Now + _f.Options.LeaseDuration + TimeSpan.FromSeconds(1);
+        _f.Time.Advance(_f.Options.LeaseDuration + TimeSpan.FromSeconds(1));
         _f.WriteRaw(Minute(1));
         var takeover = await second.LookAsync(Token);
         var back = await first.LookAsync(Token);
@@ -142,11 +142,11 @@ public sealed class RegroupLookTests : IDisposable
         using var freshness = new MetricCollector<double>(holderMeters.GetRequiredService<IMeterFactory>(), IngestMetrics.MeterName, "regroup_freshness");
         _f.WriteRaw(Minute(0));
 
-        _f.Time.Now = _f.Time.Now.AddMinutes(5);
+        _f.Time.Advance(TimeSpan.FromMinutes(5));
         Assert.False((await holder.LookAsync(Token)).Merged);
         Assert.False((await other.LookAsync(Token)).Merged);
         // The age grows with the clock between looks: a stuck merge shows up before the next look.
-        _f.Time.Now = _f.Time.Now.AddMinutes(2);
+        _f.Time.Advance(TimeSpan.FromMinutes(2));
         holderAge.RecordObservableInstruments();
         otherAge.RecordObservableInstruments();
         freshness.RecordObservableInstruments();
@@ -155,7 +155,7 @@ public sealed class RegroupLookTests : IDisposable
         Assert.Null(otherAge.LastMeasurement);
         Assert.Equal(600, freshness.LastMeasurement?.Value);
 
-        _f.Time.Now = _f.Time.Now.AddMinutes(2);
+        _f.Time.Advance(TimeSpan.FromMinutes(2));
         Assert.True((await holder.LookAsync(Token)).Merged);
         holderAge.RecordObservableInstruments();
         Assert.Equal(0, holderAge.LastMeasurement?.Value);
@@ -184,10 +184,10 @@ public sealed class RegroupLookTests : IDisposable
         var freshness = new StoreFreshness(_f.Store, _f.Time);
         var before = await freshness.CurrentAsOfAsync(Token);
         _f.WriteRaw(Minute(0));
-        var listedAt = _f.Time.Now;
+        var listedAt = _f.Time.GetUtcNow();
 
         await _f.CreateRegrouper().RunPassAsync(Token);
-        _f.Time.Now += StoreFreshness.CacheFor;
+        _f.Time.Advance(StoreFreshness.CacheFor);
         var after = await freshness.CurrentAsOfAsync(Token);
 
         Assert.Null(before);
@@ -200,10 +200,10 @@ public sealed class RegroupLookTests : IDisposable
         _f.Options.MaxBatchesPerPass = 1;
         _f.Options.Freshness = _f.Options.Interval;
         _f.WriteRaw(Minute(0));
-        _f.Time.Now = _f.Time.Now.AddMinutes(1);
+        _f.Time.Advance(TimeSpan.FromMinutes(1));
         _f.WriteRaw(Minute(1));
-        var secondLanded = _f.Time.Now;
-        _f.Time.Now = _f.Time.Now.AddMinutes(1);
+        var secondLanded = _f.Time.GetUtcNow();
+        _f.Time.Advance(TimeSpan.FromMinutes(1));
 
         var report = await _f.CreateRegrouper().LookAsync(Token);
         var (watermark, _) = await StoreWatermark.ReadAsync(_f.Store, Token);

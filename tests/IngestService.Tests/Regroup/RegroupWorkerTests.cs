@@ -19,7 +19,7 @@ public sealed class RegroupWorkerTests : IDisposable
     public async Task An_enabled_worker_merges_a_batch_that_is_already_due_as_soon_as_the_node_starts()
     {
         _f.WriteRaw(Line("s1", 1, "2026-11-21T10:00:00.000Z", Event(1, "2026-11-21T10:00:00Z")));
-        _f.Time.Now += _f.Options.Freshness;
+        _f.Time.Advance(_f.Options.Freshness);
         using var worker = CreateWorker();
 
         await worker.StartAsync(Token);

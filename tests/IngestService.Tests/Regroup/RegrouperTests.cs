@@ -382,7 +382,7 @@ public sealed class RegrouperTests : IDisposable
     {
         var old = _f.WriteRaw(Line("s1", 1, "2026-11-20T10:00:00.000Z", Event(1, "2026-11-20T10:00:00Z")), hour: "2026/11/20/10");
         var recent = _f.WriteRaw(Line("s1", 2, "2026-11-21T11:00:00.000Z", Event(2, "2026-11-21T11:00:00Z")), hour: "2026/11/21/11");
-        _f.Time.Now = new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero);
+        _f.Time.SetUtcNow(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
         _f.Options.CursorLag = TimeSpan.FromHours(6);
 
         await _f.CreateRegrouper().RunPassAsync(Token);
@@ -404,13 +404,14 @@ public sealed class RegrouperTests : IDisposable
     public async Task The_cursor_never_passes_a_batch_that_landed_in_an_hour_after_the_listing_even_when_the_pass_outlasts_the_lag()
     {
         _f.Options.CursorLag = TimeSpan.FromHours(1);
-        _f.Time.Now = new DateTimeOffset(2026, 11, 21, 11, 30, 0, TimeSpan.Zero);
+        // Half an hour before the fixture's noon: set back, which moving the clock cannot do.
+        _f.Time.AdjustTime(new DateTimeOffset(2026, 11, 21, 11, 30, 0, TimeSpan.Zero));
         _f.WriteRaw(Line("s1", 2, "2026-11-21T10:59:00.000Z", Event(2, "2026-11-21T10:59:00Z")), name: "b.ndjson");
         // While the pass reads, an hour goes by (a long pass) and a retried delivery lands in the same hour folder,
         // under a name that sorts before the listed one.
         var landing = new OnFirstRawRead(_f.Store, () =>
         {
-            _f.Time.Now = _f.Time.Now.AddHours(1);
+            _f.Time.Advance(TimeSpan.FromHours(1));
             _f.WriteRaw(Line("s1", 1, "2026-11-21T10:58:00.000Z", Event(1, "2026-11-21T10:58:00Z")), name: "a-late.ndjson");
         });
 
@@ -431,7 +432,7 @@ public sealed class RegrouperTests : IDisposable
         _f.WriteRaw(line, hour: "2026/11/21/11");
         await _f.CreateRegrouper().RunPassAsync(Token);
 
-        _f.Time.Now = _f.Time.Now.AddHours(3);
+        _f.Time.Advance(TimeSpan.FromHours(3));
         _f.WriteRaw(Line("s1", 1, "2026-11-21T09:00:00.000Z", Event(1, "2026-11-21T09:00:00Z")), hour: "2026/11/21/09");
         _f.WriteRaw(line, hour: "2026/11/21/11");
         var report = await _f.CreateRegrouper().RunPassAsync(Token);
