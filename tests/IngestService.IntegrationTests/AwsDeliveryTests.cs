@@ -6,6 +6,7 @@ using System.Text;
 using Amazon.Runtime;
 using Amazon.S3.Model;
 using IngestService.Aws;
+using IngestService.Tests.Infrastructure;
 
 namespace IngestService.IntegrationTests;
 
@@ -21,7 +22,7 @@ public sealed partial class AwsDeliveryTests(MotoFixture moto) : IAsyncLifetime
     [Fact]
     public async Task Acknowledged_events_are_in_S3_under_Firehose_layout_packed_into_fewer_records_and_in_Kinesis_one_per_event_in_sensor_order()
     {
-        await using var app = new AwsAppFactory(moto, _proxy.Url, moto.Service);
+        await using var app = new IngestAppFactory(moto.Settings(_proxy.Url), backend: TestBackend.Aws, awsCredentials: moto.Service);
         using var client = app.CreateClient();
         var sensors = Enumerable.Range(1, 6).Select(i => $"pack-{i}").ToArray();
 
@@ -66,7 +67,7 @@ public sealed partial class AwsDeliveryTests(MotoFixture moto) : IAsyncLifetime
     public async Task A_wrong_secret_key_gets_no_acknowledgement_and_the_node_is_not_ready()
     {
         var wrong = new BasicAWSCredentials(moto.ServiceAccessKeyId, "not-the-secret-key-at-all");
-        await using var app = new AwsAppFactory(moto, _proxy.Url, wrong);
+        await using var app = new IngestAppFactory(moto.Settings(_proxy.Url), backend: TestBackend.Aws, awsCredentials: wrong);
         using var client = app.CreateClient();
 
         using var response = await PostAsync(client, "wrong-key-1", 1);
@@ -96,7 +97,7 @@ public sealed partial class AwsDeliveryTests(MotoFixture moto) : IAsyncLifetime
                 return even && failedOnce.Add(operation + data);
             }
         };
-        await using var app = new AwsAppFactory(moto, _proxy.Url, moto.Service);
+        await using var app = new IngestAppFactory(moto.Settings(_proxy.Url), backend: TestBackend.Aws, awsCredentials: moto.Service);
         using var client = app.CreateClient();
 
         var backlog = string.Concat(Enumerable.Range(1, 10).Select(seq => Event(seq) + "\n"));
@@ -127,7 +128,7 @@ public sealed partial class AwsDeliveryTests(MotoFixture moto) : IAsyncLifetime
         var failed = 0;
         _proxy.FailCall = (operation, entries) =>
             operation == "PutRecordBatch" && entries.Any(e => e.Contains("\"flaky-1\"", StringComparison.Ordinal)) && Interlocked.Increment(ref failed) == 1 ? 500 : null;
-        await using var app = new AwsAppFactory(moto, _proxy.Url, moto.Service);
+        await using var app = new IngestAppFactory(moto.Settings(_proxy.Url), backend: TestBackend.Aws, awsCredentials: moto.Service);
         using var client = app.CreateClient();
 
         using var response = await PostAsync(client, "flaky-1", 1);
@@ -146,7 +147,7 @@ public sealed partial class AwsDeliveryTests(MotoFixture moto) : IAsyncLifetime
             operation == "PutRecords" && entries.Any(e => e.Contains("\"slow-1\"", StringComparison.Ordinal)) && Interlocked.Increment(ref delayed) == 1
                 ? TimeSpan.FromSeconds(3)
                 : TimeSpan.Zero;
-        await using var app = new AwsAppFactory(moto, _proxy.Url, moto.Service, new() { ["Batching:AckTimeout"] = "00:00:01" });
+        await using var app = new IngestAppFactory(moto.Settings(_proxy.Url, new() { ["Batching:AckTimeout"] = "00:00:01" }), backend: TestBackend.Aws, awsCredentials: moto.Service);
         using var client = app.CreateClient();
 
         using var first = await PostAsync(client, "slow-1", 1);
@@ -169,7 +170,7 @@ public sealed partial class AwsDeliveryTests(MotoFixture moto) : IAsyncLifetime
     [Fact]
     public async Task With_gzip_records_the_raw_object_is_a_multi_member_gzip_stream_that_zcat_reads_back_as_the_acknowledged_NDJSON()
     {
-        await using var app = new AwsAppFactory(moto, _proxy.Url, moto.Service, new() { ["Aws:FirehoseCompression"] = "Gzip" });
+        await using var app = new IngestAppFactory(moto.Settings(_proxy.Url, new() { ["Aws:FirehoseCompression"] = "Gzip" }), backend: TestBackend.Aws, awsCredentials: moto.Service);
         using var client = app.CreateClient();
 
         // Incompressible padding, so one window's lines need more than one 1,000 KiB gzip record.

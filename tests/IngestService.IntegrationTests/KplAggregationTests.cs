@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text;
 using IngestService.Aws;
 using IngestService.Delivery.Kpl;
+using IngestService.Tests.Infrastructure;
 
 namespace IngestService.IntegrationTests;
 
@@ -24,11 +25,12 @@ public sealed class KplAggregationTests(MotoFixture moto)
         using var connection = moto.Connection(moto.Admin);
         var kinesis = new KinesisClient(connection);
         await kinesis.CreateStreamAsync(new CreateStreamRequest(Stream, 4, null));
-        await using var app = new AwsAppFactory(moto, moto.Endpoint, moto.Service, new()
+        var settings = moto.Settings(moto.Endpoint, new()
         {
             ["Aws:KinesisStream"] = Stream,
             ["Aws:KinesisAggregation"] = "Kpl",
         });
+        await using var app = new IngestAppFactory(settings, backend: TestBackend.Aws, awsCredentials: moto.Service);
         using var client = app.CreateClient();
         var sensors = Enumerable.Range(1, 40).Select(i => $"kpl-{i}").ToArray();
 

@@ -90,25 +90,27 @@ public class MotoFixture : IAsyncLifetime
     }
 
     /// <summary>The <c>Aws</c> settings for this server, with <paramref name="serviceUrl"/> as the endpoint.</summary>
-    public IConfiguration Configuration(Uri serviceUrl, Dictionary<string, string?>? extra = null)
+    public IConfiguration Configuration(Uri serviceUrl, Dictionary<string, string?>? extra = null) =>
+        new ConfigurationBuilder().AddInMemoryCollection(Settings(serviceUrl, extra)).Build();
+
+    /// <summary>The <c>Aws</c> settings for this server, with <paramref name="serviceUrl"/> as the endpoint, then <paramref name="extra"/>.</summary>
+    public Dictionary<string, string?> Settings(Uri serviceUrl, Dictionary<string, string?>? extra = null)
     {
-        var settings = Settings(serviceUrl);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Aws:ServiceUrl"] = serviceUrl.ToString(),
+            ["Aws:Region"] = Region,
+            ["Aws:Bucket"] = Bucket,
+            ["Aws:DeliveryStream"] = DeliveryStream,
+            ["Aws:KinesisStream"] = KinesisStream,
+        };
         foreach (var (k, v) in extra ?? [])
         {
             settings[k] = v;
         }
 
-        return new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        return settings;
     }
-
-    public Dictionary<string, string?> Settings(Uri serviceUrl) => new()
-    {
-        ["Aws:ServiceUrl"] = serviceUrl.ToString(),
-        ["Aws:Region"] = Region,
-        ["Aws:Bucket"] = Bucket,
-        ["Aws:DeliveryStream"] = DeliveryStream,
-        ["Aws:KinesisStream"] = KinesisStream,
-    };
 
     public AwsConnection Connection(AWSCredentials credentials, Uri? serviceUrl = null) =>
         new(Options.Create(new AwsOptions { ServiceUrl = (serviceUrl ?? Endpoint).ToString(), Region = Region, Bucket = Bucket, DeliveryStream = DeliveryStream, KinesisStream = KinesisStream }), credentials);

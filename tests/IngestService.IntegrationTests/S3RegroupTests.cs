@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using IngestService.Tests.Infrastructure;
 
 namespace IngestService.IntegrationTests;
 
@@ -13,7 +14,7 @@ public sealed class S3RegroupTests(OpenMotoFixture moto)
     [Fact]
     public async Task Raw_batches_in_S3_become_one_gzip_object_per_sensor_day_with_each_event_once_in_order()
     {
-        await using var app = new AwsAppFactory(moto, moto.Endpoint, moto.Service);
+        await using var app = new IngestAppFactory(moto.Settings(moto.Endpoint), backend: TestBackend.Aws, awsCredentials: moto.Service);
         using var client = app.CreateClient();
         var sensor = $"day-{Guid.NewGuid():N}"[..20];
 
@@ -52,7 +53,7 @@ public sealed class S3RegroupTests(OpenMotoFixture moto)
     [Fact]
     public async Task Later_events_are_appended_to_the_one_S3_object_a_gzip_raw_object_of_many_members_is_read_and_reads_get_a_watermark()
     {
-        await using var app = new AwsAppFactory(moto, moto.Endpoint, moto.Service);
+        await using var app = new IngestAppFactory(moto.Settings(moto.Endpoint), backend: TestBackend.Aws, awsCredentials: moto.Service);
         using var client = app.CreateClient();
         var sensor = $"app-{Guid.NewGuid():N}"[..20];
         using var first = new StringContent("{\"ts\":\"2026-11-21T10:00:00Z\",\"seq\":1}", Encoding.UTF8, "application/json");

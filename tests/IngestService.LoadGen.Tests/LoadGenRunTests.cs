@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Mvc.Testing;
+using IngestService.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 
 namespace IngestService.LoadGen.Tests;
@@ -85,34 +85,21 @@ public sealed class LoadGenRunTests
     [Fact]
     public async Task Twenty_sensors_against_the_real_service_are_all_acknowledged_and_verified_in_their_sensor_days()
     {
-        var dataPath = Directory.CreateTempSubdirectory("loadgen-e2e-");
-        try
-        {
-            await using var service = new WebApplicationFactory<global::Program>().WithWebHostBuilder(web =>
-            {
-                web.UseSetting("Ingest:DataPath", dataPath.FullName);
-                web.UseSetting("Batching:Window", "00:00:00.010");
-                web.UseSetting("Regroup:Enabled", "false");
-            });
-            using var handler = service.Server.CreateHandler();
+        await using var service = new IngestAppFactory();
+        using var handler = service.Server.CreateHandler();
 
-            var (exit, report, stderr) = await RunAsync(handler, "--url", "http://localhost/", "--sensors", "20", "--duration", "2s", "--ts-spread", "3d", "--verify");
+        var (exit, report, stderr) = await RunAsync(handler, "--url", "http://localhost/", "--sensors", "20", "--duration", "2s", "--ts-spread", "3d", "--verify");
 
-            Assert.True(exit == LoadGenCommand.Success, stderr);
-            var acked = report.GetProperty("acked").GetInt64();
-            Assert.True(acked >= 20, $"every sensor should get at least one event through: {report}");
-            Assert.Equal(acked, report.GetProperty("statuses").GetProperty("200").GetInt64());
-            var verify = report.GetProperty("verify");
-            Assert.Equal(0, verify.GetProperty("missing").GetInt64());
-            Assert.Equal(0, verify.GetProperty("duplicates").GetInt64());
-            Assert.Equal(0, verify.GetProperty("outOfOrder").GetInt64());
-            Assert.True(report.GetProperty("p99Ms").GetDouble() > 0);
-            Assert.NotEmpty(Directory.EnumerateFiles(dataPath.FullName, "*", SearchOption.AllDirectories));
-        }
-        finally
-        {
-            dataPath.Delete(recursive: true);
-        }
+        Assert.True(exit == LoadGenCommand.Success, stderr);
+        var acked = report.GetProperty("acked").GetInt64();
+        Assert.True(acked >= 20, $"every sensor should get at least one event through: {report}");
+        Assert.Equal(acked, report.GetProperty("statuses").GetProperty("200").GetInt64());
+        var verify = report.GetProperty("verify");
+        Assert.Equal(0, verify.GetProperty("missing").GetInt64());
+        Assert.Equal(0, verify.GetProperty("duplicates").GetInt64());
+        Assert.Equal(0, verify.GetProperty("outOfOrder").GetInt64());
+        Assert.True(report.GetProperty("p99Ms").GetDouble() > 0);
+        Assert.NotEmpty(Directory.EnumerateFiles(service.DataPath, "*", SearchOption.AllDirectories));
     }
 
     private static readonly DateTimeOffset Noon = new(2026, 11, 21, 12, 0, 0, TimeSpan.Zero);

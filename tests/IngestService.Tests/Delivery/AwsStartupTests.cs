@@ -13,9 +13,6 @@ public sealed class AwsStartupTests
     {
         var settings = new Dictionary<string, string?>
         {
-            ["Ingest:Backend"] = "Aws",
-            ["Auth:AllowAnonymous"] = "true",
-            ["Regroup:Enabled"] = "false",
             ["Aws:Region"] = "us-east-1",
             ["Aws:ServiceUrl"] = "http://127.0.0.1:9",
             ["Aws:Bucket"] = "b",
@@ -27,7 +24,9 @@ public sealed class AwsStartupTests
             settings[missing] = replacement;
         }
 
-        var error = Assert.IsType<OptionsValidationException>(await StartupHost.FailureAsync(settings));
+        using var app = new IngestAppFactory(settings, backend: TestBackend.Aws);
+
+        var error = Assert.IsType<OptionsValidationException>(await app.StartupFailureAsync());
 
         Assert.Contains(missing, error.Message, StringComparison.Ordinal);
     }

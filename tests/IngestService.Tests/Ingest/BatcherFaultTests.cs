@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text;
 using IngestService.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace IngestService.Tests.Ingest;
 
@@ -13,7 +12,7 @@ public sealed class BatcherFaultTests
     public async Task After_the_batching_loop_faults_every_later_request_gets_503_with_retry_after_and_the_node_is_not_ready()
     {
         var time = new TimerProbe(TimeProvider.System);
-        using var app = new IngestAppFactory(services: s => s.AddSingleton<TimeProvider>(time));
+        using var app = new IngestAppFactory(clock: time);
         using var client = app.CreateClient();
         using (var ready = await client.GetAsync("/readyz"))
         {

@@ -159,7 +159,7 @@ public sealed class IngestEndpointTests
     public async Task A_failing_sink_answers_503_with_retry_after_and_the_resend_succeeds_once_it_recovers()
     {
         var sink = new SwitchableSink { Failing = true };
-        using var app = new IngestAppFactory(sink: sink);
+        using var app = new IngestAppFactory(sinks: [sink]);
         using var client = app.CreateClient();
 
         using var failed = await client.PostAsync("/v1/sensors/s1/events", Json(Event));
@@ -175,7 +175,7 @@ public sealed class IngestEndpointTests
     public async Task Over_the_pending_cap_a_sensor_gets_429_at_once_with_retry_after()
     {
         var sink = new ScriptedSink();
-        using var app = new IngestAppFactory(new() { ["Batching:MaxPendingEvents"] = "1" }, sink);
+        using var app = new IngestAppFactory(new() { ["Batching:MaxPendingEvents"] = "1" }, [sink]);
         using var client = app.CreateClient();
 
         var first = client.PostAsync("/v1/sensors/s1/events", Json(Event));

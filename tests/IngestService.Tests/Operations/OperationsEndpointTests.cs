@@ -58,7 +58,7 @@ public sealed class OperationsEndpointTests
     public async Task Readiness_is_503_problem_naming_the_sink_without_its_resources_or_error_text()
     {
         var sink = new ScriptedSink("kinesis") { ReadyProblem = "ResourceNotFoundException: Stream secret-stream-name under account 123456789012 not found" };
-        using var app = new IngestAppFactory(sink: sink);
+        using var app = new IngestAppFactory(sinks: [sink]);
         using var client = app.CreateClient();
 
         using var response = await client.GetAsync("/readyz");
@@ -117,13 +117,15 @@ public sealed class OperationsEndpointTests
     [InlineData("Auth:Mode", "Jwt", "Auth:SigningKey")]
     public async Task Invalid_configuration_stops_start_up_naming_the_key(string key, string value, string named)
     {
-        var error = await StartupHost.FailureAsync(new Dictionary<string, string?>
+        using var app = new IngestAppFactory(new()
         {
             ["Aws:Region"] = "eu-west-1",
             ["Aws:Bucket"] = "bucket",
             ["Aws:DeliveryStream"] = "stream",
             [key] = value,
         });
+
+        var error = await app.StartupFailureAsync();
 
         var messages = string.Join(" | ", Flatten(error).Select(e => e.Message));
         Assert.Contains(named, messages);

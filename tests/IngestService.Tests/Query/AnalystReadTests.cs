@@ -2,22 +2,16 @@ using System.Net;
 using System.Text.Json;
 using System.Text;
 using IngestService.Storage;
-using Microsoft.AspNetCore.Hosting;
+using IngestService.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Parquet;
 
 namespace IngestService.Tests.Query;
 
 /// <summary>The service with a store that says how current it is, as the sensor-day store will.</summary>
-public sealed class FreshStoreAppFactory : StoreAppFactory
+public sealed class FreshStoreApp() : IngestAppFactory(QueryApp.Settings, services: s => s.AddSingleton<IStoreFreshness>(new FixedFreshness(AsOf)))
 {
     public static readonly DateTimeOffset AsOf = new(2026, 11, 29, 3, 0, 0, TimeSpan.Zero);
-
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        base.ConfigureWebHost(builder);
-        builder.ConfigureServices(s => s.AddSingleton<IStoreFreshness>(new FixedFreshness(AsOf)));
-    }
 
     private sealed class FixedFreshness(DateTimeOffset asOf) : IStoreFreshness
     {
@@ -25,7 +19,7 @@ public sealed class FreshStoreAppFactory : StoreAppFactory
     }
 }
 
-public sealed class AnalystReadTests(FreshStoreAppFactory factory) : IClassFixture<FreshStoreAppFactory>
+public sealed class AnalystReadTests(FreshStoreApp factory) : IClassFixture<FreshStoreApp>
 {
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromMinutes(2));
     private readonly HttpClient _client = factory.CreateClient();

@@ -6,13 +6,13 @@ using System.Text.Json;
 
 namespace IngestService.Tests.Query;
 
-public sealed class QueryApiTests : IClassFixture<StoreAppFactory>
+public sealed class QueryApiTests : IClassFixture<QueryApp>
 {
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromMinutes(2));
-    private readonly StoreAppFactory _factory;
+    private readonly QueryApp _factory;
     private readonly HttpClient _client;
 
-    public QueryApiTests(StoreAppFactory factory)
+    public QueryApiTests(QueryApp factory)
     {
         _factory = factory;
         _client = factory.CreateClient();

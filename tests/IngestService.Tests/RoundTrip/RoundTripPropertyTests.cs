@@ -85,7 +85,7 @@ public sealed class RoundTripPropertyTests(RoundTripPropertyTests.Run run) : ICl
     {
         private const int Sensors = 6;
         private const int EventsPerSensor = 560;
-        private readonly StoreAppFactory _app = new();
+        private readonly QueryApp _app = new();
         private readonly CancellationTokenSource _timeout = new(TimeSpan.FromMinutes(4));
         private readonly HashSet<string> _acceptedIds = [];
 
