@@ -14,15 +14,12 @@ public sealed class NodeLossTests(OpenMotoFixture moto, ITestOutputHelper output
     public async Task A_node_killed_behind_the_load_balancer_loses_no_acknowledged_event_and_stores_none_twice()
     {
         // Every node also regroups every 5 s, as a fleet does, so passes run on three nodes at once and one dies mid-pass.
-        var settings = AwsNodes.Settings(moto, moto.Endpoint, new() { ["Regroup__Enabled"] = "true", ["Regroup__Interval"] = "00:00:05" });
-        await using var node1 = new ServiceNode("node1", settings);
-        await using var node2 = new ServiceNode("node2", settings);
-        await using var node3 = new ServiceNode("node3", settings);
-        ServiceNode[] nodes = [node1, node2, node3];
-        await Task.WhenAll(nodes.Select(n => n.StartAsync()));
+        await using var fleet = await Fleet.StartAsync(moto, moto.Endpoint, extra: new() { ["Regroup__Enabled"] = "true", ["Regroup__Interval"] = "00:00:05" }, nodes: 3);
+        var nodes = fleet.Nodes;
+        var node2 = nodes[1];
         await using var haproxy = await Haproxy.StartAsync(nodes);
 
-        var runId = AwsNodes.RunId("nodeloss");
+        var runId = Fleet.RunId("nodeloss");
         var load = LoadGenResult.RunAsync(
             ["--url", haproxy.Url.ToString(), "--sensors", "50", "--duration", "20s", "--verify", "--run-id", runId, "--max-retry-after", "1s"],
             TimeSpan.FromMinutes(4));

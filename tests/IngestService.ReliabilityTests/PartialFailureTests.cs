@@ -15,7 +15,7 @@ public sealed class PartialFailureTests(OpenMotoFixture moto, ITestOutputHelper 
     [Fact]
     public async Task Failed_and_throttled_entries_are_resent_alone_and_every_event_is_stored_once()
     {
-        var runId = AwsNodes.RunId("partial");
+        var runId = Fleet.RunId("partial");
         var random = new Random(20261122);
         bool Chance(double p)
         {
@@ -40,8 +40,8 @@ public sealed class PartialFailureTests(OpenMotoFixture moto, ITestOutputHelper 
         proxy.CallErrorType = operation => operation == "PutRecords" ? "ProvisionedThroughputExceededException" : "ServiceUnavailableException";
         proxy.Delay = (_, entries) => Ours(entries) && Chance(0.10) ? TimeSpan.FromMilliseconds(Milliseconds(100, 600)) : TimeSpan.Zero;
 
-        await using var node = new ServiceNode("node", AwsNodes.Settings(moto, streamsUrl: proxy.Url, s3Url: moto.Endpoint));
-        await node.StartAsync();
+        await using var fleet = await Fleet.StartAsync(moto, streamsUrl: proxy.Url, s3Url: moto.Endpoint);
+        var node = fleet.Node;
         var result = await LoadGenResult.RunAsync(
             ["--url", node.Client.BaseAddress!.ToString(), "--sensors", "50", "--duration", "20s", "--verify", "--run-id", runId, "--max-retry-after", "1s"],
             TimeSpan.FromMinutes(4));

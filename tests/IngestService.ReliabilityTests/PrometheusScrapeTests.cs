@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using IngestService.IntegrationTests;
 using IngestService.ReliabilityTests.Infrastructure;
+using IngestService.Tests.Infrastructure;
 
 namespace IngestService.ReliabilityTests;
 
@@ -25,15 +26,15 @@ public sealed partial class PrometheusScrapeTests(OpenMotoFixture moto)
         var queried = UsedSeries(await File.ReadAllTextAsync(rules)
             + await File.ReadAllTextAsync(Path.Combine(root, "deploy", "grafana", "dashboards", "ingest-service.json")));
         await using var network = new TcpSwitch(moto.Endpoint);
-        await using var node = new ServiceNode("node", AwsNodes.Settings(moto, network.Url, moto.Endpoint, new()
+        await using var fleet = await Fleet.StartAsync(moto, network.Url, moto.Endpoint, new()
         {
             ["Batching__AckTimeout"] = "00:00:02",
-        }));
-        await node.StartAsync();
+        });
+        var node = fleet.Node;
         await using var prometheus = await PrometheusProcess.StartAsync(node.Port, rules);
 
         await node.WaitUntilAsync("ready", async () => (await node.Client.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(30));
-        var runId = AwsNodes.RunId("prom");
+        var runId = Fleet.RunId("prom");
         for (var i = 0; i < 10; i++)
         {
             using var stored = await node.Client.PostAsync($"/v1/sensors/{runId}-{i}/events", Event(i));

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json;
 using System.Text;
 using IngestService.ReliabilityTests.Infrastructure;
+using IngestService.Tests.Infrastructure;
 
 namespace IngestService.ReliabilityTests;
 
@@ -42,6 +43,7 @@ public sealed class RegroupCrashTests(ITestOutputHelper output) : IDisposable
             // About two posts per window: many raw batches, so a pass has many steps to be killed between.
             ["Batching__MaxWindowEvents"] = "100",
             ["Regroup__Enabled"] = "false",
+            ["Serilog__MinimumLevel__Default"] = "Warning",
         };
 
         var (expected, posts, resent) = await IngestAsync(settings);

@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using IngestService.IntegrationTests;
 using IngestService.ReliabilityTests.Infrastructure;
+using IngestService.Tests.Infrastructure;
 
 namespace IngestService.ReliabilityTests;
 
@@ -26,16 +27,16 @@ public sealed class SinkOutageTests(OpenMotoFixture moto, ITestOutputHelper outp
     public async Task Sensors_ride_out_a_ten_second_aws_outage_with_503_and_lose_nothing(string outage)
     {
         await using var network = new TcpSwitch(moto.Endpoint);
-        await using var node = new ServiceNode("node", AwsNodes.Settings(moto, network.Url, new()
+        await using var fleet = await Fleet.StartAsync(moto, network.Url, extra: new()
         {
             ["Batching__AckTimeout"] = "00:00:02",
             ["Batching__MaxPendingEvents"] = MaxPendingEvents.ToString(CultureInfo.InvariantCulture),
             ["Batching__MaxPendingBytes"] = MaxPendingBytes.ToString(CultureInfo.InvariantCulture),
-        }));
-        await node.StartAsync();
+        });
+        var node = fleet.Node;
         await node.WaitUntilAsync("ready", async () => (await node.Client.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(30));
 
-        var runId = AwsNodes.RunId("outage");
+        var runId = Fleet.RunId("outage");
         var load = LoadGenResult.RunAsync(
             ["--url", node.Client.BaseAddress!.ToString(), "--sensors", "60", "--duration", "25s", "--verify", "--run-id", runId, "--max-retry-after", "1s"],
             TimeSpan.FromMinutes(4));

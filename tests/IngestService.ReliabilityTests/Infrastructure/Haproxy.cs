@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using IngestService.Tests.Infrastructure;
 
 namespace IngestService.ReliabilityTests.Infrastructure;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
+using IngestService.Tests.Infrastructure;
 
 namespace IngestService.ReliabilityTests.Infrastructure;
 

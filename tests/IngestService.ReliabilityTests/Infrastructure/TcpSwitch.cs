@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using IngestService.Tests.Infrastructure;
 
 namespace IngestService.ReliabilityTests.Infrastructure;
 

@@ -11,7 +11,7 @@ public sealed class DrainTests
     [Fact]
     public async Task On_sigterm_a_node_answers_every_held_request_then_exits_cleanly()
     {
-        await using var node = await NodeProcess.StartAsync(new()
+        await using var node = await ServiceNode.StartAsync(new()
         {
             // A window far longer than the drain: only the drain closes it early.
             ["Batching__Window"] = "00:00:08",
@@ -19,8 +19,8 @@ public sealed class DrainTests
         });
 
         var held = Enumerable.Range(0, 20).Select(i => node.Client.PostAsync($"/v1/sensors/s{i}/events", Json(i))).ToArray();
-        await node.WaitUntilAsync(async () => MetricsText.Value(await node.Client.GetStringAsync("/metrics"), "ingest_pending_events") == 20);
-        node.Signal(NodeProcess.Sigterm);
+        await node.WaitUntilAsync("it holds the 20 events", async () => MetricsText.Value(await node.Client.GetStringAsync("/metrics"), "ingest_pending_events") == 20);
+        node.Signal(ServiceNode.Sigterm);
 
         var responses = await Task.WhenAll(held);
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));

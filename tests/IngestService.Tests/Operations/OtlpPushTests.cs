@@ -10,12 +10,12 @@ public sealed class OtlpPushTests
     [Fact]
     public async Task With_an_otlp_endpoint_set_a_node_pushes_its_metrics_there()
     {
-        var port = NodeProcess.FreePort();
+        var port = ServiceNode.FreePort();
         using var collector = new HttpListener { Prefixes = { $"http://127.0.0.1:{port}/" } };
         collector.Start();
         var received = ReceiveMetricsAsync(collector);
 
-        await using var node = await NodeProcess.StartAsync(new()
+        await using var node = await ServiceNode.StartAsync(new()
         {
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = $"http://127.0.0.1:{port}",
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",

@@ -13,7 +13,7 @@ public sealed class RequestLogTests
     [Fact]
     public async Task Requests_are_logged_with_method_path_and_status_but_never_a_token_a_query_or_an_event_body()
     {
-        await using var node = await NodeProcess.StartAsync(new()
+        await using var node = await ServiceNode.StartAsync(new()
         {
             ["Serilog__MinimumLevel__Default"] = "Verbose",
         });
@@ -22,7 +22,7 @@ public sealed class RequestLogTests
 
         Assert.True((await node.Client.SendAsync(accepted)).IsSuccessStatusCode);
         Assert.False((await node.Client.SendAsync(rejected)).IsSuccessStatusCode);
-        await node.WaitUntilAsync(() => Task.FromResult(node.Output.Contains("\"StatusCode\":400", StringComparison.Ordinal)));
+        await node.WaitUntilAsync("the 400 is logged", () => Task.FromResult(node.Output.Contains("\"StatusCode\":400", StringComparison.Ordinal)));
 
         var output = node.Output;
         Assert.Contains("\"RequestPath\":\"/v1/sensors/log-s1/events\"", output);

@@ -15,7 +15,7 @@ public sealed class SlowClientTests
     [Fact]
     public async Task A_client_that_sends_its_body_too_slowly_is_cut_off_and_the_node_stays_ready()
     {
-        await using var node = await NodeProcess.StartAsync(new()
+        await using var node = await ServiceNode.StartAsync(new()
         {
             ["Kestrel__Limits__RequestHeadersTimeout"] = "00:00:03",
         });
@@ -35,7 +35,7 @@ public sealed class SlowClientTests
     [Fact]
     public async Task A_client_that_never_finishes_its_headers_is_cut_off()
     {
-        await using var node = await NodeProcess.StartAsync(new()
+        await using var node = await ServiceNode.StartAsync(new()
         {
             ["Kestrel__Limits__RequestHeadersTimeout"] = "00:00:03",
         });

@@ -14,13 +14,13 @@ public sealed class AnalystNodeFixture : IAsyncLifetime
 {
     public const string Sensor = "mast-paris";
 
-    public NodeProcess Node { get; private set; } = null!;
+    public ServiceNode Node { get; private set; } = null!;
 
     public string BaseUrl => $"http://127.0.0.1:{Node.Port}";
 
     public async Task InitializeAsync()
     {
-        Node = await NodeProcess.StartAsync(new() { ["Ingest__MaxFutureSkew"] = "365.00:00:00" });
+        Node = await ServiceNode.StartAsync(new() { ["Ingest__MaxFutureSkew"] = "365.00:00:00" });
         using var content = new StringContent(string.Join("\n", AnalystReadTests.ParisDay()) + "\n", Encoding.UTF8);
         content.Headers.ContentType = new("application/x-ndjson");
         using var posted = await Node.Client.PostAsync($"/v1/sensors/{Sensor}/events", content);
@@ -134,7 +134,7 @@ public sealed partial class AnalystToolsTests(AnalystNodeFixture fixture) : ICla
     public async Task With_Jwt_a_read_token_pasted_once_opens_the_chart_and_is_kept_for_the_tab()
     {
         var key = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
-        await using var node = await NodeProcess.StartAsync(new() { ["Auth__Mode"] = "Jwt", ["Auth__SigningKey"] = key, ["Ingest__MaxFutureSkew"] = "365.00:00:00" });
+        await using var node = await ServiceNode.StartAsync(new() { ["Auth__Mode"] = "Jwt", ["Auth__SigningKey"] = key, ["Ingest__MaxFutureSkew"] = "365.00:00:00" });
         using var content = new StringContent(string.Join("\n", AnalystReadTests.ParisDay()) + "\n", Encoding.UTF8);
         content.Headers.ContentType = new("application/x-ndjson");
         using var post = new HttpRequestMessage(HttpMethod.Post, $"/v1/sensors/{AnalystNodeFixture.Sensor}/events") { Content = content };

@@ -2,26 +2,38 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
-namespace IngestService.ReliabilityTests.Infrastructure;
+namespace IngestService.Tests.Infrastructure;
 
 /// <summary>
-/// One service node as operators run it: <c>dotnet IngestService.dll</c> as a separate process on a fixed
+/// The one way tests run the service out of process, as operators run it: <c>dotnet IngestService.dll</c> on a
 /// loopback port, configured through environment variables. The port survives <see cref="KillAsync"/> and
-/// <see cref="StartAsync"/>, so a load balancer in front sees the same node come back.
+/// <see cref="StartAsync()"/>, so a load balancer in front sees the same node come back. Shared by the start-up
+/// tests and, through a linked file, the reliability scenarios.
 /// </summary>
-public sealed class ServiceNode : IAsyncDisposable
+public sealed partial class ServiceNode : IAsyncDisposable
 {
-    private const int KeptOutputLines = 400;
+    public const int Sigterm = 15;
 
     private readonly Dictionary<string, string> _settings;
+    private readonly int? _keptOutputLines;
+    private readonly string? _ownedDataPath;
     private readonly Queue<string> _output = new();
     private Process? _process;
 
-    public ServiceNode(string name, Dictionary<string, string> settings, int? port = null)
+    /// <summary>A node not yet started; <see cref="Output"/> keeps the last <c>keptOutputLines</c> lines, or all when null.</summary>
+    public ServiceNode(string name, Dictionary<string, string> settings, int? port = null, int? keptOutputLines = 400)
+        : this(name, settings, port, keptOutputLines, ownedDataPath: null)
+    {
+    }
+
+    private ServiceNode(string name, Dictionary<string, string> settings, int? port, int? keptOutputLines, string? ownedDataPath)
     {
         Name = name;
         _settings = settings;
+        _keptOutputLines = keptOutputLines;
+        _ownedDataPath = ownedDataPath;
         Port = port ?? FreePort();
         Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Port}"), Timeout = TimeSpan.FromSeconds(120) };
     }
@@ -34,7 +46,13 @@ public sealed class ServiceNode : IAsyncDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
-    /// <summary>The last lines the process wrote (both streams), for failure messages.</summary>
+    /// <summary>The running (or last) process.</summary>
+    public Process Process => _process ?? throw new InvalidOperationException($"{Name} was never started");
+
+    /// <summary>The temporary folder <see cref="StartAsync(Dictionary{string, string})"/> gave the node.</summary>
+    public string DataPath => _ownedDataPath ?? throw new InvalidOperationException($"{Name} keeps its data where its settings say");
+
+    /// <summary>The lines the process wrote (both streams), for assertions and failure messages.</summary>
     public string Output
     {
         get
@@ -48,12 +66,30 @@ public sealed class ServiceNode : IAsyncDisposable
 
     public static string BinDirectory => AppContext.BaseDirectory;
 
-    /// <summary>Starts the process and waits until <c>/healthz</c> answers.</summary>
-    public async Task StartAsync()
+    /// <summary>
+    /// A started <c>Local</c> node on its own temporary folder, removed on dispose, with regrouping off and all of
+    /// its output kept: what the start-up tests run.
+    /// </summary>
+    public static async Task<ServiceNode> StartAsync(Dictionary<string, string> settings)
     {
-        Launch();
-        await WaitUntilAsync("/healthz answers 200", async () => (await Client.GetAsync("/healthz")).IsSuccessStatusCode, TimeSpan.FromSeconds(60));
+        var dataPath = Path.Combine(Path.GetTempPath(), "ingest-node", Guid.NewGuid().ToString("N"));
+        var all = new Dictionary<string, string>
+        {
+            ["Ingest__DataPath"] = dataPath,
+            ["Regroup__Enabled"] = "false",
+        };
+        foreach (var (key, value) in settings)
+        {
+            all[key] = value;
+        }
+
+        var node = new ServiceNode("node", all, port: null, keptOutputLines: null, ownedDataPath: dataPath);
+        await node.StartAsync(TimeSpan.FromSeconds(30));
+        return node;
     }
+
+    /// <summary>Starts the process and waits until <c>/healthz</c> answers.</summary>
+    public Task StartAsync() => StartAsync(TimeSpan.FromSeconds(60));
 
     /// <summary>Starts the process without waiting: background work such as a regroup pass begins before the port opens.</summary>
     public void Launch()
@@ -67,12 +103,12 @@ public sealed class ServiceNode : IAsyncDisposable
         };
         start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{Port}";
         start.Environment["DOTNET_ENVIRONMENT"] = "Production";
-        start.Environment["Serilog__MinimumLevel__Default"] = "Warning";
         foreach (var (key, value) in _settings)
         {
             start.Environment[key] = value;
         }
 
+        _process?.Dispose();
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
         process.OutputDataReceived += (_, e) => Append(e.Data);
         process.ErrorDataReceived += (_, e) => Append(e.Data);
@@ -86,16 +122,20 @@ public sealed class ServiceNode : IAsyncDisposable
     {
         if (_process is { HasExited: false } process)
         {
-            process.Kill();
+            process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync();
         }
     }
 
+    /// <summary>A signal as an orchestrator sends it, e.g. <see cref="Sigterm"/> to drain.</summary>
+    public void Signal(int signal) => Assert.Equal(0, Kill(Process.Id, signal));
+
     /// <summary>Polls the process's observable state: there is no clock to drive across a process boundary.</summary>
-    public async Task WaitUntilAsync(string what, Func<Task<bool>> condition, TimeSpan limit, TimeSpan? poll = null)
+    public async Task WaitUntilAsync(string what, Func<Task<bool>> condition, TimeSpan? limit = null, TimeSpan? poll = null)
     {
         var giveUp = Stopwatch.StartNew();
-        while (giveUp.Elapsed < limit)
+        var within = limit ?? TimeSpan.FromSeconds(30);
+        while (giveUp.Elapsed < within)
         {
             if (_process is { HasExited: true } exited)
             {
@@ -117,7 +157,7 @@ public sealed class ServiceNode : IAsyncDisposable
             await Task.Delay(poll ?? TimeSpan.FromMilliseconds(100));
         }
 
-        Assert.Fail($"{Name}: not '{what}' within {limit.TotalSeconds:0} s. Its output:\n{Output}");
+        Assert.Fail($"{Name}: not '{what}' within {within.TotalSeconds:0} s. Its output:\n{Output}");
     }
 
     /// <summary>One gauge or counter from <c>/metrics</c>, summed over its label sets; null when absent.</summary>
@@ -162,6 +202,10 @@ public sealed class ServiceNode : IAsyncDisposable
         await KillAsync();
         _process?.Dispose();
         Client.Dispose();
+        if (_ownedDataPath is not null && Directory.Exists(_ownedDataPath))
+        {
+            Directory.Delete(_ownedDataPath, recursive: true);
+        }
     }
 
     public static int FreePort()
@@ -169,6 +213,12 @@ public sealed class ServiceNode : IAsyncDisposable
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private async Task StartAsync(TimeSpan limit)
+    {
+        Launch();
+        await WaitUntilAsync("/healthz answers 200", async () => (await Client.GetAsync("/healthz")).IsSuccessStatusCode, limit);
     }
 
     private void Append(string? line)
@@ -181,10 +231,13 @@ public sealed class ServiceNode : IAsyncDisposable
         lock (_output)
         {
             _output.Enqueue(line);
-            while (_output.Count > KeptOutputLines)
+            while (_keptOutputLines is { } kept && _output.Count > kept)
             {
                 _output.Dequeue();
             }
         }
     }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 }
