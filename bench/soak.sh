@@ -477,7 +477,7 @@ w("")
 if lag:
     w(f"Regroup lag (`regroup_oldest_pending_age_seconds` of the lease holder, every {sample_s} s during the load): "
       f"median {statistics.median(lag):.1f} s, max {max(lag):.1f} s over {len(lag)} samples; "
-      + (f"no node reported one (no lease holder, or its scrape failed) at {len(no_holder)} samples ({', '.join(no_holder)} s); " if no_holder else "")
+      + (f"no node reported one (no lease holder, or its scrape failed) at {len(no_holder)} sample{'s' if len(no_holder) != 1 else ''} ({', '.join(no_holder)} s); " if no_holder else "")
       + f"regroup pass failures (summed over live nodes at the end): {rows[-1]['regroup_pass_failures'] or 0}.")
 else:
     w("Regroup lag: no node reported `regroup_oldest_pending_age_seconds` in any sample.")
