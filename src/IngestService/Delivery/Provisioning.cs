@@ -38,8 +38,9 @@ public static class Provisioning
         {
             connection = new AwsConnection(Options.Create(aws), credentials);
         }
-        catch (InvalidOperationException ex)
+        catch (Exception ex) when (ex is InvalidOperationException or AmazonClientException)
         {
+            // No region, or no credentials anywhere in the standard chain: say which, not a stack trace.
             await output.WriteLineAsync($"provision failed: {ex.Message}");
             return 2;
         }
@@ -74,7 +75,7 @@ public static class Provisioning
             await output.WriteLineAsync("provisioned");
             return 0;
         }
-        catch (Exception ex) when (ex is AwsServiceException or AmazonServiceException or HttpRequestException)
+        catch (Exception ex) when (ex is AwsServiceException or AmazonServiceException or AmazonClientException or HttpRequestException)
         {
             await output.WriteLineAsync($"provision failed: {ex.Message}");
             return 1;

@@ -1,4 +1,7 @@
+using Amazon.Runtime;
+using IngestService.Delivery;
 using IngestService.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Tests.Delivery;
@@ -29,5 +32,29 @@ public sealed class AwsStartupTests
         var error = Assert.IsType<OptionsValidationException>(await app.StartupFailureAsync());
 
         Assert.Contains(missing, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Provision_without_credentials_says_so_instead_of_throwing()
+    {
+        var settings = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Aws:Region"] = "us-east-1",
+            ["Aws:ServiceUrl"] = "http://127.0.0.1:9",
+            ["Aws:Bucket"] = "b",
+            ["Aws:DeliveryStream"] = "d",
+        }).Build();
+        using var output = new StringWriter();
+
+        var code = await Provisioning.RunAsync(settings, output, new NoCredentials());
+
+        Assert.Equal(1, code);
+        Assert.StartsWith("provision failed: no credentials in this test", output.ToString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>What the standard chain does when it finds nothing: it throws when asked.</summary>
+    private sealed class NoCredentials : AWSCredentials
+    {
+        public override ImmutableCredentials GetCredentials() => throw new AmazonClientException("no credentials in this test");
     }
 }
