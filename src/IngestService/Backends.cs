@@ -36,7 +36,7 @@ public static class Backends
             return services.AddFileSystemStore().AddLocalDelivery();
         }
 
-        var kinesis = !string.IsNullOrWhiteSpace(configuration[$"{AwsOptions.Section}:{nameof(AwsOptions.KinesisStream)}"]);
+        var kinesis = !string.IsNullOrWhiteSpace(configuration.GetSection(AwsOptions.Section).Get<AwsOptions>()?.KinesisStream);
         return services.AddAwsConnection().AddS3Store().AddAwsDelivery(kinesis);
     }
 }

@@ -6,7 +6,6 @@ using IngestService.Operations;
 using IngestService.Query;
 using IngestService.Regroup;
 
-
 // Settings ship beside the binary; relative paths such as Ingest:DataPath resolve from where it was started.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 switch (args)

@@ -1,6 +1,5 @@
 using IngestService.Aws;
 using IngestService.Resilience;
-using Polly;
 using IngestService.Telemetry;
 
 namespace IngestService.Delivery;
@@ -15,7 +14,7 @@ public abstract partial class AwsRecordSink : IEventSink
     private readonly IngestMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly ResiliencePipeline<int> _untilAllAccepted;
+    private readonly RetryLoop<int> _untilAllAccepted;
 
     protected AwsRecordSink(IngestMetrics metrics, TimeProvider time, RetryDelays delays, ILogger logger)
     {

@@ -4,7 +4,6 @@ using Amazon.S3.Model;
 using Amazon.S3;
 using IngestService.Aws;
 using IngestService.Resilience;
-using Polly;
 using IngestService.Storage;
 using Microsoft.Extensions.Options;
 
@@ -38,9 +37,8 @@ public static class Provisioning
         {
             connection = new AwsConnection(Options.Create(aws), credentials);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or AmazonClientException)
+        catch (InvalidOperationException ex)
         {
-            // No region, or no credentials anywhere in the standard chain: say which, not a stack trace.
             await output.WriteLineAsync($"provision failed: {ex.Message}");
             return 2;
         }
@@ -189,7 +187,7 @@ public static class Provisioning
     /// <summary>AWS creates streams asynchronously (seconds to a minute); emulators at once.</summary>
     private static async Task WaitActiveAsync(Func<Task<string?>> status, CancellationToken cancellationToken)
     {
-        var state = await UntilActive.ExecuteAsync(static async (status, _) => await status(), status, cancellationToken);
+        var state = await UntilActive.ExecuteAsync(static (status, _) => new ValueTask<string?>(status()), status, cancellationToken);
         if (state != "ACTIVE")
         {
             throw new AwsServiceException("Timeout", "the stream did not become ACTIVE within two minutes", null);
@@ -197,6 +195,6 @@ public static class Provisioning
     }
 
     /// <summary>A look a second for two minutes.</summary>
-    private static readonly ResiliencePipeline<string?> UntilActive =
+    private static readonly RetryLoop<string?> UntilActive =
         Retry.While<string?>(state => state != "ACTIVE", new RetryDelays(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), Jitter: false), TimeProvider.System, maxAttempts: 120);
 }

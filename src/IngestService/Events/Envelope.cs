@@ -1,4 +1,3 @@
-using System.Text;
 using System.Buffers.Text;
 
 namespace IngestService.Events;
@@ -9,13 +8,6 @@ namespace IngestService.Events;
 /// </summary>
 public static class Envelope
 {
-    // Each name with the punctuation around it, made once from StoredFields so the writer and the readers agree.
-    private static readonly byte[] SensorIdKey = Key("", StoredFields.SensorId, "\"");
-    private static readonly byte[] SeqKey = Key("\",", StoredFields.Seq, "");
-    private static readonly byte[] TsKey = Key(",", StoredFields.Ts, "\"");
-    private static readonly byte[] ReceivedAtKey = Key("\",", StoredFields.ReceivedAt, "\"");
-    private static readonly byte[] EventKey = Key("\",", StoredFields.Event, "");
-
     private const int Overhead = 64 + 20 + (2 * Timestamp.MaxFormattedLength) + 8;
 
     /// <summary>The most bytes <see cref="Write"/> can take for this sensor and body.</summary>
@@ -25,9 +17,9 @@ public static class Envelope
     {
         var n = Append(d, 0, "{"u8);
         n = WriteIdentity(d, n, sensorId, header);
-        n = Append(d, n, ReceivedAtKey);
+        n = Append(d, n, "\",\"receivedAt\":\""u8);
         n += Timestamp.Format(receivedAt, d[n..]);
-        n = Append(d, n, EventKey);
+        n = Append(d, n, "\",\"event\":"u8);
         body.CopyTo(d[n..]);
         // A raw CR or LF can only be whitespace between tokens in valid JSON (never inside a string), so turning
         // it into a space keeps the event's meaning and length while keeping it on one NDJSON line.
@@ -44,13 +36,13 @@ public static class Envelope
     /// </summary>
     public static int WriteIdentity(Span<byte> d, int n, string sensorId, EventHeader header)
     {
-        n = Append(d, n, SensorIdKey);
+        n = Append(d, n, "\"sensorId\":\""u8);
         foreach (var c in sensorId)
         {
             d[n++] = (byte)c;
         }
 
-        n = Append(d, n, SeqKey);
+        n = Append(d, n, "\",\"seq\":"u8);
         if (header.Seq is { } seq)
         {
             Utf8Formatter.TryFormat(seq, d[n..], out var written);
@@ -61,11 +53,9 @@ public static class Envelope
             n = Append(d, n, "null"u8);
         }
 
-        n = Append(d, n, TsKey);
+        n = Append(d, n, ",\"ts\":\""u8);
         return n + Timestamp.Format(header.Ts, d[n..]);
     }
-
-    private static byte[] Key(string before, string name, string after) => Encoding.UTF8.GetBytes($"{before}\"{name}\":{after}");
 
     internal static int Append(Span<byte> d, int n, ReadOnlySpan<byte> s)
     {

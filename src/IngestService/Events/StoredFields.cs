@@ -5,8 +5,9 @@ namespace IngestService.Events;
 
 /// <summary>
 /// The field names of the stored line, <c>{"sensorId":…,"seq":…,"ts":…,"receivedAt":…,"event":{…}}</c>, in the
-/// one place that <see cref="Envelope"/> writes them from and every reader (<see cref="StoredLine"/>, the CSV and
-/// Parquet answers) looks them up in.
+/// one place every reader (<see cref="StoredLine"/>, the CSV and Parquet answers) looks them up in.
+/// <see cref="Envelope"/>, on the ingest hot path, writes them as UTF-8 literals; the round-trip tests read what it
+/// writes through these names, so the two cannot drift apart unnoticed.
 /// </summary>
 public static class StoredFields
 {

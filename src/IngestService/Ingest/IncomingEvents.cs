@@ -72,7 +72,10 @@ internal static class IncomingEvents
     }
 
     /// <summary>Stored, unless any event was not: then the last failure seen.</summary>
-    public static async ValueTask<DeliveryOutcome> OutcomeAsync(List<PendingEvent> events)
+    public static ValueTask<DeliveryOutcome> OutcomeAsync(List<PendingEvent> events) =>
+        events.Count == 1 ? new ValueTask<DeliveryOutcome>(events[0].Completion) : AllAsync(events);
+
+    private static async ValueTask<DeliveryOutcome> AllAsync(List<PendingEvent> events)
     {
         var outcome = DeliveryOutcome.Stored;
         foreach (var e in events)

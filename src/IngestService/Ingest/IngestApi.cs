@@ -18,8 +18,9 @@ public static class IngestApi
         services.AddHostedService(sp => sp.GetRequiredService<Batcher>());
         services.AddHostedService<DrainOnStop>();
 
-        // Held events are answered before exit: give the batcher the ack timeout and a margin to finish.
-        var ackTimeout = configuration.GetValue($"{BatchingOptions.Section}:{nameof(BatchingOptions.AckTimeout)}", new BatchingOptions().AckTimeout);
+        // Held events are answered before exit: give the batcher the ack timeout and a margin to finish. Read at
+        // registration, not from IOptions, so a bad Batching key still fails start-up through options validation.
+        var ackTimeout = (configuration.GetSection(BatchingOptions.Section).Get<BatchingOptions>() ?? new BatchingOptions()).AckTimeout;
         services.Configure<HostOptions>(o => o.ShutdownTimeout = ackTimeout + TimeSpan.FromSeconds(10));
         return services;
     }

@@ -32,16 +32,15 @@ internal sealed record Rejection(int Status, string Reason, string Title, string
             return new(StatusCodes.Status400BadRequest, "bad_sensor_id", "Invalid sensorId", $"'{Truncate(sensorId)}' is not a valid sensorId: {SensorId.Rule}.");
         }
 
-        switch (ContentKind(request.ContentType))
+        if (ContentKind(request.ContentType) is not { } kind)
         {
-            case null:
-                return new(StatusCodes.Status415UnsupportedMediaType, "content_type", "Unsupported content type",
-                    $"Content-Type '{request.ContentType}' is not accepted: send one event as application/json or a backlog as application/x-ndjson (UTF-8).");
-            case var kind:
-                backlog = kind == Kind.Ndjson;
-                var limit = BodyLimit(limits, backlog);
-                return request.ContentLength > limit ? TooLarge(backlog, limit) : null;
+            return new(StatusCodes.Status415UnsupportedMediaType, "content_type", "Unsupported content type",
+                $"Content-Type '{request.ContentType}' is not accepted: send one event as application/json or a backlog as application/x-ndjson (UTF-8).");
         }
+
+        backlog = kind == Kind.Ndjson;
+        var limit = BodyLimit(limits, backlog);
+        return request.ContentLength > limit ? TooLarge(backlog, limit) : null;
     }
 
     public static int BodyLimit(IngestOptions limits, bool backlog) => backlog ? limits.MaxBatchBytes : limits.MaxEventBytes;

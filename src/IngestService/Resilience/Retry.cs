@@ -26,12 +26,13 @@ public static class Retry
 {
     /// <summary>
     /// Runs attempts until <paramref name="again"/> is false for an attempt's result, <paramref name="maxAttempts"/>
-    /// are spent (the last result is answered), or cancellation. An attempt's exception is not retried.
+    /// (at least 2) are spent (the last result is answered), or cancellation. An attempt's exception is not retried.
     /// <paramref name="onRetry"/> hears the result that is retried, the number of the next attempt and the wait.
     /// </summary>
-    public static ResiliencePipeline<TResult> While<TResult>(
+    public static RetryLoop<TResult> While<TResult>(
         Func<TResult, bool> again, RetryDelays delays, TimeProvider time, int maxAttempts = int.MaxValue, Action<TResult, int, TimeSpan>? onRetry = null)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxAttempts, 2);
         var options = new RetryStrategyOptions<TResult>
         {
             ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is null && again(args.Outcome.Result!)),
@@ -50,6 +51,27 @@ public static class Retry
             };
         }
 
-        return new ResiliencePipelineBuilder<TResult> { TimeProvider = time }.AddRetry(options).Build();
+        return new RetryLoop<TResult>(new ResiliencePipelineBuilder<TResult> { TimeProvider = time }.AddRetry(options).Build(), again);
+    }
+}
+
+/// <summary>A retry pipeline whose callers see a cancellation, never an unfinished result, once their token fired.</summary>
+public sealed class RetryLoop<TResult>(ResiliencePipeline<TResult> pipeline, Func<TResult, bool> again)
+{
+    public ValueTask<TResult> ExecuteAsync(Func<CancellationToken, ValueTask<TResult>> attempt, CancellationToken cancellationToken) =>
+        ExecuteAsync(static (attempt, ct) => attempt(ct), attempt, cancellationToken);
+
+    public async ValueTask<TResult> ExecuteAsync<TState>(Func<TState, CancellationToken, ValueTask<TResult>> attempt, TState state, CancellationToken cancellationToken)
+    {
+        var result = await pipeline.ExecuteAsync(attempt, state, cancellationToken);
+
+        // A result that asks to go again is never answered as if it were the end: a lock not taken, or records not
+        // accepted, must not look like success to a caller whose token fired during that last attempt.
+        if (again(result))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        return result;
     }
 }

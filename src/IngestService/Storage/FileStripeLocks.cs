@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using IngestService.Resilience;
 using Microsoft.Win32.SafeHandles;
-using Polly;
 
 namespace IngestService.Storage;
 
@@ -24,7 +23,7 @@ internal sealed partial class FileStripeLocks(string root)
     private const int WouldBlockMac = 35;
 
     // Another process holds a stripe only for a check and a rename: poll from 1 ms up to 20 ms rather than block a thread.
-    private static readonly ResiliencePipeline<SafeFileHandle?> UntilLocked =
+    private static readonly RetryLoop<SafeFileHandle?> UntilLocked =
         Retry.While<SafeFileHandle?>(file => file is null, new RetryDelays(TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(20), Jitter: false), TimeProvider.System);
 
     private readonly SemaphoreSlim[] _stripes = [.. Enumerable.Range(0, Stripes).Select(_ => new SemaphoreSlim(1, 1))];

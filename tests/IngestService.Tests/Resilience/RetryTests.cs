@@ -58,7 +58,7 @@ public sealed class RetryTests
         var pipeline = Retry.While<int>(_ => true, RetryDelays.None, TimeProvider.System);
 
         await Assert.ThrowsAsync<InvalidOperationException>(async () =>
-            await pipeline.ExecuteAsync<int>(_ => { attempts++; throw new InvalidOperationException("fatal"); }, CancellationToken.None));
+            await pipeline.ExecuteAsync(_ => { attempts++; throw new InvalidOperationException("fatal"); }, CancellationToken.None));
 
         Assert.Equal(1, attempts);
     }
@@ -81,5 +81,24 @@ public sealed class RetryTests
         }, cancel.Token));
 
         Assert.Equal(5, attempts);
+    }
+
+    [Fact]
+    public async Task A_cancellation_during_an_attempt_that_asks_to_go_again_is_a_cancellation_not_that_attempts_result()
+    {
+        using var cancel = new CancellationTokenSource();
+        var loop = Retry.While<int>(pending => pending > 0, RetryDelays.Sinks, TimeProvider.System);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await loop.ExecuteAsync(_ =>
+        {
+            cancel.Cancel();
+            return ValueTask.FromResult(1);
+        }, cancel.Token));
+    }
+
+    [Fact]
+    public void Fewer_than_two_attempts_is_not_a_retry()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => Retry.While<int>(_ => true, RetryDelays.None, TimeProvider.System, maxAttempts: 1));
     }
 }
