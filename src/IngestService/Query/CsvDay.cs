@@ -8,10 +8,11 @@ namespace IngestService.Query;
 /// <summary>
 /// A sensor-day as RFC 4180 CSV: <c>sensorId,seq,ts,receivedAt</c>, then every top-level field of the day's
 /// events in the order first seen; strings as text, numbers and literals as written, nested values as JSON.
-/// An event field named like an envelope column (the sensor's own <c>ts</c> as sent, say) becomes
-/// <c>event.ts</c>, so every column name is unique. A string that a spreadsheet would run as a formula (it starts
-/// with <c>=</c>, <c>+</c>, <c>-</c>, <c>@</c>, tab or carriage return), and such a column name, is prefixed with
-/// <c>'</c>, as OWASP advises against CSV injection; numbers are written as sent, so a negative number stays a number.
+/// Column names never collide (<see cref="ColumnOf"/>): an event field named like an envelope column (the sensor's
+/// own <c>ts</c> as sent, say), or whose name starts with <c>event.</c>, is prefixed <c>event.</c>. A string that
+/// a spreadsheet would run as a formula (it starts with <c>=</c>, <c>+</c>, <c>-</c>, <c>@</c>, tab or carriage
+/// return), and such a column name, is prefixed with <c>'</c>, as OWASP advises against CSV injection; numbers are
+/// written as sent, so a negative number stays a number.
 /// </summary>
 public static class CsvDay
 {
@@ -99,7 +100,16 @@ public static class CsvDay
         writer.Write("\r\n");
     }
 
-    public static string ColumnOf(string field) => StoredFields.EnvelopeColumns.Contains(field) ? "event." + field : field;
+    private const string EventPrefix = "event.";
+
+    /// <summary>
+    /// The column of an event field: its name, or <c>event.</c> + its name when that is an envelope column's name
+    /// or already starts with <c>event.</c> (<c>ts</c> → <c>event.ts</c>, <c>event.ts</c> → <c>event.event.ts</c>).
+    /// Prefixed names all start with <c>event.</c> and others never do, so two fields never share a column, no
+    /// field takes an envelope column, and a field has the same column in every answer whatever else the day holds.
+    /// </summary>
+    public static string ColumnOf(string field) =>
+        StoredFields.EnvelopeColumns.Contains(field) || field.StartsWith(EventPrefix, StringComparison.Ordinal) ? EventPrefix + field : field;
 
     internal static bool MoveToEvent(ref Utf8JsonReader reader)
     {

@@ -142,6 +142,45 @@ public sealed class AnalystReadTests(FreshStoreApp factory) : IClassFixture<Fres
     }
 
     [Fact]
+    public async Task Csv_keeps_every_value_of_fields_whose_names_collide_with_the_envelope_or_its_prefix()
+    {
+        await PostBacklogAsync("csv3", ["""{"ts":"2026-11-21T10:00:00Z","seq":1,"event.ts":"literal","event.seq":7,"event.event.ts":"deeper","receivedAt":"mine"}"""]);
+
+        using var day = await GetAsync("/v1/sensors/csv3/days/2026-11-21", "text/csv");
+        using var range = await GetAsync("/v1/sensors/csv3/events?from=2026-11-21T00:00:00Z&to=2026-11-22T00:00:00Z", "text/csv");
+
+        foreach (var response in new[] { day, range })
+        {
+            var rows = (await response.Content.ReadAsStringAsync(Token)).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal("sensorId,seq,ts,receivedAt,event.ts,event.seq,event.event.ts,event.event.seq,event.event.event.ts,event.receivedAt", rows[0]);
+            Assert.EndsWith(",2026-11-21T10:00:00Z,1,literal,7,deeper,mine", rows[1], StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Parquet_keeps_every_value_of_fields_whose_names_collide_with_the_envelope_or_its_prefix()
+    {
+        await PostBacklogAsync("pq3", ["""{"ts":"2026-11-21T10:00:00Z","seq":1,"event.ts":"literal","event.seq":7,"event.event.ts":"deeper"}"""]);
+
+        using var response = await GetAsync("/v1/sensors/pq3/days/2026-11-21", "application/vnd.apache.parquet");
+
+        var file = await response.Content.ReadAsByteArrayAsync(Token);
+        await using (var reader = await ParquetReader.CreateAsync(new MemoryStream(file)))
+        {
+            Assert.Equal(
+                ["sensorId", "seq", "ts", "receivedAt", "event.ts", "event.seq", "event.event.ts", "event.event.seq", "event.event.event.ts"],
+                reader.Schema.GetDataFields().Select(f => f.Name));
+        }
+
+        var row = Assert.Single(await ParquetRoundTripTests.ReadRowsAsync(file));
+        Assert.Equal("2026-11-21T10:00:00Z", row["event.ts"]);
+        Assert.Equal(1L, row["event.seq"]);
+        Assert.Equal("literal", row["event.event.ts"]);
+        Assert.Equal(7L, row["event.event.seq"]);
+        Assert.Equal("deeper", row["event.event.event.ts"]);
+    }
+
+    [Fact]
     public async Task A_range_as_csv_has_one_header_with_the_columns_of_every_day()
     {
         await PostBacklogAsync("csv2", ["""{"ts":"2026-11-21T10:00:00Z","seq":1,"a":1}""", """{"ts":"2026-11-22T10:00:00Z","seq":2,"b":"x"}"""]);

@@ -100,6 +100,47 @@ public sealed partial class AnalystToolsTests(AnalystNodeFixture fixture) : ICla
     }
 
     [Fact]
+    public async Task DuckDB_reads_every_value_of_fields_whose_names_collide_with_the_envelope_or_its_prefix()
+    {
+        const string sensor = "collide-pq";
+        using var content = new StringContent(
+            """{"ts":"2026-11-21T10:00:00+01:00","seq":1,"event.ts":"literal","event.seq":7,"event.event.ts":"deeper","receivedAt":"mine","TS":"upper"}""" + "\n",
+            Encoding.UTF8);
+        content.Headers.ContentType = new("application/x-ndjson");
+        using var posted = await fixture.Node.Client.PostAsync($"/v1/sensors/{sensor}/events", content);
+        Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
+        using var flushed = await fixture.Node.Client.PostAsync("/v1/admin/flush", null);
+        Assert.Equal(HttpStatusCode.OK, flushed.StatusCode);
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/sensors/{sensor}/days/2026-11-21");
+        request.Headers.Accept.ParseAdd("application/vnd.apache.parquet");
+        using var response = await fixture.Node.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var file = Path.Combine(Path.GetTempPath(), $"collide-{Guid.NewGuid():N}.parquet");
+        await File.WriteAllBytesAsync(file, await response.Content.ReadAsByteArrayAsync());
+        try
+        {
+            var read = JsonDocument.Parse(await NodeAsync("duckdb-rows.mjs", [file])).RootElement;
+
+            var columns = read.GetProperty("columns").EnumerateArray().Select(c => c.GetString()!).ToList();
+            var row = read.GetProperty("rows").EnumerateArray().Single().EnumerateArray().Select(v => v.GetString()).ToList();
+            var value = (string column) => row[columns.IndexOf(column)];
+            Assert.Equal(columns.Count, columns.Distinct(StringComparer.OrdinalIgnoreCase).Count());
+            Assert.Equal("2026-11-21T10:00:00+01:00", value("event.ts"));
+            Assert.Equal("1", value("event.seq"));
+            Assert.Equal("literal", value("event.event.ts"));
+            Assert.Equal("7", value("event.event.seq"));
+            Assert.Equal("deeper", value("event.event.event.ts"));
+            Assert.Equal("mine", value("event.receivedAt"));
+            Assert.Contains("upper", row);
+            Assert.Equal(11, columns.Count);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task The_guides_pandas_example_reads_48_events_with_a_float64_windSpeed()
     {
         var code = GuideBlock("python").Replace("http://localhost:5080", fixture.BaseUrl, StringComparison.Ordinal);

@@ -42,7 +42,7 @@ public sealed class ParquetRoundTripTests(RoundTripPropertyTests.Run run) : ICla
                 Assert.True(((DateTime)row["ts"]!).Ticks == ts - (ts % 10), $"{at}: ts read back as {row["ts"]:O}");
                 foreach (var (name, text) in sent.Fields)
                 {
-                    var column = EnvelopeColumns.Contains(name) ? "event." + name : name;
+                    var column = EnvelopeColumns.Contains(name) || name.StartsWith("event.", StringComparison.Ordinal) ? "event." + name : name;
                     var value = row.GetValueOrDefault(column);
                     Assert.True(Same(value, text), $"{at}: field {name} read back as {value}, expected {text}");
                 }
@@ -60,7 +60,7 @@ public sealed class ParquetRoundTripTests(RoundTripPropertyTests.Run run) : ICla
         _ => (string)value == text,
     };
 
-    private static async Task<List<Dictionary<string, object?>>> ReadRowsAsync(byte[] file)
+    internal static async Task<List<Dictionary<string, object?>>> ReadRowsAsync(byte[] file)
     {
         await using var reader = await ParquetReader.CreateAsync(new MemoryStream(file));
         var rows = new List<Dictionary<string, object?>>();

@@ -226,13 +226,15 @@ public sealed class EventGenerator(int seed)
     {
         if (_random.Next(12) == 0)
         {
-            // Names that collide with envelope columns, which CSV prefixes with "event.".
+            // Names that collide with envelope columns, which CSV and Parquet prefix with "event.", and names that
+            // would collide with such a prefixed column.
             var envelope = EnvelopeNames[_random.Next(EnvelopeNames.Length)];
-            return ($"\"{envelope}\"", envelope);
+            var name = _random.Next(3) switch { 0 => envelope, 1 => "event." + envelope, _ => "event.event." + envelope };
+            return ($"\"{name}\"", name);
         }
 
         var (json, text) = String(maxPieces: 4);
-        return text.Length == 0 || text.StartsWith("event.", StringComparison.Ordinal) ? ("\"f\"", "f") : (json, text);
+        return text.Length == 0 ? ("\"f\"", "f") : (json, text);
     }
 
     /// <summary>A JSON value and its CSV text (null for JSON null; nested values are replaced by their stored text).</summary>

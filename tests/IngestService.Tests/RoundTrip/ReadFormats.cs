@@ -44,7 +44,7 @@ public static class ReadFormats
             line.GetProperty("ts").GetString()!, e.GetRawText(), fields);
     }
 
-    /// <summary>RFC 4180: the header names envelope columns, then event fields (<c>event.</c> before a name an envelope column has).</summary>
+    /// <summary>RFC 4180: the header names envelope columns, then event fields (<c>event.</c> before a name an envelope column has or that starts with <c>event.</c>).</summary>
     private static List<ReadRow> CsvRows(byte[] body)
     {
         var records = ParseCsv(Encoding.UTF8.GetString(body).TrimStart('\uFEFF'));
@@ -58,7 +58,7 @@ public static class ReadFormats
             for (var c = 4; c < header.Count; c++)
             {
                 var column = Unneutralise(header[c]);
-                var name = column.StartsWith("event.", StringComparison.Ordinal) && EnvelopeColumns.Contains(column[6..]) ? column[6..] : column;
+                var name = column.StartsWith("event.", StringComparison.Ordinal) ? column[6..] : column;
                 fields[name] = record[c].Length == 0 ? null : Unneutralise(record[c]);
             }
 
