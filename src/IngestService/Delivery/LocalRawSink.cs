@@ -35,7 +35,7 @@ public sealed class LocalRawSink(IOptions<LocalStoreOptions> local, IOptions<Sto
     {
         try
         {
-            Directory.CreateDirectory(_root);
+            DurableFile.CreateDirectory(_root);
             return Task.FromResult<string?>(null);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

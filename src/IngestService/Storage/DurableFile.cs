@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 
 namespace IngestService.Storage;
@@ -37,35 +38,78 @@ public static partial class DurableFile
     }
 
     /// <summary>
+    /// The folders this process knows to be durable, each set only once its entry is flushed in its parent. A
+    /// folder that another window is still creating is here before it exists on disk, so a second window waits
+    /// for the first one's flush instead of taking the folder's existence for durability.
+    /// </summary>
+    private static readonly ConcurrentDictionary<string, Lazy<bool>> DurableFolders = new(StringComparer.Ordinal);
+
+    /// <summary>
     /// Creates <paramref name="directory"/> and any missing parents durably: each new folder is an entry in its
     /// parent, so every such parent is flushed (a new day's <c>DD/</c> lives in <c>MM/</c>, its <c>HH/</c> in
-    /// <c>DD/</c>). Answers the folders it flushed, parents first; none when the directory existed.
+    /// <c>DD/</c>). Returns only once every folder on the path is durable, also when another thread is creating
+    /// one of them. Answers the folders this call flushed, parents first; none when the directory was durable.
+    /// A folder that existed before this process first looked at it is taken to be durable.
     /// </summary>
-    public static IReadOnlyList<string> CreateDirectory(string directory)
+    public static IReadOnlyList<string> CreateDirectory(string directory) => CreateDirectory(directory, SyncDirectory);
+
+    /// <summary><see cref="CreateDirectory(string)"/> with the directory flush given, so tests can hold it mid-way.</summary>
+    internal static IReadOnlyList<string> CreateDirectory(string directory, Action<string> syncDirectory)
+    {
+        var flushed = new List<string>();
+        EnsureDurable(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)), syncDirectory, flushed);
+        return flushed;
+    }
+
+    private static void EnsureDurable(string directory, Action<string> syncDirectory, List<string> flushed)
+    {
+        while (true)
+        {
+            var mine = new Lazy<bool>(() => MakeDurable(directory, syncDirectory, flushed));
+            var state = DurableFolders.GetOrAdd(directory, mine);
+            try
+            {
+                // Whoever runs the factory first creates and flushes; everyone else blocks here until it is done.
+                _ = state.Value;
+            }
+            catch
+            {
+                // A failed flush is not remembered: the next window tries again.
+                DurableFolders.TryRemove(new KeyValuePair<string, Lazy<bool>>(directory, state));
+                throw;
+            }
+
+            if (Directory.Exists(directory))
+            {
+                return;
+            }
+
+            // Deleted since it was made durable (a test's temporary folder): make it again.
+            DurableFolders.TryRemove(new KeyValuePair<string, Lazy<bool>>(directory, state));
+        }
+    }
+
+    private static bool MakeDurable(string directory, Action<string> syncDirectory, List<string> flushed)
     {
         if (Directory.Exists(directory))
         {
-            return [];
+            return true;
         }
 
-        var missing = new Stack<string>();
-        for (var d = Path.GetFullPath(directory); d is not null && !Directory.Exists(d); d = Path.GetDirectoryName(d))
+        var parent = Path.GetDirectoryName(directory);
+        if (parent is not null)
         {
-            missing.Push(d);
+            EnsureDurable(parent, syncDirectory, flushed);
         }
 
         Directory.CreateDirectory(directory);
-        var flushed = new List<string>(missing.Count);
-        foreach (var created in missing)
+        if (parent is not null)
         {
-            if (Path.GetDirectoryName(created) is { } parent)
-            {
-                SyncDirectory(parent);
-                flushed.Add(parent);
-            }
+            syncDirectory(parent);
+            flushed.Add(parent);
         }
 
-        return flushed;
+        return true;
     }
 
     private static void TryDelete(string path)

@@ -160,7 +160,7 @@ public sealed class FileSystemObjectStore : IObjectStore
     {
         try
         {
-            Directory.CreateDirectory(_root);
+            DurableFile.CreateDirectory(_root);
             return Task.FromResult<string?>(null);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
