@@ -40,8 +40,10 @@ public static class OperationsApi
         // People read the API here; the document itself stays at /openapi/v1.json.
         routes.MapScalarApiReference("/docs", options =>
         {
-            // The operators' own page: no telemetry, no AI chat or MCP calls to Scalar's cloud, no developer toolbar.
+            // The operators' own page calls nothing outside the node: no telemetry, no AI chat or MCP calls to
+            // Scalar's cloud, no fonts from its CDN (the browser's own fonts instead), no developer toolbar.
             options.Telemetry = false;
+            options.DefaultFonts = false;
             options.ShowDeveloperTools = DeveloperToolsVisibility.Never;
             options.Agent = new ScalarAgentOptions { Disabled = true };
             options.Mcp = new ScalarMcpOptions { Disabled = true };

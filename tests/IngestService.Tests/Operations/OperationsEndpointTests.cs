@@ -78,7 +78,7 @@ public sealed class OperationsEndpointTests
     }
 
     [Fact]
-    public async Task The_api_reference_at_docs_is_served_over_the_openapi_document_without_a_cdn_or_calls_to_scalars_cloud()
+    public async Task The_api_reference_at_docs_is_served_over_the_openapi_document_from_the_node()
     {
         using var app = new IngestAppFactory();
         using var client = app.CreateClient();
@@ -90,10 +90,7 @@ public sealed class OperationsEndpointTests
         Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
         Assert.Contains("openapi/v1.json", html);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/docs/scalar.js")).StatusCode);
-        // Nothing on the page calls Scalar's cloud: no telemetry, no AI chat, no MCP.
-        Assert.Contains("\"telemetry\":false", html);
-        Assert.Contains("\"agent\":{\"disabled\":true}", html);
-        Assert.Contains("\"mcp\":{\"disabled\":true}", html);
+        // That the page then calls nothing outside the node is seen in a browser: AnalystToolsTests.
     }
 
     [Fact]

@@ -33,7 +33,7 @@ public sealed class AnalystNodeFixture : IAsyncLifetime
 }
 
 /// <summary>
-/// The viewer in headless Chromium, Parquet read by DuckDB, and the analyst guide's pandas and DuckDB examples,
+/// The viewer and the API reference in headless Chromium, Parquet read by DuckDB, and the analyst guide's pandas and DuckDB examples,
 /// each against a real node. They need chromium, python3-pandas and Node.js (which .ci/run installs) and fail
 /// with the install command when one is missing.
 /// </summary>
@@ -97,6 +97,15 @@ public sealed partial class AnalystToolsTests(AnalystNodeFixture fixture) : ICla
         {
             File.Delete(file);
         }
+    }
+
+    [Fact]
+    public async Task The_api_reference_at_docs_makes_no_request_outside_the_node_in_headless_Chromium()
+    {
+        var seen = JsonDocument.Parse(await NodeAsync("offsite-requests.mjs", [$"{fixture.BaseUrl}/docs"])).RootElement;
+
+        Assert.True(seen.GetProperty("requests").GetInt32() >= 3, seen.ToString());
+        Assert.True(seen.GetProperty("offsite").GetArrayLength() == 0, $"/docs called outside the node: {seen.GetProperty("offsite")}");
     }
 
     [Fact]
