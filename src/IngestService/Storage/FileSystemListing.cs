@@ -3,8 +3,11 @@ namespace IngestService.Storage;
 /// <summary>The file-system store's listing: files under a folder in key order, as S3 lists keys.</summary>
 internal static class FileSystemListing
 {
-    /// <summary>Keys under <paramref name="prefix"/> after <paramref name="startAfter"/>, skipping temporary and lock files.</summary>
-    public static IEnumerable<(string Key, string Path)> Walk(string folder, string folderKey, string prefix, string? startAfter)
+    /// <summary>
+    /// Keys under <paramref name="prefix"/> after <paramref name="startAfter"/>, skipping temporary and lock files;
+    /// <paramref name="keyOf"/> gives the key part a file or folder name stands for.
+    /// </summary>
+    public static IEnumerable<(string Key, string Path)> Walk(string folder, string folderKey, string prefix, string? startAfter, Func<string, string> keyOf)
     {
         if (!Directory.Exists(folder))
         {
@@ -16,7 +19,8 @@ internal static class FileSystemListing
         foreach (var entry in new DirectoryInfo(folder).EnumerateFileSystemInfos())
         {
             var isFolder = entry is DirectoryInfo;
-            entries.Add((isFolder ? entry.Name + "/" : entry.Name, isFolder, entry.FullName));
+            var name = keyOf(entry.Name);
+            entries.Add((isFolder ? name + "/" : name, isFolder, entry.FullName));
         }
 
         entries.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
@@ -36,7 +40,7 @@ internal static class FileSystemListing
                     continue;
                 }
 
-                foreach (var inner in Walk(path, key, prefix, startAfter))
+                foreach (var inner in Walk(path, key, prefix, startAfter, keyOf))
                 {
                     yield return inner;
                 }

@@ -7,7 +7,9 @@ namespace IngestService.Storage;
 /// <see cref="IObjectStore"/> over the folder <c>Ingest:DataPath</c>: a key is a relative path. Objects the
 /// store writes start with a small header that holds the ETag (the first 16 bytes of the content's SHA-256)
 /// and the metadata, so content, ETag and metadata change together in one rename. Files written by others
-/// (the local raw sink) have no header; their ETag is made from length and modification time.
+/// (the local raw sink) have no header; their ETag is made from length and modification time. Keys that differ
+/// only in case stay apart on a file system that folds case: the store finds out at first use and then escapes
+/// cased letters in file names (<see cref="FileKeyNames"/>); on a case-sensitive one the layout is the keys.
 /// </summary>
 /// <remarks>
 /// Conditional writes check the current ETag and rename under a <see cref="FileStripeLocks"/> lock; the header
@@ -17,6 +19,8 @@ public sealed class FileSystemObjectStore : IObjectStore
 {
     private readonly string _root;
     private readonly FileStripeLocks _locks;
+    private readonly Func<string, string> _onDisk;
+    private readonly Lazy<FileKeyNames> _names;
 
     public FileSystemObjectStore(IOptions<LocalStoreOptions> options)
         : this(options.Value.DataPath)
@@ -24,12 +28,28 @@ public sealed class FileSystemObjectStore : IObjectStore
     }
 
     public FileSystemObjectStore(string root)
+        : this(root, name => name)
+    {
+    }
+
+    /// <summary>
+    /// A store whose file system stores a relative name as <paramref name="onDisk"/> maps it: tests stand in for
+    /// one that folds case with it.
+    /// </summary>
+    internal FileSystemObjectStore(string root, Func<string, string> onDisk)
     {
         _root = Path.GetFullPath(root);
         _locks = new FileStripeLocks(_root);
+        _onDisk = onDisk;
+        // Found out at first use, not construction, so a store can be made before its folder exists; a probe
+        // that fails (a full disk) is tried again at the next use.
+        _names = new Lazy<FileKeyNames>(() => FileKeyNames.Detect(_root, _onDisk), LazyThreadSafetyMode.PublicationOnly);
     }
 
     public string Root => _root;
+
+    /// <summary>Whether file names escape cased letters because the file system folds case.</summary>
+    public bool EscapesCase => _names.Value.Escaped;
 
     public async Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
     {
@@ -81,8 +101,9 @@ public sealed class FileSystemObjectStore : IObjectStore
             ValidateKey(folderKey.TrimEnd('/'));
         }
 
-        var folder = folderKey.Length == 0 ? _root : Path.Combine(_root, folderKey);
-        foreach (var (key, path) in FileSystemListing.Walk(folder, folderKey, prefix, startAfter))
+        var names = _names.Value;
+        var folder = folderKey.Length == 0 ? _root : Path.Combine(_root, _onDisk(names.PathOf(folderKey)));
+        foreach (var (key, path) in FileSystemListing.Walk(folder, folderKey, prefix, startAfter, names.KeyOf))
         {
             cancellationToken.ThrowIfCancellationRequested();
             ObjectInfo info;
@@ -169,10 +190,11 @@ public sealed class FileSystemObjectStore : IObjectStore
         }
     }
 
-    private string PathOf(string key)
+    /// <summary>The file that holds <paramref name="key"/>, for writers beside the store (the local raw sink).</summary>
+    public string PathOf(string key)
     {
         ValidateKey(key);
-        return Path.Combine(_root, key);
+        return Path.Combine(_root, _onDisk(_names.Value.PathOf(key)));
     }
 
     private static void ValidateKey(string key)
