@@ -27,7 +27,7 @@ public sealed class FirehoseClient(AwsConnection connection) : IFirehoseClient
             body.WrittenMemory,
             payload =>
             {
-                var (failed, entries) = RecordJson.ReadPutResponse(payload, "FailedPutCount"u8, "RequestResponses"u8, count);
+                var (failed, entries) = RecordJson.ReadPutResponse(payload, "FailedPutCount"u8, "RequestResponses"u8, "RecordId"u8, count);
                 return new PutRecordBatchResponse(failed, entries);
             },
             cancellationToken);

@@ -41,7 +41,7 @@ public sealed class KinesisClient(AwsConnection connection) : IKinesisClient
             body.WrittenMemory,
             payload =>
             {
-                var (failed, entries) = RecordJson.ReadPutResponse(payload, "FailedRecordCount"u8, "Records"u8, count);
+                var (failed, entries) = RecordJson.ReadPutResponse(payload, "FailedRecordCount"u8, "Records"u8, "SequenceNumber"u8, count);
                 return new PutRecordsResponse(failed, entries);
             },
             cancellationToken);

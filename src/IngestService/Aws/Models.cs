@@ -24,8 +24,11 @@ public readonly record struct RecordData(ArraySegment<ReadOnlyMemory<byte>> Part
     }
 }
 
-/// <summary>One entry's outcome: null <see cref="ErrorCode"/> means the service took it.</summary>
-public readonly record struct PutRecordResultEntry(string? ErrorCode, string? ErrorMessage, string? ShardId = null)
+/// <summary>
+/// One entry's outcome: null <see cref="ErrorCode"/> means the service took it, which it proves with
+/// <see cref="Id"/>: Firehose's <c>RecordId</c>, Kinesis's <c>SequenceNumber</c>.
+/// </summary>
+public readonly record struct PutRecordResultEntry(string? ErrorCode, string? ErrorMessage, string? ShardId = null, string? Id = null)
 {
     public bool Succeeded => ErrorCode is null;
 }
@@ -39,7 +42,7 @@ public sealed class PutRecordBatchRequest
     public required IReadOnlyList<RecordData> Records { get; init; }
 }
 
-/// <summary><c>RequestResponses</c> in request order; record ids are not kept (nothing here needs them).</summary>
+/// <summary><c>RequestResponses</c> in request order, each accepted one with its <c>RecordId</c>.</summary>
 public sealed record PutRecordBatchResponse(int FailedPutCount, PutRecordResultEntry[] RequestResponses);
 
 public sealed record DescribeDeliveryStreamRequest(string DeliveryStreamName);
@@ -79,7 +82,7 @@ public sealed class PutRecordsRequest
     public required IReadOnlyList<PutRecordsRequestEntry> Records { get; init; }
 }
 
-/// <summary><c>Records</c> in request order; sequence numbers and shard ids are not kept.</summary>
+/// <summary><c>Records</c> in request order, each accepted one with its <c>SequenceNumber</c> and <c>ShardId</c>.</summary>
 public sealed record PutRecordsResponse(int FailedRecordCount, PutRecordResultEntry[] Records);
 
 public sealed record DescribeStreamSummaryRequest(string StreamName);

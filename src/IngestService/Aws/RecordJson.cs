@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 
 namespace IngestService.Aws;
@@ -72,11 +73,17 @@ internal static class RecordJson
         writer.WriteEndObject();
     }
 
-    /// <summary>Reads <c>{"&lt;countName&gt;":n, "&lt;arrayName&gt;":[{…ErrorCode?,ErrorMessage?}…]}</c>.</summary>
-    public static (int Failed, PutRecordResultEntry[] Entries) ReadPutResponse(ReadOnlySpan<byte> json, ReadOnlySpan<byte> countName, ReadOnlySpan<byte> arrayName, int expected)
+    /// <summary>
+    /// Reads <c>{"&lt;countName&gt;":n, "&lt;arrayName&gt;":[{…ErrorCode?,ErrorMessage?,&lt;idName&gt;?}…]}</c>, strictly:
+    /// a missing or non-integer count, a value of the wrong type or a number of entries other than
+    /// <paramref name="expected"/> is a <see cref="JsonException"/>, never a guess. Whether the entries agree with
+    /// the count is the sinks' check (<c>AwsRecordSink</c>), which also sees fakes' answers.
+    /// </summary>
+    public static (int Failed, PutRecordResultEntry[] Entries) ReadPutResponse(
+        ReadOnlySpan<byte> json, ReadOnlySpan<byte> countName, ReadOnlySpan<byte> arrayName, ReadOnlySpan<byte> idName, int expected)
     {
         var reader = new Utf8JsonReader(json);
-        var failed = 0;
+        int? failed = null;
         var entries = new PutRecordResultEntry[expected];
         var count = 0;
         Expect(ref reader, JsonTokenType.StartObject);
@@ -85,22 +92,35 @@ internal static class RecordJson
             if (reader.ValueTextEquals(countName))
             {
                 reader.Read();
-                failed = reader.GetInt32();
+                failed = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var n) && n >= 0
+                    ? n
+                    : throw new JsonException($"{Encoding.UTF8.GetString(countName)} is not a count");
             }
             else if (reader.ValueTextEquals(arrayName))
             {
                 Expect(ref reader, JsonTokenType.StartArray);
-                while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                 {
+                    if (reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        throw new JsonException("a result entry is not an object");
+                    }
+
                     string? code = null;
                     string? message = null;
                     string? shard = null;
+                    string? id = null;
                     while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                     {
                         if (reader.ValueTextEquals("ErrorCode"u8))
                         {
                             reader.Read();
-                            code = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                            code = OptionalString(ref reader, "ErrorCode");
+                        }
+                        else if (reader.ValueTextEquals(idName))
+                        {
+                            reader.Read();
+                            id = OptionalString(ref reader, Encoding.UTF8.GetString(idName));
                         }
                         else if (reader.ValueTextEquals("ErrorMessage"u8))
                         {
@@ -121,7 +141,7 @@ internal static class RecordJson
 
                     if (count < entries.Length)
                     {
-                        entries[count] = new PutRecordResultEntry(string.IsNullOrEmpty(code) ? null : AwsErrors.Normalize(code), message, shard);
+                        entries[count] = new PutRecordResultEntry(string.IsNullOrEmpty(code) ? null : AwsErrors.Normalize(code), message, shard, id);
                     }
 
                     count++;
@@ -139,8 +159,15 @@ internal static class RecordJson
             throw new JsonException($"{count} result entries for {expected} records");
         }
 
-        return (failed, entries);
+        return (failed ?? throw new JsonException($"no {Encoding.UTF8.GetString(countName)}"), entries);
     }
+
+    private static string? OptionalString(ref Utf8JsonReader reader, string name) => reader.TokenType switch
+    {
+        JsonTokenType.String => reader.GetString(),
+        JsonTokenType.Null => null,
+        _ => throw new JsonException($"{name} is not a string"),
+    };
 
     private static void Expect(ref Utf8JsonReader reader, JsonTokenType type)
     {

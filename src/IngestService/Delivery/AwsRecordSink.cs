@@ -95,8 +95,42 @@ public abstract partial class AwsRecordSink : IEventSink
     /// <summary>What a record adds to its call's cost besides its data (framing, partition key).</summary>
     protected abstract int RecordOverhead(PendingEvent first);
 
-    /// <summary>Sends one call and answers one result entry per record, in order.</summary>
+    /// <summary>Sends one call and answers one result entry per record, in order, checked by <see cref="Checked"/>.</summary>
     protected abstract Task<PutRecordResultEntry[]> PutAsync(IReadOnlyList<PendingEvent> events, Packing packing, PackedCall call, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A put answer is trusted only when it accounts for every record: one entry per record, each either refused
+    /// (<c>ErrorCode</c>) or carrying the id the service gives what it took (Firehose's <c>RecordId</c>, Kinesis's
+    /// <c>SequenceNumber</c>), and as many refused as its failed count says. Anything else (a proxy or emulator
+    /// that lost part of the body, a service change) is a non-retryable <c>MalformedResponse</c>: none of the call's
+    /// events is acknowledged and the window fails, so its sensors get 503 and resend, rather than being
+    /// acknowledged on an answer that may not mean their records were stored.
+    /// </summary>
+    protected static PutRecordResultEntry[] Checked(string service, int failedCount, PutRecordResultEntry[] entries, int records)
+    {
+        if (entries.Length != records)
+        {
+            throw Malformed(service, $"{entries.Length} result entries for {records} records");
+        }
+
+        var refused = 0;
+        for (var r = 0; r < entries.Length; r++)
+        {
+            if (!entries[r].Succeeded)
+            {
+                refused++;
+            }
+            else if (string.IsNullOrEmpty(entries[r].Id))
+            {
+                throw Malformed(service, $"result entry {r} has neither an error code nor the id of an accepted record");
+            }
+        }
+
+        return refused == failedCount ? entries : throw Malformed(service, $"the failed count is {failedCount} but {refused} entries were refused");
+    }
+
+    private static AwsServiceException Malformed(string service, string detail) =>
+        new("MalformedResponse", $"{service} answered a put that does not account for its records: {detail}", null);
 
     /// <summary>Answers the non-retryable error that ends delivery, or null when retrying can still help.</summary>
     private async Task<AwsServiceException?> SendCallAsync(

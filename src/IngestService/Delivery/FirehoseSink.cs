@@ -95,6 +95,6 @@ public sealed class FirehoseSink(
     private async Task<PutRecordResultEntry[]> PutRecordBatchAsync(RecordData[] records, CancellationToken cancellationToken)
     {
         var response = await client.PutRecordBatchAsync(new PutRecordBatchRequest { DeliveryStreamName = _stream, Records = records }, cancellationToken);
-        return response.RequestResponses;
+        return Checked("Firehose", response.FailedPutCount, response.RequestResponses, records.Length);
     }
 }

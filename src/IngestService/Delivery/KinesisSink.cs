@@ -103,7 +103,7 @@ public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptio
         }
 
         var response = await client.PutRecordsAsync(new PutRecordsRequest { StreamName = _stream, Records = entries }, cancellationToken);
-        return response.Records;
+        return Checked("Kinesis", response.FailedRecordCount, response.Records, entries.Length);
     }
 
     private async Task<PutRecordResultEntry[]> PutAggregatedAsync(IReadOnlyList<PendingEvent> events, Packing packing, PackedCall call, CancellationToken cancellationToken)
@@ -128,7 +128,7 @@ public sealed partial class KinesisSink(IKinesisClient client, IOptions<AwsOptio
             }
 
             var response = await client.PutRecordsAsync(new PutRecordsRequest { StreamName = _stream, Records = entries }, cancellationToken);
-            var results = response.Records;
+            var results = Checked("Kinesis", response.FailedRecordCount, response.Records, entries.Length);
             for (var r = 0; r < results.Length; r++)
             {
                 // A record that landed elsewhere means shards were split or merged since the map was read. A shard's

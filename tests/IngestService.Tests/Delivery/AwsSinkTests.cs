@@ -303,7 +303,7 @@ public sealed class AwsSinkTests : SinkTestBase
                 throw ex;
             }
 
-            var entries = request.Records.Select((_, r) => new PutRecordResultEntry(Fail(call, r), null)).ToArray();
+            var entries = request.Records.Select((_, r) => Fail(call, r) is { } code ? new PutRecordResultEntry(code, null) : new PutRecordResultEntry(null, null, Id: $"r{call}-{r}")).ToArray();
             return Task.FromResult(new PutRecordBatchResponse(entries.Count(e => !e.Succeeded), entries));
         }
 
@@ -329,7 +329,7 @@ public sealed class AwsSinkTests : SinkTestBase
                 Calls.Add([.. request.Records.Select(r => (Text(r.Data), r.PartitionKey))]);
             }
 
-            var entries = request.Records.Select((_, r) => new PutRecordResultEntry(Fail(call, r), null)).ToArray();
+            var entries = request.Records.Select((_, r) => Fail(call, r) is { } code ? new PutRecordResultEntry(code, null) : new PutRecordResultEntry(null, null, "shardId-000000000000", $"{call}{r:D4}")).ToArray();
             return Task.FromResult(new PutRecordsResponse(entries.Count(e => !e.Succeeded), entries));
         }
 

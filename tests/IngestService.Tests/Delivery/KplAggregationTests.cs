@@ -261,7 +261,7 @@ public sealed class KplAggregationTests : SinkTestBase
                     var (data, partitionKey, explicitHashKey) = Calls[call][i];
                     var error = Fail(call, i);
                     var shard = _shards.Single(s => s.IsOpen && Holds(s, explicitHashKey is null ? ShardMap.HashKey(partitionKey) : UInt128.Parse(explicitHashKey, CultureInfo.InvariantCulture)));
-                    entries[i] = new PutRecordResultEntry(error, null, error is null ? shard.ShardId : null);
+                    entries[i] = new PutRecordResultEntry(error, null, error is null ? shard.ShardId : null, error is null ? $"seq-{i}" : null);
                     var users = KplDeaggregator.Deaggregate(data);
                     if (error is null && users.All(u => Holds(shard, ShardMap.HashKey(u.PartitionKey))))
                     {

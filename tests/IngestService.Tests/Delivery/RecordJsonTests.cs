@@ -52,11 +52,12 @@ public sealed class RecordJsonTests
             {"ErrorCode":"ProvisionedThroughputExceededException","ErrorMessage":"slow down"},{"SequenceNumber":"3","ShardId":"shardId-0"}]}
             """u8;
 
-        var (failed, entries) = RecordJson.ReadPutResponse(json, "FailedRecordCount"u8, "Records"u8, 3);
+        var (failed, entries) = RecordJson.ReadPutResponse(json, "FailedRecordCount"u8, "Records"u8, "SequenceNumber"u8, 3);
 
         Assert.Equal(1, failed);
         Assert.Equal([true, false, true], entries.Select(e => e.Succeeded));
         Assert.Equal("ProvisionedThroughputExceededException", entries[1].ErrorCode);
+        Assert.Equal(["1", null, "3"], entries.Select(e => e.Id));
     }
 
     [Fact]
@@ -64,6 +65,6 @@ public sealed class RecordJsonTests
     {
         var json = """{"FailedPutCount":0,"Encrypted":false,"RequestResponses":[{"RecordId":"a"}]}"""u8.ToArray();
 
-        Assert.Throws<JsonException>(() => RecordJson.ReadPutResponse(json, "FailedPutCount"u8, "RequestResponses"u8, 2));
+        Assert.Throws<JsonException>(() => RecordJson.ReadPutResponse(json, "FailedPutCount"u8, "RequestResponses"u8, "RecordId"u8, 2));
     }
 }
