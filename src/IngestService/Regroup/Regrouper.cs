@@ -179,7 +179,17 @@ public sealed partial class Regrouper(
         // parsing uses every core. The order lines reach the spill in then varies, which is harmless: the merge
         // keeps the same copy of a duplicate whatever the order.
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = settings.MaxParallelWrites, CancellationToken = cancellationToken };
-        await Parallel.ForEachAsync(batches, parallel, async (batch, ct) => await ReadBatchAsync(batch.Key, spill, pass, ct));
+        var cut = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
+        await Parallel.ForEachAsync(batches, parallel, async (batch, ct) =>
+        {
+            if (!await ReadBatchAsync(batch.Key, spill, pass, ct))
+            {
+                cut[batch.Key] = true;
+            }
+        });
+
+        // A batch cut short stays pending: its lines read so far are merged, the rest is read at a later pass.
+        batches = [.. batches.Where(b => !cut.ContainsKey(b.Key))];
 
         var sensorPrefix = storage.Value.SensorPrefix;
         foreach (var groups in spill.Partitions(cancellationToken))
@@ -208,7 +218,8 @@ public sealed partial class Regrouper(
         metrics.BatchesDone(batches.Count);
     }
 
-    private async Task ReadBatchAsync(string key, PassSpill spill, PassState pass, CancellationToken cancellationToken)
+    /// <summary>Reads one raw batch into the spill; false when it ended inside a gzip member, so it stays pending.</summary>
+    private async Task<bool> ReadBatchAsync(string key, PassSpill spill, PassState pass, CancellationToken cancellationToken)
     {
         var badInBatch = 0;
         var events = 0;
@@ -219,7 +230,7 @@ public sealed partial class Regrouper(
             if (batch is null)
             {
                 // Removed since it was listed (a lifecycle rule): nothing left to regroup.
-                return;
+                return true;
             }
 
             Interlocked.Increment(ref pass.BatchesRead);
@@ -257,6 +268,15 @@ public sealed partial class Regrouper(
                 badInBatch++;
                 LogBadLine(logger, key, lineNumber + 1, "the gzip data is corrupt; the rest of the batch is unreadable");
             }
+            catch (TruncatedGzipException ex)
+            {
+                // The object (or this read of it) ends inside a gzip member: the rest is not lost but not here.
+                // The batch is not marked done, so a later pass reads it again; regroup lag shows one that stays cut.
+                spill.Add(chunk);
+                Interlocked.Add(ref pass.Events, events);
+                LogBatchCut(logger, key, lineNumber, ex.Message);
+                return false;
+            }
         }
 
         spill.Add(chunk);
@@ -266,6 +286,8 @@ public sealed partial class Regrouper(
             Interlocked.Add(ref pass.BadLines, badInBatch);
             LogBadLines(logger, key, badInBatch);
         }
+
+        return true;
     }
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
@@ -295,4 +317,7 @@ public sealed partial class Regrouper(
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Raw batch {Key} had {Count} bad lines, skipped")]
     private static partial void LogBadLines(ILogger logger, string key, int count);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Warning, Message = "Raw batch {Key} is cut short after line {Line} ({Reason}); it stays pending and is read again")]
+    private static partial void LogBatchCut(ILogger logger, string key, int line, string reason);
 }
