@@ -1,8 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Text.Json;
 using System.Text;
-using IngestService.Aws;
+using System.Text.Json;
 
 // Stands in for Firehose and Kinesis in the ingest benchmark: every PutRecordBatch / PutRecords entry
 // succeeds after --latency-ms, signatures are not checked, and S3 answers just enough for readiness.
