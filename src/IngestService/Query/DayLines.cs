@@ -1,5 +1,5 @@
 using IngestService.Events;
-using IngestService.Storage;
+using IngestService.Storage.Runs;
 
 namespace IngestService.Query;
 
@@ -49,11 +49,12 @@ public sealed class DayLines : IDisposable
     }
 
     /// <summary>
-    /// Reads the sensor-day objects of <paramref name="utcDays"/> in order and keeps the lines with
-    /// <paramref name="fromTicks"/> ≤ ts &lt; <paramref name="toTicks"/>; null when none of the objects exists.
+    /// Reads the sensor-days of <paramref name="utcDays"/> in order (each its sealed object, merged with the runs that
+    /// hold it when there are any) and keeps the lines with <paramref name="fromTicks"/> ≤ ts &lt; <paramref name="toTicks"/>;
+    /// null when none of the days has data.
     /// </summary>
     public static async Task<DayLines?> ReadAsync(
-        IObjectStore store, string sensorPrefix, string sensorId, DateOnly day, IEnumerable<DateOnly> utcDays, long fromTicks, long toTicks, CancellationToken cancellationToken)
+        SensorDayReader reader, string sensorId, DateOnly day, IEnumerable<DateOnly> utcDays, long fromTicks, long toTicks, CancellationToken cancellationToken)
     {
         var buffer = new MemoryStream();
         var etags = new List<string>();
@@ -61,20 +62,36 @@ public sealed class DayLines : IDisposable
         var storedBytes = 0L;
         foreach (var utcDay in utcDays)
         {
-            await using var stored = await store.GetAsync(SensorDayKey.For(sensorPrefix, sensorId, utcDay), cancellationToken);
-            if (stored is null)
+            var parts = await reader.PartsAsync(sensorId, utcDay, cancellationToken);
+            var stored = await reader.OpenSealedAsync(parts, cancellationToken);
+            if (stored is null && parts.SealedOnly)
             {
                 continue;
             }
 
-            etags.Add(stored.Info.ETag);
-            storedBytes += stored.Info.Size;
-            await foreach (var line in LineReader.ReadAsync(stored.Content, cancellationToken))
+            if (stored is not null)
             {
-                if (StoredLine.TryRead(line.Bytes.Span, sensorId, out _, out _, out var ts, out _, identify: false) && ts >= fromTicks && ts < toTicks)
+                etags.Add(stored.Info.ETag);
+                storedBytes += stored.Info.Size;
+            }
+
+            if (parts.SealedOnly)
+            {
+                await using (stored)
                 {
-                    buffer.Write(line.Bytes.Span);
-                    buffer.WriteByte((byte)'\n');
+                    count += await FilterAsync(stored!.Content, sensorId, fromTicks, toTicks, buffer, cancellationToken);
+                }
+
+                continue;
+            }
+
+            etags.AddRange(parts.RunTags);
+            storedBytes += parts.Runs.Sum(r => r.Segment.Length);
+            await foreach (var line in reader.ReadAsync(parts, stored, null, cancellationToken))
+            {
+                if (line.TsTicks >= fromTicks && line.TsTicks < toTicks)
+                {
+                    buffer.Write(line.Bytes);
                     count++;
                 }
             }
@@ -87,6 +104,23 @@ public sealed class DayLines : IDisposable
         }
 
         return new DayLines(day, buffer, etags, count, storedBytes);
+    }
+
+    /// <summary>A sealed object's lines in range, without computing identities (it holds each once already).</summary>
+    private static async Task<int> FilterAsync(Stream content, string sensorId, long fromTicks, long toTicks, MemoryStream buffer, CancellationToken cancellationToken)
+    {
+        var count = 0;
+        await foreach (var line in LineReader.ReadAsync(content, cancellationToken))
+        {
+            if (StoredLine.TryRead(line.Bytes.Span, sensorId, out _, out _, out var ts, out _, identify: false) && ts >= fromTicks && ts < toTicks)
+            {
+                buffer.Write(line.Bytes.Span);
+                buffer.WriteByte((byte)'\n');
+                count++;
+            }
+        }
+
+        return count;
     }
 
     public void Dispose() => _buffer.Dispose();

@@ -1,6 +1,7 @@
 using System.Globalization;
 using IngestService.Events;
 using IngestService.Storage;
+using IngestService.Storage.Runs;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Query;
@@ -9,7 +10,7 @@ namespace IngestService.Query;
 public static class DayList
 {
     public static async Task<IResult> GetAsync(
-        string sensorId, string? from, string? to, string? tz, HttpContext context, IObjectStore store, IOptions<StorageOptions> storage, IOptions<QueryOptions> options, CancellationToken cancellationToken)
+        string sensorId, string? from, string? to, string? tz, HttpContext context, IObjectStore store, IOptions<StorageOptions> storage, SensorDayReader reader, IOptions<QueryOptions> options, CancellationToken cancellationToken)
     {
         if (QueryApi.CheckSensor(sensorId) is { } badSensor)
         {
@@ -42,7 +43,7 @@ public static class DayList
         var prefix = storage.Value.SensorPrefix;
         if (zone is null)
         {
-            return TypedResults.Ok(await FromMetadataAsync(store, prefix, sensorId, first, last, cancellationToken));
+            return TypedResults.Ok(await UtcDaysAsync(store, reader, prefix, sensorId, first, last, options.Value.MaxParallelDays, cancellationToken));
         }
 
         // Object metadata counts UTC days; a local day's figures need its events, so its one or two objects are
@@ -64,11 +65,34 @@ public static class DayList
         Task<DayLines?> ReadLocalAsync(DateOnly day, CancellationToken ct)
         {
             var local = LocalDay.In(zone, day);
-            return DayLines.ReadAsync(store, prefix, sensorId, day, local.UtcDays, local.Start.UtcTicks, local.End.UtcTicks, ct);
+            return DayLines.ReadAsync(reader, sensorId, day, local.UtcDays, local.Start.UtcTicks, local.End.UtcTicks, ct);
         }
     }
 
-    /// <summary>UTC days: one listing and a HEAD per day that has an object, no download.</summary>
+    /// <summary>
+    /// UTC days: sealed days from one listing and a HEAD per day, no download; days that live runs hold (today, late
+    /// data) are read merged, since only a merge can say how many events the sealed object and the runs share.
+    /// </summary>
+    private static async Task<DayInfo[]> UtcDaysAsync(IObjectStore store, SensorDayReader reader, string prefix, string sensorId, DateOnly first, DateOnly last, int parallel, CancellationToken cancellationToken)
+    {
+        var open = await reader.OpenDaysAsync(sensorId, first, last, cancellationToken);
+        var sealedDays = await FromMetadataAsync(store, prefix, sensorId, first, last, cancellationToken);
+        var days = sealedDays.Where(d => !open.Contains(SensorDayKey.TryParseDay(d.Day, out var day) ? day : default)).ToList();
+        await foreach (var lines in ReadAhead.ReadAsync(open, (day, ct) => DayLines.ReadAsync(reader, sensorId, day, [day], long.MinValue, long.MaxValue, ct), parallel, cancellationToken))
+        {
+            using (lines)
+            {
+                if (lines.Count > 0)
+                {
+                    days.Add(new DayInfo(lines.Day.ToString(SensorDayKey.DayFormat, CultureInfo.InvariantCulture), lines.Count, lines.Ndjson.Length, lines.StoredBytes));
+                }
+            }
+        }
+
+        return [.. days.OrderBy(d => d.Day, StringComparer.Ordinal)];
+    }
+
+    /// <summary>Sealed UTC days: one listing and a HEAD per day that has an object, no download.</summary>
     private static async Task<DayInfo[]> FromMetadataAsync(IObjectStore store, string prefix, string sensorId, DateOnly first, DateOnly last, CancellationToken cancellationToken)
     {
         var folder = SensorDayKey.FolderOf(prefix, sensorId);

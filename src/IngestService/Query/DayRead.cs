@@ -1,7 +1,6 @@
 using System.IO.Compression;
 using IngestService.Events;
-using IngestService.Storage;
-using Microsoft.Extensions.Options;
+using IngestService.Storage.Runs;
 
 namespace IngestService.Query;
 
@@ -11,7 +10,7 @@ public static class DayRead
     private static readonly Format[] Offered = [Format.Ndjson, Format.Csv, Format.Json, Format.Parquet];
 
     public static async Task<IResult> GetAsync(
-        string sensorId, string day, string? tz, HttpContext context, IObjectStore store, IOptions<StorageOptions> storage, CancellationToken cancellationToken)
+        string sensorId, string day, string? tz, HttpContext context, SensorDayReader reader, CancellationToken cancellationToken)
     {
         if (QueryApi.CheckSensor(sensorId) is { } badSensor)
         {
@@ -40,14 +39,13 @@ public static class DayRead
         await ReadHeaders.AddCurrentAsOfAsync(context, cancellationToken);
         response.Headers[ReadHeaders.DayTimeZone] = zone?.Id ?? "UTC";
         response.Headers.Vary = "Accept, Accept-Encoding";
-        var prefix = storage.Value.SensorPrefix;
         if (zone is null && format == Format.Ndjson)
         {
-            return await StoredNdjsonAsync(context, store, SensorDayKey.For(prefix, sensorId, date), sensorId, day, cancellationToken);
+            return await NdjsonAsync(context, reader, sensorId, date, day, cancellationToken);
         }
 
         var local = zone is null ? LocalDay.Utc(date) : LocalDay.In(zone, date);
-        var lines = await DayLines.ReadAsync(store, prefix, sensorId, date, local.UtcDays, local.Start.UtcTicks, local.End.UtcTicks, cancellationToken);
+        var lines = await DayLines.ReadAsync(reader, sensorId, date, local.UtcDays, local.Start.UtcTicks, local.End.UtcTicks, cancellationToken);
         if (lines is null || lines.Count == 0)
         {
             lines?.Dispose();
@@ -92,30 +90,51 @@ public static class DayRead
         await rows.WriteDayAsync(lines, cancellationToken);
     }
 
-    /// <summary>A UTC day as NDJSON is the stored object itself: passed through gzipped, or inflated on the way.</summary>
-    private static async Task<IResult> StoredNdjsonAsync(HttpContext context, IObjectStore store, string key, string sensorId, string day, CancellationToken cancellationToken)
+    /// <summary>
+    /// A UTC day as NDJSON: a sealed day with no late runs is the stored object itself (one GET), passed through
+    /// gzipped or inflated on the way; an open day is its sealed object merged with its runs, streamed as merged.
+    /// </summary>
+    private static async Task<IResult> NdjsonAsync(HttpContext context, SensorDayReader reader, string sensorId, DateOnly date, string day, CancellationToken cancellationToken)
     {
-        var stored = await store.GetAsync(key, cancellationToken);
-        if (stored is null)
+        var parts = await reader.PartsAsync(sensorId, date, cancellationToken);
+        var stored = await reader.OpenSealedAsync(parts, cancellationToken);
+        if (stored is null && parts.SealedOnly)
         {
             return NoDay(sensorId, day, null);
         }
 
-        // A day that merges appended to is several gzip members, which browsers cut off after the first: inflate it.
-        var gzip = Negotiation.AcceptsGzip(context.Request.Headers.AcceptEncoding) && SensorDayKey.IsSingleGzipMember(stored.Info.Metadata);
-        var etag = Negotiation.ETag([stored.Info.ETag], Format.Ndjson, gzip, zone: null);
+        // An object that older merges appended to is several gzip members, which browsers cut off after the first: inflate it.
+        var gzip = parts.SealedOnly && Negotiation.AcceptsGzip(context.Request.Headers.AcceptEncoding) && SensorDayKey.IsSingleGzipMember(stored!.Info.Metadata);
+        var tags = stored is null ? parts.RunTags : parts.RunTags.Prepend(stored.Info.ETag);
+        var etag = Negotiation.ETag(tags, Format.Ndjson, gzip, zone: null);
         var response = context.Response;
         response.Headers.ETag = etag;
         if (Negotiation.Matches(context.Request.Headers.IfNoneMatch, etag))
         {
-            await stored.DisposeAsync();
+            if (stored is not null)
+            {
+                await stored.DisposeAsync();
+            }
+
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        }
+
+        if (!parts.SealedOnly)
+        {
+            return TypedResults.Stream(async body =>
+            {
+                var aborted = context.RequestAborted;
+                await foreach (var line in reader.ReadAsync(parts, stored, null, aborted))
+                {
+                    await body.WriteAsync(line.Bytes, aborted);
+                }
+            }, Negotiation.Ndjson);
         }
 
         if (gzip)
         {
             response.Headers.ContentEncoding = "gzip";
-            response.ContentLength = stored.Info.Size;
+            response.ContentLength = stored!.Info.Size;
         }
 
         return TypedResults.Stream(async body =>
@@ -124,11 +143,11 @@ public static class DayRead
             {
                 if (gzip)
                 {
-                    await stored.Content.CopyToAsync(body, context.RequestAborted);
+                    await stored!.Content.CopyToAsync(body, context.RequestAborted);
                     return;
                 }
 
-                await using var plain = new GZipStream(stored.Content, CompressionMode.Decompress);
+                await using var plain = new GZipStream(stored!.Content, CompressionMode.Decompress);
                 await plain.CopyToAsync(body, context.RequestAborted);
             }
         }, Negotiation.Ndjson);
@@ -136,6 +155,6 @@ public static class DayRead
 
     private static IResult NoDay(string sensorId, string day, TimeZoneInfo? zone) =>
         TypedResults.Problem(
-            $"Sensor '{sensorId}' has no stored events on {day} ({zone?.Id ?? "UTC"}). Events appear here after the regroup pass that follows their ingest; GET /v1/sensors/{sensorId}/days?from=…&to=… lists the days that have data.",
+            $"Sensor '{sensorId}' has no stored events on {day} ({zone?.Id ?? "UTC"}). Events appear here after the regroup pass that follows their ingest (POST /v1/admin/flush runs one now); GET /v1/sensors/{sensorId}/days?from=…&to=… lists the days that have data.",
             statusCode: StatusCodes.Status404NotFound, title: "No events for this sensor-day");
 }

@@ -1,7 +1,8 @@
-using System.Text.Json.Serialization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using IngestService.Auth;
 using IngestService.Events;
+using IngestService.Storage.Runs;
 
 namespace IngestService.Query;
 
@@ -14,6 +15,7 @@ public static class QueryApi
 {
     public static IServiceCollection AddQuery(this IServiceCollection services)
     {
+        services.AddRunStore();
         services.AddOptions<QueryOptions>().BindConfiguration(QueryOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, QueryJsonContext.Default));
         return services;

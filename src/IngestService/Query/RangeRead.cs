@@ -1,6 +1,6 @@
 using System.Text;
 using IngestService.Events;
-using IngestService.Storage;
+using IngestService.Storage.Runs;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Query;
@@ -11,7 +11,7 @@ public static class RangeRead
     private static readonly Format[] Offered = [Format.Ndjson, Format.Csv, Format.Parquet];
 
     public static async Task<IResult> GetAsync(
-        string sensorId, string? from, string? to, HttpContext context, IObjectStore store, IOptions<StorageOptions> storage, IOptions<QueryOptions> options, CancellationToken cancellationToken)
+        string sensorId, string? from, string? to, HttpContext context, SensorDayReader reader, IOptions<QueryOptions> options, CancellationToken cancellationToken)
     {
         if (QueryApi.CheckSensor(sensorId) is { } badSensor)
         {
@@ -39,9 +39,8 @@ public static class RangeRead
         await ReadHeaders.AddCurrentAsOfAsync(context, cancellationToken);
         context.Response.Headers.Vary = "Accept";
         var days = Days.Between(DateOnly.FromDateTime(start.UtcDateTime), DateOnly.FromDateTime(end.UtcDateTime.AddTicks(-1)));
-        var prefix = storage.Value.SensorPrefix;
         IAsyncEnumerable<DayLines> Read(CancellationToken ct) => ReadAhead.ReadAsync(
-            days, (day, c) => DayLines.ReadAsync(store, prefix, sensorId, day, [day], start.UtcTicks, end.UtcTicks, c), limits.MaxParallelDays, ct);
+            days, (day, c) => DayLines.ReadAsync(reader, sensorId, day, [day], start.UtcTicks, end.UtcTicks, c), limits.MaxParallelDays, ct);
 
         switch (format)
         {

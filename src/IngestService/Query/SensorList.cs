@@ -1,5 +1,6 @@
 using IngestService.Events;
 using IngestService.Storage;
+using IngestService.Storage.Runs;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Query;
@@ -10,7 +11,7 @@ public static class SensorList
     private const int MaxLimit = 1000;
 
     public static async Task<IResult> GetAsync(
-        string? prefix, int? limit, string? after, HttpContext context, IObjectStore store, IOptions<StorageOptions> storage, CancellationToken cancellationToken)
+        string? prefix, int? limit, string? after, HttpContext context, IObjectStore store, IOptions<StorageOptions> storage, SensorDayReader reader, CancellationToken cancellationToken)
     {
         if (limit is < 1 or > MaxLimit)
         {
@@ -26,19 +27,39 @@ public static class SensorList
         var root = storage.Value.SensorPrefix;
         var take = limit ?? 100;
         var sensors = new List<string>(take + 1);
-        // One delimiter listing on S3 (a request per 1,000 sensors), never a scan of the sensors' days.
+        // One delimiter listing on S3 (a request per 1,000 sensors), never a scan of the sensors' days, merged with the
+        // sensors that so far have data only in runs (new today), in the listing's order (the id and its slash).
         var startAfter = string.IsNullOrEmpty(after) ? null : $"{root}{after}/";
+        var open = new Queue<string>((await reader.OpenSensorsAsync(prefix ?? "", cancellationToken))
+            .Where(id => startAfter is null || string.CompareOrdinal($"{root}{id}/", startAfter) > 0)
+            .OrderBy(id => id + "/", StringComparer.Ordinal));
         await foreach (var folder in store.ListFoldersAsync(root + prefix, startAfter, cancellationToken))
         {
+            while (open.Count > 0 && string.CompareOrdinal(open.Peek() + "/", folder[root.Length..]) < 0 && sensors.Count <= take)
+            {
+                sensors.Add(open.Dequeue());
+            }
+
+            if (open.Count > 0 && open.Peek() + "/" == folder[root.Length..])
+            {
+                open.Dequeue();
+            }
+
             var id = folder[root.Length..^1];
-            if (SensorId.IsValid(id))
+            if (SensorId.IsValid(id) && sensors.Count <= take)
             {
                 sensors.Add(id);
-                if (sensors.Count > take)
-                {
-                    break;
-                }
             }
+
+            if (sensors.Count > take)
+            {
+                break;
+            }
+        }
+
+        while (open.Count > 0 && sensors.Count <= take)
+        {
+            sensors.Add(open.Dequeue());
         }
 
         var more = sensors.Count > take;

@@ -9,6 +9,9 @@ public sealed class RegroupMetrics
 {
     private readonly Counter<long> _passes;
     private readonly Counter<long> _batches;
+    private readonly Counter<long> _runs;
+    private readonly Counter<long> _compactions;
+    private long _quarantined;
     private readonly Counter<long> _events;
     private readonly Counter<long> _sensorDays;
     private readonly Counter<long> _duplicates;
@@ -29,21 +32,26 @@ public sealed class RegroupMetrics
         // The factory hands out one Meter per name, so these instruments join IngestMetrics' meter.
         var meter = meterFactory.Create(IngestMetrics.MeterName);
         _passes = meter.CreateCounter<long>("regroup_passes", "{pass}", "Regroup passes finished");
-        _batches = meter.CreateCounter<long>("regroup_batches_done", "{batch}", "Raw batches marked done");
+        _batches = meter.CreateCounter<long>("regroup_batches_done", "{batch}", "Raw batches read into runs");
+        _runs = meter.CreateCounter<long>("regroup_runs_written", "{run}", "Runs written by passes (tier 0)");
+        _compactions = meter.CreateCounter<long>("regroup_compactions", "{compaction}", "Runs merged a tier up");
         _events = meter.CreateCounter<long>("regroup_events_read", "{event}", "Events read from raw batches");
-        _sensorDays = meter.CreateCounter<long>("regroup_sensor_days_written", "{object}", "Sensor-day objects written");
-        _duplicates = meter.CreateCounter<long>("regroup_duplicates_dropped", "{event}", "Events already stored, dropped while merging");
+        _sensorDays = meter.CreateCounter<long>("regroup_sensor_days_written", "{object}", "Sealed sensor-day objects written");
+        _duplicates = meter.CreateCounter<long>("regroup_duplicates_dropped", "{event}", "Events already stored, dropped while writing runs and sealing");
         _badLines = meter.CreateCounter<long>("regroup_bad_lines", "{line}", "Raw lines that were not stored events, skipped");
-        _conflicts = meter.CreateCounter<long>("regroup_write_conflicts", "{write}", "Conditional writes that lost a race and were merged again");
+        _conflicts = meter.CreateCounter<long>("regroup_write_conflicts", "{write}", "Sealed sensor-day writes that lost a race and were merged again");
         _failures = meter.CreateCounter<long>("regroup_pass_failures", "{pass}", "Regroup passes that failed (the log's event 3003 says why)");
         // Present from the start, so an alert on its increase has a series to look at before the first failure.
         _failures.Add(0);
         _duration = meter.CreateHistogram<double>("regroup_pass_duration", "s", "Time of one regroup pass");
-        meter.CreateObservableGauge("regroup_pending_batches", () => Volatile.Read(ref _pending), "{batch}", "Raw batches left undone after the last pass");
+        meter.CreateObservableGauge("regroup_pending_batches", () => Volatile.Read(ref _pending), "{batch}", "Raw batches left for the next pass after the last one");
         meter.CreateObservableGauge("regroup_oldest_pending_age", ObserveOldestPending, "s",
-            "Age of the oldest raw batch not yet in its sensor-days (0: none), on the node that holds the regroup lease");
-        var freshness = options.Value.Freshness.TotalSeconds;
-        meter.CreateObservableGauge("regroup_freshness", () => freshness, "s", "Regroup:Freshness, the bound the oldest pending age should stay under");
+            "Age of the oldest raw batch not yet in a run (0: none), on the node that holds the regroup lease");
+        // What an event's visibility should stay under: two passes (the one it just missed and the next).
+        var bound = 2 * options.Value.Interval.TotalSeconds;
+        meter.CreateObservableGauge("regroup_freshness", () => bound, "s", "2 × Regroup:Interval, the bound the oldest pending age should stay under");
+        meter.CreateObservableGauge("regroup_quarantined_sensor_days", () => Volatile.Read(ref _quarantined), "{sensor-day}",
+            "Sensor-days that could not be sealed and wait in quarantine (the log's event 3007 says why)");
     }
 
     /// <summary>What the last look of the lease holder left pending; null when this node did not look (no lease).</summary>
@@ -65,13 +73,16 @@ public sealed class RegroupMetrics
         return [new Measurement<double>(Math.Max(0, age.TotalSeconds))];
     }
 
-    public void BatchesDone(int count) => _batches.Add(count);
+    public void Quarantined(int count) => Volatile.Write(ref _quarantined, count);
 
     public void PassFailed() => _failures.Add(1);
 
     public void Pass(RegroupReport report)
     {
         _passes.Add(1);
+        _batches.Add(report.BatchesRead);
+        _runs.Add(report.RunsWritten);
+        _compactions.Add(report.Compactions);
         _events.Add(report.Events);
         _sensorDays.Add(report.SensorDaysWritten);
         _duplicates.Add(report.DuplicatesDropped);

@@ -1,24 +1,31 @@
 namespace IngestService.Regroup;
 
 /// <summary>
-/// The figures of one regroup pass, as <c>POST /v1/admin/flush</c> answers them. <c>Merged</c> is false for a
-/// look that found nothing due (or did not hold the lease).
+/// The figures of one regroup pass, as <c>POST /v1/admin/flush</c> answers them. <c>Merged</c> is false for a look
+/// that found nothing to do (or did not hold the lease). <c>SensorDaysWritten</c> counts sealed sensor-day objects
+/// written; <c>Quarantined</c> the sensor-days the manifest holds in quarantine after the pass.
 /// </summary>
 public sealed record RegroupReport(
     int BatchesRead,
     long Events,
+    int RunsWritten,
     int SensorDaysWritten,
     long DuplicatesDropped,
     long BadLines,
     int Conflicts,
     int Pending,
+    int Compactions,
+    int Quarantined,
+    int RunsDeleted,
     double DurationSeconds,
-    bool Merged = true)
+    bool Merged = true,
+    DateTimeOffset? CurrentAsOf = null)
 {
-    /// <summary>Two passes in a row as one: counts add up, pending is what the later one left.</summary>
+    /// <summary>Two passes in a row as one: counts add up, pending, quarantine and currency are what the later one left.</summary>
     public RegroupReport Then(RegroupReport next) => new(
-        BatchesRead + next.BatchesRead, Events + next.Events, SensorDaysWritten + next.SensorDaysWritten, DuplicatesDropped + next.DuplicatesDropped,
-        BadLines + next.BadLines, Conflicts + next.Conflicts, next.Pending, Math.Round(DurationSeconds + next.DurationSeconds, 3), Merged || next.Merged);
+        BatchesRead + next.BatchesRead, Events + next.Events, RunsWritten + next.RunsWritten, SensorDaysWritten + next.SensorDaysWritten,
+        DuplicatesDropped + next.DuplicatesDropped, BadLines + next.BadLines, Conflicts + next.Conflicts, next.Pending, Compactions + next.Compactions,
+        next.Quarantined, RunsDeleted + next.RunsDeleted, Math.Round(DurationSeconds + next.DurationSeconds, 3), Merged || next.Merged, next.CurrentAsOf ?? CurrentAsOf);
 
-    public static RegroupReport Idle(int pending, double seconds) => new(0, 0, 0, 0, 0, 0, pending, seconds, Merged: false);
+    public static RegroupReport Idle(int pending, double seconds) => new(0, 0, 0, 0, 0, 0, 0, pending, 0, 0, 0, seconds, Merged: false);
 }

@@ -3,8 +3,8 @@ using Microsoft.Extensions.Options;
 namespace IngestService.Regroup;
 
 /// <summary>
-/// Looks for due regroup work at start and then every <c>Regroup:Interval</c>, on every node (the lease lets one
-/// of them do it). A look that hit <c>Regroup:MaxBatchesPerPass</c> is followed at once by another.
+/// Runs a regroup pass at start and then every <c>Regroup:Interval</c>, on every node (the lease lets one of
+/// them do it). A look that hit <c>Regroup:MaxBatchesPerPass</c> is followed at once by another.
 /// </summary>
 public sealed partial class RegroupWorker(Regrouper regrouper, IOptions<RegroupOptions> options, TimeProvider time, ILogger<RegroupWorker> logger) : BackgroundService
 {
@@ -31,7 +31,7 @@ public sealed partial class RegroupWorker(Regrouper regrouper, IOptions<RegroupO
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                // A failed pass leaves its unmarked batches for the next one; the loop must outlive it.
+                // A failed pass leaves its uncommitted batches for the next one; the loop must outlive it.
                 LogPassFailed(logger, ex);
             }
         }
@@ -46,7 +46,7 @@ public sealed partial class RegroupWorker(Regrouper regrouper, IOptions<RegroupO
         }
         catch (OperationCanceledException)
         {
-            // Stopping mid-pass is safe: what was not marked done is redone by the next pass anywhere.
+            // Stopping mid-pass is safe: what was not committed is redone by the next pass anywhere.
         }
 
         try

@@ -1,26 +1,31 @@
 using System.Diagnostics;
 using IngestService.Events;
 using IngestService.Storage;
+using IngestService.Storage.Runs;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Regroup;
 
 /// <summary>
-/// Turns raw batches into sensor-days. <see cref="RunPassAsync"/> merges everything pending now (the flush);
-/// <see cref="LookAsync"/> is the background worker's look: it merges only while this node holds the lease and
-/// only once the oldest pending batch would otherwise exceed <c>Regroup:Freshness</c> before the next look, so
-/// the writes per sensor-day follow from the freshness, not from how often nodes look.
+/// Writes the store. A pass turns the raw batches no run holds yet into one L0 run and commits it in the
+/// manifest; then it seals the days that are due (<see cref="Sealer"/>), compacts runs a tier up
+/// (<see cref="Compactor"/>) and deletes what no reader can still use (<see cref="RunCollector"/>).
+/// <see cref="RunPassAsync"/> is the flush: everything pending, every due day sealed at once, whatever the lease;
+/// <see cref="LookAsync"/> is the background worker's, on the lease holder only.
 /// </summary>
 /// <remarks>
-/// A merging pass reads its batches into a <see cref="PassSpill"/>, merges each touched sensor-day once, then
-/// marks the batches done (<see cref="RegroupCursor"/>), moves the cursor and the watermark. Every step is safe
-/// to repeat or to run on several nodes at once: merging is a set union written with conditional writes, markers
-/// are written after the merges they vouch for, the cursor and the watermark only move forward. A pass that dies
-/// leaves unmarked batches the next pass redoes. Passes on one node run one at a time.
+/// Every step is safe to repeat and to run on several nodes at once: runs are immutable objects under keys made
+/// from their inputs and written with <c>If-None-Match: *</c>; the manifest is the one commit point, replaced with
+/// <c>If-Match</c>; reads and seals merge by event identity, so a batch read twice is stored once. A pass that
+/// dies before its commit leaves an orphan run that a retry adopts or <see cref="RunCollector"/> deletes.
 /// </remarks>
 public sealed partial class Regrouper(
     IObjectStore store,
-    SensorDayMerger merger,
+    ManifestStore manifests,
+    RunIndexCache indexes,
+    Sealer sealer,
+    Compactor compactor,
+    RunCollector collector,
     IOptions<RegroupOptions> options,
     IOptions<StorageOptions> storage,
     TimeProvider time,
@@ -33,17 +38,10 @@ public sealed partial class Regrouper(
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly RegroupLease _lease = new(store, time, options.Value.LeaseDuration);
 
-    // Batches this node saw done, so an idle look needs no listing of markers; only a hint: a merge lists them.
-    private HashSet<string> _knownDone = new(StringComparer.Ordinal);
-    private DateTimeOffset? _watermark;
-
-    // The last look's scan: the next look lists only keys after its newest one, until a full listing is due.
-    private RawScan? _lastScan;
-
-    /// <summary>Merges every pending raw batch now, whatever the freshness and the lease.</summary>
+    /// <summary>Consumes every pending raw batch and seals every due day now, whatever the lease.</summary>
     public Task<RegroupReport> RunPassAsync(CancellationToken cancellationToken) => RunAsync(scheduled: false, cancellationToken);
 
-    /// <summary>One look of the background worker: merges only what is due, and only on the lease holder.</summary>
+    /// <summary>One look of the background worker: a pass, on the lease holder only.</summary>
     public Task<RegroupReport> LookAsync(CancellationToken cancellationToken) => RunAsync(scheduled: true, cancellationToken);
 
     /// <summary>Gives up the regroup lease, when this node holds it, so another node need not wait for it to expire.</summary>
@@ -55,23 +53,23 @@ public sealed partial class Regrouper(
         using var attribution = MeteredObjectStore.Attribute("regroup");
         try
         {
-            var last = await PassAsync(scheduled, cancellationToken);
-            var report = last;
-            // A flush makes everything pending readable: passes capped by Regroup:MaxBatchesPerPass follow each other.
-            while (!scheduled && last.Pending > 0 && last.BatchesRead >= options.Value.MaxBatchesPerPass)
+            if (scheduled && !await _lease.TryHoldAsync(cancellationToken))
             {
-                last = await PassAsync(scheduled, cancellationToken);
-                report = report.Then(last);
+                metrics.OldestPending(null);
+                return RegroupReport.Idle(0, 0);
+            }
+
+            var report = await PassAsync(force: !scheduled, cancellationToken);
+            // A flush makes everything pending readable: passes capped by Regroup:MaxBatchesPerPass follow each other.
+            while (!scheduled && report.Pending > 0 && report.BatchesRead > 0)
+            {
+                report = report.Then(await PassAsync(force: true, cancellationToken));
             }
 
             metrics.Pass(report);
-            if (report.BatchesRead > 0)
+            if (report.Merged)
             {
-                LogPass(logger, report.BatchesRead, report.Events, report.SensorDaysWritten, report.DuplicatesDropped, report.BadLines, report.DurationSeconds);
-            }
-            else
-            {
-                LogIdlePass(logger, report.Pending);
+                LogPass(logger, report.BatchesRead, report.Events, report.RunsWritten, report.SensorDaysWritten, report.Compactions, report.DuplicatesDropped, report.BadLines, report.DurationSeconds);
             }
 
             return report;
@@ -81,7 +79,7 @@ public sealed partial class Regrouper(
             metrics.PassFailed();
             if (scheduled)
             {
-                // The fault may be this node's own (its scratch disk, its memory): let another node merge at its
+                // The fault may be this node's own (its scratch disk, its memory): let another node work at its
                 // next look rather than wait Regroup:LeaseDuration for a lease this node keeps renewing.
                 await GiveUpLeaseAsync(cancellationToken);
             }
@@ -106,131 +104,83 @@ public sealed partial class Regrouper(
         }
     }
 
-    private async Task<RegroupReport> PassAsync(bool scheduled, CancellationToken cancellationToken)
+    private async Task<RegroupReport> PassAsync(bool force, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var settings = options.Value;
         var rawPrefix = storage.Value.RawPrefix;
-        if (scheduled && !await _lease.TryHoldAsync(cancellationToken))
+        var (manifest, _) = await manifests.ReadAsync(cancellationToken);
+        var intake = await RawIntake.ListAsync(store, manifest, rawPrefix, settings, time.GetUtcNow(), sweep: true, cancellationToken);
+        var taken = intake.Pending.Take(settings.MaxBatchesPerPass).Concat(intake.Late).ToList();
+        var pass = new PassState();
+
+        WrittenRun? run = null;
+        if (taken.Count > 0)
         {
-            metrics.OldestPending(null);
-            return RegroupReport.Idle(0, Seconds(started));
+            run = await WriteRunAsync(taken, pass, cancellationToken);
         }
 
-        // A full listing from the cursor at least once per Freshness − Interval catches batches landing behind
-        // the newest key; between them a look lists only what is newer (one page, not the whole day behind).
-        var scan = scheduled && _lastScan is not null && time.GetUtcNow() - _lastScan.FullAt < settings.Freshness - settings.Interval
-            ? await _lastScan.ExtendAsync(store, rawPrefix, time, cancellationToken)
-            : await RawScan.TakeAsync(store, rawPrefix, time, cancellationToken);
-        scan.Done.UnionWith(_knownDone);
-        if (scheduled && !IsDue(scan, settings))
+        var takenKeys = taken.Select(t => t.Key).ToList();
+        var now = time.GetUtcNow();
+        var before = manifest.Watermark;
+        var committed = await manifests.CommitAsync(m =>
         {
-            _lastScan = scan;
-            if (scan.Full && !scan.Pending.Any() && (_watermark is null || scan.ListedAt - _watermark >= settings.Freshness))
+            var previous = (m.RawFloor, m.Consumed.Count, m.Watermark);
+            if (run is not null && m.Runs.All(r => r.Key != run.Key))
             {
-                _watermark = await StoreWatermark.AdvanceAsync(store, scan.ListedAt - settings.DeliveryLag, cancellationToken);
+                m.Runs.Add(run.ToEntry(run.Index.Segments.Select(s => s.Day), now));
             }
 
-            metrics.OldestPending(scan.Pending.Select(r => r.LastModified));
-            return RegroupReport.Idle(scan.Pending.Count(), Seconds(started));
-        }
+            if (intake.Late.Count > 0 || m.SweptAt is null || settings.LateWindow > TimeSpan.Zero)
+            {
+                m.SweptAt = intake.ListedAt;
+            }
 
-        if (!scan.Full)
-        {
-            scan = await RawScan.TakeAsync(store, rawPrefix, time, cancellationToken);
-            scan.Done.UnionWith(_knownDone);
-        }
+            // A new store has no orphans yet: the hourly look for them starts from its first pass.
+            m.OrphansCollectedAt ??= intake.ListedAt;
+            intake.Commit(m, takenKeys, rawPrefix, settings);
+            // An idle pass commits the watermark at most once per interval: it is all that changed.
+            return run is not null || taken.Count > 0 || previous.RawFloor != m.RawFloor || previous.Count != m.Consumed.Count
+                || previous.Watermark is null || m.Watermark - previous.Watermark >= settings.Interval;
+        }, cancellationToken);
 
-        _knownDone.IntersectWith(scan.Raw.Select(r => r.Key));
-        await scan.LoadDoneAsync(store, rawPrefix, cancellationToken);
-        var batches = scan.Pending.Take(settings.MaxBatchesPerPass).ToList();
-        var pass = new PassState();
-        await MergeAsync(batches, pass, cancellationToken);
-        scan.Done.UnionWith(pass.Marked);
-        _knownDone = [.. scan.Done];
+        var left = intake.Pending.Count - Math.Min(intake.Pending.Count, settings.MaxBatchesPerPass);
+        metrics.OldestPending(intake.Pending.Skip(settings.MaxBatchesPerPass).Select(p => p.LastModified));
 
-        await RegroupCursor.AdvanceAsync(store, scan, rawPrefix, settings.CursorLag, cancellationToken);
-        _lastScan = null;
-        var left = scan.Pending.ToList();
-        metrics.OldestPending(left.Select(r => r.LastModified));
-        // Every batch that landed before the listing is merged, except those left: the oldest of them bounds it.
-        var currentAsOf = left.Count == 0 ? scan.ListedAt : Min(scan.ListedAt, left.Min(r => r.LastModified));
-        _watermark = await StoreWatermark.AdvanceAsync(store, currentAsOf - settings.DeliveryLag, cancellationToken);
-        return new RegroupReport(pass.BatchesRead, pass.Events, pass.SensorDaysWritten, pass.Duplicates, pass.BadLines, pass.Conflicts,
-            left.Count, Seconds(started));
+        var seal = await sealer.SealDueAsync(committed, force, cancellationToken);
+        var compactions = await compactor.CompactAsync(cancellationToken);
+        var deleted = await collector.CollectAsync(force, cancellationToken);
+        metrics.Quarantined(seal.Quarantined);
+        return new RegroupReport(
+            pass.BatchesRead, pass.Events, run is null ? 0 : 1, seal.SensorDaysWritten, pass.Duplicates.Count + seal.Duplicates, pass.BadLines,
+            seal.Conflicts, left, compactions, seal.Quarantined, deleted, Seconds(started),
+            Merged: taken.Count > 0 || seal.SensorDaysWritten > 0 || compactions > 0,
+            CurrentAsOf: committed.Watermark ?? before);
     }
 
-    /// <summary>Whether the oldest pending batch would exceed the freshness before the next look.</summary>
-    private bool IsDue(RawScan scan, RegroupOptions settings)
-    {
-        var deadline = scan.ListedAt - (settings.Freshness - settings.Interval);
-        return scan.Pending.Any(r => r.LastModified <= deadline);
-    }
-
-    private async Task MergeAsync(List<ObjectInfo> batches, PassState pass, CancellationToken cancellationToken)
+    /// <summary>Reads the batches (several at a time: on S3 each is a round trip), sorts their lines and writes one L0 run.</summary>
+    private async Task<WrittenRun?> WriteRunAsync(List<ObjectInfo> batches, PassState pass, CancellationToken cancellationToken)
     {
         var settings = options.Value;
-        // Enough partitions that one (gzip raw expands several times once parsed) fits the memory budget.
-        var listedBytes = batches.Sum(b => b.Size);
-        var partitions = (int)Math.Clamp(8 * listedBytes / settings.MemoryBytes, 2, 1024);
-        await using var spill = new PassSpill(settings.MemoryBytes, partitions);
-        // Raw batches are read, sensor-days merged and batches marked several at a time: on S3 each is a request
-        // whose round trip would otherwise add up (a pass of 1,000 batches read one by one waits 1,000 GETs), and
-        // parsing uses every core. The order lines reach the spill in then varies, which is harmless: the merge
-        // keeps the same copy of a duplicate whatever the order.
+        await using var sorter = new LineSorter(settings.MemoryBytes);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = settings.MaxParallelWrites, CancellationToken = cancellationToken };
-        var cut = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
-        await Parallel.ForEachAsync(batches, parallel, async (batch, ct) =>
-        {
-            if (!await ReadBatchAsync(batch.Key, spill, pass, ct))
-            {
-                cut[batch.Key] = true;
-            }
-        });
-
-        // A batch cut short stays pending: its lines read so far are merged, the rest is read at a later pass.
-        batches = [.. batches.Where(b => !cut.ContainsKey(b.Key))];
-
-        var sensorPrefix = storage.Value.SensorPrefix;
-        foreach (var groups in spill.Partitions(cancellationToken))
-        {
-            await Parallel.ForEachAsync(
-                groups,
-                parallel,
-                async (group, ct) =>
-                {
-                    var (sensorId, day) = group.Key;
-                    var result = await merger.MergeAsync(SensorDayKey.For(sensorPrefix, sensorId, day), sensorId, group.Value, ct);
-                    lock (pass)
-                    {
-                        pass.SensorDaysWritten += result.Written ? 1 : 0;
-                        pass.Duplicates += result.Duplicates;
-                        pass.Conflicts += result.Conflicts;
-                    }
-                });
-        }
-
-        // Only now is every event of these batches in its sensor-day.
-        await Parallel.ForEachAsync(batches, parallel, async (batch, ct) =>
-            await store.PutAsync(RegroupCursor.DonePrefix + batch.Key, Stream.Null, WriteCondition.None, null, ct));
-        pass.Marked.AddRange(batches.Select(b => b.Key));
-
-        metrics.BatchesDone(batches.Count);
+        await Parallel.ForEachAsync(batches, parallel, async (batch, ct) => await ReadBatchAsync(batch.Key, sorter, pass, ct));
+        var key = RunOutput.KeyFor(0, batches.Select(b => b.Key));
+        return await RunOutput.WriteAsync(store, indexes, key, 0, sorter.SortedAsync(pass.Duplicates, cancellationToken), cancellationToken);
     }
 
-    /// <summary>Reads one raw batch into the spill; false when it ended inside a gzip member, so it stays pending.</summary>
-    private async Task<bool> ReadBatchAsync(string key, PassSpill spill, PassState pass, CancellationToken cancellationToken)
+    private async Task ReadBatchAsync(string key, LineSorter sorter, PassState pass, CancellationToken cancellationToken)
     {
         var badInBatch = 0;
         var events = 0;
-        // Lines go to the shared spill a chunk at a time: one lock per chunk, not per line.
+        // Lines go to the shared sorter a chunk at a time: one lock per chunk, not per line.
         var chunk = new List<StoredLine>(ChunkLines);
         await using (var batch = await store.GetAsync(key, cancellationToken))
         {
             if (batch is null)
             {
                 // Removed since it was listed (a lifecycle rule): nothing left to regroup.
-                return true;
+                return;
             }
 
             Interlocked.Increment(ref pass.BatchesRead);
@@ -256,7 +206,7 @@ public sealed partial class Regrouper(
                     chunk.Add(parsed);
                     if (chunk.Count == ChunkLines)
                     {
-                        spill.Add(chunk);
+                        sorter.Add(chunk);
                         chunk.Clear();
                     }
                 }
@@ -268,29 +218,16 @@ public sealed partial class Regrouper(
                 badInBatch++;
                 LogBadLine(logger, key, lineNumber + 1, "the gzip data is corrupt; the rest of the batch is unreadable");
             }
-            catch (TruncatedGzipException ex)
-            {
-                // The object (or this read of it) ends inside a gzip member: the rest is not lost but not here.
-                // The batch is not marked done, so a later pass reads it again; regroup lag shows one that stays cut.
-                spill.Add(chunk);
-                Interlocked.Add(ref pass.Events, events);
-                LogBatchCut(logger, key, lineNumber, ex.Message);
-                return false;
-            }
         }
 
-        spill.Add(chunk);
+        sorter.Add(chunk);
         Interlocked.Add(ref pass.Events, events);
         if (badInBatch > 0)
         {
             Interlocked.Add(ref pass.BadLines, badInBatch);
             LogBadLines(logger, key, badInBatch);
         }
-
-        return true;
     }
-
-    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     private static double Seconds(long started) => Math.Round(Stopwatch.GetElapsedTime(started).TotalSeconds, 3);
 
@@ -298,26 +235,17 @@ public sealed partial class Regrouper(
     {
         public int BatchesRead;
         public long Events;
-        public int SensorDaysWritten;
-        public long Duplicates;
         public long BadLines;
-        public int Conflicts;
-        public readonly List<string> Marked = [];
+        public readonly DuplicateCounter Duplicates = new();
     }
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information,
-        Message = "Regroup pass: {Batches} raw batches, {Events} events, {SensorDays} sensor-days written, {Duplicates} duplicates dropped, {BadLines} bad lines in {Seconds} s")]
-    private static partial void LogPass(ILogger logger, int batches, long events, int sensorDays, long duplicates, long badLines, double seconds);
-
-    [LoggerMessage(EventId = 3005, Level = LogLevel.Debug, Message = "Regroup look merged nothing ({Pending} pending)")]
-    private static partial void LogIdlePass(ILogger logger, int pending);
+        Message = "Regroup pass: {Batches} raw batches, {Events} events, {Runs} runs written, {SensorDays} sensor-days sealed, {Compactions} compactions, {Duplicates} duplicates dropped, {BadLines} bad lines in {Seconds} s")]
+    private static partial void LogPass(ILogger logger, int batches, long events, int runs, int sensorDays, int compactions, long duplicates, long badLines, double seconds);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Skipped line {Line} of raw batch {Key}: {Reason}")]
     private static partial void LogBadLine(ILogger logger, string key, int line, string reason);
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Raw batch {Key} had {Count} bad lines, skipped")]
     private static partial void LogBadLines(ILogger logger, string key, int count);
-
-    [LoggerMessage(EventId = 3007, Level = LogLevel.Warning, Message = "Raw batch {Key} is cut short after line {Line} ({Reason}); it stays pending and is read again")]
-    private static partial void LogBatchCut(ILogger logger, string key, int line, string reason);
 }

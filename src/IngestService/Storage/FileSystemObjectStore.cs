@@ -78,6 +78,19 @@ public sealed class FileSystemObjectStore : IObjectStore
         }
     }
 
+    public async Task<StoredObject?> GetRangeAsync(string key, ObjectRange range, CancellationToken cancellationToken)
+    {
+        var stored = await GetAsync(key, cancellationToken);
+        if (stored is null)
+        {
+            return null;
+        }
+
+        var (start, length) = range.Within(stored.Info.Size);
+        stored.Content.Seek(start, SeekOrigin.Current);
+        return new StoredObject(stored.Info, new BoundedStream(stored.Content, length));
+    }
+
     public async Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken)
     {
         var stored = await GetAsync(key, cancellationToken);

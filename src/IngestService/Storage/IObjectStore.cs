@@ -15,6 +15,25 @@ public sealed class StoredObject(ObjectInfo info, Stream content) : IAsyncDispos
     public ValueTask DisposeAsync() => Content.DisposeAsync();
 }
 
+/// <summary>
+/// Part of an object, as an HTTP <c>Range</c> says it: <see cref="Length"/> bytes from <see cref="Offset"/>, or,
+/// with a negative offset, the last <c>-Offset</c> bytes (a suffix range: a footer in one request).
+/// </summary>
+public readonly record struct ObjectRange(long Offset, long Length)
+{
+    /// <summary>The last <paramref name="bytes"/> bytes, or the whole object when it is shorter.</summary>
+    public static ObjectRange Suffix(long bytes) => new(-bytes, bytes);
+
+    public bool IsSuffix => Offset < 0;
+
+    /// <summary>Where the range starts and how long it is in an object of <paramref name="size"/> bytes.</summary>
+    public (long Start, long Length) Within(long size)
+    {
+        var start = IsSuffix ? Math.Max(0, size + Offset) : Math.Min(Offset, size);
+        return (start, Math.Min(IsSuffix ? size - start : Length, size - start));
+    }
+}
+
 /// <summary>The precondition of a write, with S3's meaning.</summary>
 public readonly record struct WriteCondition(string? IfMatch, bool IfNoneMatch)
 {
@@ -37,6 +56,34 @@ public interface IObjectStore
 {
     /// <summary>The object with its ETag and metadata, or null when there is none.</summary>
     Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Part of the object (one ranged GET, billed as one GET), or null when there is none. The answer's
+    /// <see cref="ObjectInfo.Size"/> is the whole object's size. This fallback reads the object and skips to the range.
+    /// </summary>
+    async Task<StoredObject?> GetRangeAsync(string key, ObjectRange range, CancellationToken cancellationToken)
+    {
+        var whole = await GetAsync(key, cancellationToken);
+        if (whole is null)
+        {
+            return null;
+        }
+
+        var (start, length) = range.Within(whole.Info.Size);
+        var skip = new byte[Math.Min(start, 81920)];
+        for (var left = start; left > 0;)
+        {
+            var read = await whole.Content.ReadAsync(skip.AsMemory(0, (int)Math.Min(left, skip.Length)), cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+
+            left -= read;
+        }
+
+        return new StoredObject(whole.Info, new BoundedStream(whole.Content, length));
+    }
 
     /// <summary>The object's ETag, size and metadata without its content, or null when there is none.</summary>
     Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken);

@@ -37,6 +37,12 @@ public sealed class MeteredObjectStore : IObjectStore
         return _inner.GetAsync(key, cancellationToken);
     }
 
+    public Task<StoredObject?> GetRangeAsync(string key, ObjectRange range, CancellationToken cancellationToken)
+    {
+        Count("get");
+        return _inner.GetRangeAsync(key, range, cancellationToken);
+    }
+
     public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken)
     {
         Count("head");

@@ -57,6 +57,35 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         }
     }
 
+    public async Task<StoredObject?> GetRangeAsync(string key, ObjectRange range, CancellationToken cancellationToken)
+    {
+        var request = new GetObjectRequest
+        {
+            BucketName = _bucket,
+            Key = key,
+            ByteRange = range.IsSuffix ? new Amazon.S3.Model.ByteRange($"bytes=-{-range.Offset}") : new Amazon.S3.Model.ByteRange(range.Offset, range.Offset + range.Length - 1),
+        };
+        try
+        {
+            var response = await _s3.GetObjectAsync(request, cancellationToken).ConfigureAwait(false);
+            // A ranged answer's Content-Range ends in the whole size ("bytes 0-9/1234").
+            var size = response.ContentRange is { } contentRange && contentRange.LastIndexOf('/') is var slash and >= 0
+                && long.TryParse(contentRange.AsSpan(slash + 1), out var total) ? total : response.ContentLength;
+            var info = new ObjectInfo(key, response.ETag, size, ToOffset(response.LastModified), ReadMetadata(response.Metadata));
+            return new StoredObject(info, new ResponseStream(response));
+        }
+        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+        {
+            // An empty object has no bytes to range over.
+            var head = await HeadAsync(key, cancellationToken).ConfigureAwait(false);
+            return head is null ? null : new StoredObject(head, Stream.Null);
+        }
+    }
+
     public async Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken)
     {
         try

@@ -4,6 +4,7 @@ using System.IO.Compression;
 using System.Text;
 using IngestService.Regroup;
 using IngestService.Storage;
+using IngestService.Storage.Runs;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -28,9 +29,13 @@ public sealed class RegroupFixture : IDisposable
 
     public string Root => _folder.Path;
 
+    /// <summary>The clock of the regroupers and of the raw batches' landing times.</summary>
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
 
-    public RegroupOptions Options { get; } = new();
+    public DateTimeOffset Now => Time.GetUtcNow();
+
+    /// <summary>The Local backend's lags (none): tests that need Firehose's set them.</summary>
+    public RegroupOptions Options { get; } = new() { DeliveryLag = TimeSpan.Zero, LateWindow = TimeSpan.Zero };
 
     public static string Line(string sensorId, long? seq, string ts, string body, string receivedAt = "2026-11-21T12:00:00.000Z") =>
         $"{{\"sensorId\":\"{sensorId}\",\"seq\":{(seq is null ? "null" : seq.Value.ToString(CultureInfo.InvariantCulture))},\"ts\":\"{ts}\",\"receivedAt\":\"{receivedAt}\",\"event\":{body}}}\n";
@@ -60,20 +65,47 @@ public sealed class RegroupFixture : IDisposable
 
         var path = Path.Combine(folder, name);
         File.WriteAllBytes(path, bytes);
-        File.SetLastWriteTimeUtc(path, Time.GetUtcNow().UtcDateTime);
+        File.SetLastWriteTimeUtc(path, Now.UtcDateTime);
         return $"{rawPrefix}{hour}/{name}";
     }
 
     public Regrouper CreateRegrouper(IObjectStore? store = null, string rawPrefix = "raw/", IMeterFactory? meters = null)
     {
         store ??= Store;
-        var merger = new SensorDayMerger(store, TimeProvider.System, NullLogger<SensorDayMerger>.Instance);
-        return new Regrouper(store, merger, Microsoft.Extensions.Options.Options.Create(Options), Microsoft.Extensions.Options.Options.Create(new StorageOptions { RawPrefix = rawPrefix }),
-            Time, new RegroupMetrics(meters ?? Meters, Time, Microsoft.Extensions.Options.Options.Create(Options)), NullLogger<Regrouper>.Instance);
+        var options = Microsoft.Extensions.Options.Options.Create(Options);
+        var storage = Microsoft.Extensions.Options.Options.Create(new StorageOptions { RawPrefix = rawPrefix });
+        var manifests = new ManifestStore(store, Time);
+        var indexes = new RunIndexCache(store);
+        var sealer = new Sealer(store, manifests, indexes, options, storage, Time, NullLogger<Sealer>.Instance);
+        var compactor = new Compactor(store, manifests, indexes, options, Time, NullLogger<Compactor>.Instance);
+        var collector = new RunCollector(store, manifests, Time, NullLogger<RunCollector>.Instance);
+        return new Regrouper(store, manifests, indexes, sealer, compactor, collector, options, storage,
+            Time, new RegroupMetrics(meters ?? Meters, Time, options), NullLogger<Regrouper>.Instance);
     }
 
-    /// <summary>The lines of a sensor-day, in stored order; empty when there is none.</summary>
+    /// <summary>A reader as the read API has one, over a fresh manifest (no cache from earlier reads).</summary>
+    public SensorDayReader CreateReader(IObjectStore? store = null)
+    {
+        store ??= Store;
+        return new SensorDayReader(store, new ManifestStore(store, Time), new RunIndexCache(store), Microsoft.Extensions.Options.Options.Create(new StorageOptions()));
+    }
+
+    /// <summary>The lines of a sensor-day as reads see it (its sealed object merged with its runs), in order; empty when there are none.</summary>
     public async Task<List<string>> ReadDayAsync(string sensorId, string day, IObjectStore? store = null)
+    {
+        var reader = CreateReader(store);
+        var parts = await reader.PartsAsync(sensorId, DateOnly.Parse(day, CultureInfo.InvariantCulture), Token);
+        var lines = new List<string>();
+        await foreach (var line in reader.ReadAsync(parts, null, null, Token))
+        {
+            lines.Add(line.ToString().TrimEnd('\n'));
+        }
+
+        return lines;
+    }
+
+    /// <summary>The lines of a sealed sensor-day object alone; empty when there is none.</summary>
+    public async Task<List<string>> ReadSealedAsync(string sensorId, string day, IObjectStore? store = null)
     {
         await using var stored = await (store ?? Store).GetAsync($"sensors/{sensorId}/{day}.ndjson.gz", Token);
         if (stored is null)
@@ -90,6 +122,14 @@ public sealed class RegroupFixture : IDisposable
 
         return lines;
     }
+
+    public async Task<Manifest> ManifestAsync() => (await new ManifestStore(Store, Time).ReadAsync(Token)).Manifest;
+
+    /// <summary>The run objects in the store, whether or not a manifest names them.</summary>
+    public List<string> RunFiles() =>
+        Directory.Exists(Path.Combine(Root, "_ingest", "runs"))
+            ? [.. Directory.EnumerateFiles(Path.Combine(Root, "_ingest", "runs"), "*.run", SearchOption.AllDirectories)]
+            : [];
 
     public void Dispose()
     {

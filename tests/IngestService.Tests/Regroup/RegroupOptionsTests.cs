@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using IngestService.Regroup;
 using IngestService.Storage;
+using IngestService.Storage.Runs;
 using IngestService.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -17,44 +18,34 @@ public sealed class RegroupOptionsTests
     }
 
     [Fact]
-    public void A_freshness_shorter_than_the_interval_is_refused_with_a_message_naming_both_keys()
+    public void A_fanout_below_two_is_refused()
     {
-        var results = Validate(new RegroupOptions { Interval = TimeSpan.FromMinutes(5), Freshness = TimeSpan.FromMinutes(1) });
-
-        var message = Assert.Single(results).ErrorMessage!;
-        Assert.Contains("Regroup:Freshness", message, StringComparison.Ordinal);
-        Assert.Contains("Regroup:Interval", message, StringComparison.Ordinal);
+        Assert.Contains(Validate(new RegroupOptions { Fanout = 1 }), r => r.MemberNames.Contains(nameof(RegroupOptions.Fanout)));
     }
 
     [Fact]
-    public void A_cursor_lag_of_zero_is_refused()
-    {
-        Assert.Contains(Validate(new RegroupOptions { CursorLag = TimeSpan.Zero }), r => r.MemberNames.Contains(nameof(RegroupOptions.CursorLag)));
-    }
-
-    [Fact]
-    public void The_defaults_are_valid_and_the_Local_ones_are_fresh_within_ten_seconds()
+    public void The_defaults_are_valid_and_the_Local_ones_pass_every_two_seconds_with_no_delivery_lag_or_late_window()
     {
         var local = new RegroupOptions();
         local.ForLocal();
 
         Assert.Empty(Validate(new RegroupOptions()));
         Assert.Empty(Validate(local));
-        Assert.Equal(TimeSpan.FromSeconds(10), local.Freshness);
-        Assert.True(local.Interval < local.Freshness);
+        Assert.Equal((TimeSpan.FromSeconds(2), TimeSpan.Zero, TimeSpan.Zero), (local.Interval, local.DeliveryLag, local.LateWindow));
+        Assert.Equal(TimeSpan.FromHours(26), new RegroupOptions().LateWindow);
     }
 
     [Fact]
     public void The_Local_service_gets_the_Local_defaults_and_configuration_still_overrides_them()
     {
         using var plain = new IngestAppFactory();
-        using var configured = new IngestAppFactory(new() { ["Regroup:Freshness"] = "00:00:30" });
+        using var configured = new IngestAppFactory(new() { ["Regroup:Interval"] = "00:00:05" });
 
         var local = plain.Services.GetRequiredService<IOptions<RegroupOptions>>().Value;
         var overridden = configured.Services.GetRequiredService<IOptions<RegroupOptions>>().Value;
 
-        Assert.Equal((TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10)), (local.Interval, local.Freshness));
-        Assert.Equal((TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30)), (overridden.Interval, overridden.Freshness));
-        Assert.IsType<StoreFreshness>(plain.Services.GetRequiredService<IStoreFreshness>());
+        Assert.Equal((TimeSpan.FromSeconds(2), TimeSpan.Zero), (local.Interval, local.DeliveryLag));
+        Assert.Equal((TimeSpan.FromSeconds(5), TimeSpan.Zero), (overridden.Interval, overridden.DeliveryLag));
+        Assert.IsType<ManifestFreshness>(plain.Services.GetRequiredService<IStoreFreshness>());
     }
 }

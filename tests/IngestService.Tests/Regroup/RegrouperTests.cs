@@ -1,7 +1,7 @@
 using System.Text.Json;
 using IngestService.Events;
-using IngestService.Regroup;
 using IngestService.Storage;
+using IngestService.Storage.Runs;
 using static IngestService.Tests.Regroup.RegroupFixture;
 
 namespace IngestService.Tests.Regroup;
@@ -23,6 +23,9 @@ public sealed class RegrouperTests : IDisposable
         await stored!.Content.CopyToAsync(bytes, Token);
         return bytes.ToArray();
     }
+
+    /// <summary>After the day has ended: a flush seals it.</summary>
+    private void AfterTheDay() => _f.Time.SetUtcNow(new DateTimeOffset(2026, 11, 23, 1, 0, 0, TimeSpan.Zero));
 
     private static string TsOf(string line) => JsonDocument.Parse(line).RootElement.GetProperty("ts").GetString()!;
 
@@ -58,7 +61,8 @@ public sealed class RegrouperTests : IDisposable
         Assert.Equal(2, report.BatchesRead);
         Assert.Equal(5, report.Events);
         Assert.Equal(3, report.DuplicatesDropped);
-        Assert.Equal(1, report.SensorDaysWritten);
+        Assert.Equal(1, report.RunsWritten);
+        Assert.Equal(0, report.SensorDaysWritten);
     }
 
     [Fact]
@@ -75,8 +79,13 @@ public sealed class RegrouperTests : IDisposable
 
         var day = await _f.ReadDayAsync("s1", "2026-11-21");
         Assert.Equal([5L, 7L, 9L], day.Select(SeqOf));
-        Assert.Equal(stored.TrimEnd('\n'), day[0]);
-        Assert.Equal(1, report.DuplicatesDropped);
+        // Both copies are in runs: the read keeps the one that sorts first, and so does the seal.
+        Assert.Equal(Line("s1", 5, "2026-11-21T10:00:01.000Z", Event(5, "2026-11-21T10:00:01Z")).TrimEnd('\n'), day[0]);
+        Assert.Equal(0, report.DuplicatesDropped);
+        AfterTheDay();
+        var seal = await _f.CreateRegrouper().RunPassAsync(Token);
+        Assert.Equal(1, seal.DuplicatesDropped);
+        Assert.Equal(day, await _f.ReadSealedAsync("s1", "2026-11-21"));
     }
 
     [Fact]
@@ -90,10 +99,13 @@ public sealed class RegrouperTests : IDisposable
             + Line("s1", 1, "2026-11-21T10:00:01.000Z", Event(1, "2026-11-21T10:00:01Z"))
             + Line("s1", 4, "2026-11-21T10:00:04.000Z", Event(4, "2026-11-21T10:00:04Z")));
 
+        await _f.CreateRegrouper().RunPassAsync(Token);
+        Assert.Equal([1L, 2L, 3L, 4L, 5L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(SeqOf));
+        AfterTheDay();
         var report = await _f.CreateRegrouper().RunPassAsync(Token);
 
-        Assert.Equal([1L, 2L, 3L, 4L, 5L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(SeqOf));
         Assert.Equal(1, report.DuplicatesDropped);
+        Assert.Equal([1L, 2L, 3L, 4L, 5L], (await _f.ReadSealedAsync("s1", "2026-11-21")).Select(SeqOf));
         var head = await _f.Store.HeadAsync("sensors/s1/2026-11-21.ndjson.gz", Token);
         Assert.Equal("5", head!.Metadata![SensorDayKey.EventsMetadata]);
     }
@@ -128,7 +140,7 @@ public sealed class RegrouperTests : IDisposable
     }
 
     [Fact]
-    public async Task A_second_pass_merges_new_batches_into_the_stored_day()
+    public async Task A_second_pass_writes_a_second_run_and_reads_merge_the_two()
     {
         _f.WriteRaw(Line("s1", 2, "2026-11-21T10:00:02.000Z", Event(2, "2026-11-21T10:00:02Z")));
         await _f.CreateRegrouper().RunPassAsync(Token);
@@ -138,10 +150,10 @@ public sealed class RegrouperTests : IDisposable
         var second = await _f.CreateRegrouper().RunPassAsync(Token);
 
         Assert.Equal(1, second.BatchesRead);
-        Assert.Equal(1, second.DuplicatesDropped);
+        Assert.Equal(1, second.RunsWritten);
+        Assert.Equal(2, (await _f.ManifestAsync()).Runs.Count);
         Assert.Equal([1L, 2L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(SeqOf));
-        var head = await _f.Store.HeadAsync("sensors/s1/2026-11-21.ndjson.gz", Token);
-        Assert.Equal("2", head!.Metadata![SensorDayKey.EventsMetadata]);
+        Assert.Null(await _f.Store.HeadAsync("sensors/s1/2026-11-21.ndjson.gz", Token));
     }
 
     [Fact]
@@ -192,35 +204,7 @@ public sealed class RegrouperTests : IDisposable
     }
 
     [Fact]
-    public async Task A_batch_that_ends_inside_a_gzip_member_stays_pending_and_is_merged_once_it_reads_whole()
-    {
-        string Seq(int i) => Line("s1", i, $"2026-11-21T10:00:0{i}.000Z", Event(i, $"2026-11-21T10:00:0{i}Z"));
-        using var whole = new MemoryStream();
-        using (var gzip = new System.IO.Compression.GZipStream(whole, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
-        {
-            gzip.Write(System.Text.Encoding.UTF8.GetBytes(Seq(1) + Seq(2) + Seq(3)));
-        }
-
-        var folder = Path.Combine(_f.Root, "raw", "2026", "11", "21", "10");
-        Directory.CreateDirectory(folder);
-        var cutFile = Path.Combine(folder, "ingest-raw-1-2026-11-21-10-00-00-cut");
-        await File.WriteAllBytesAsync(cutFile, whole.ToArray()[..^5], Token);
-        _f.WriteRaw(Seq(4));
-
-        var first = await _f.CreateRegrouper().RunPassAsync(Token);
-        var second = await _f.CreateRegrouper().RunPassAsync(Token);
-        await File.WriteAllBytesAsync(cutFile, whole.ToArray(), Token);
-        var healed = await _f.CreateRegrouper().RunPassAsync(Token);
-
-        Assert.Equal(1, first.Pending);
-        Assert.Equal(0, first.BadLines);
-        Assert.Equal(1, second.Pending);
-        Assert.Equal(0, healed.Pending);
-        Assert.Equal([1L, 2L, 3L, 4L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
-    }
-
-    [Fact]
-    public async Task A_pass_writes_each_touched_sensor_day_once_not_once_per_batch()
+    public async Task A_pass_writes_one_run_for_all_its_batches_and_sensors_and_no_sensor_day_while_the_day_is_open()
     {
         for (var i = 0; i < 10; i++)
         {
@@ -231,14 +215,15 @@ public sealed class RegrouperTests : IDisposable
         var counting = new CountingStore(_f.Store);
         var report = await _f.CreateRegrouper(counting).RunPassAsync(Token);
 
-        Assert.Equal(2, report.SensorDaysWritten);
-        Assert.Equal(1, counting.Writes["sensors/s1/2026-11-21.ndjson.gz"]);
-        Assert.Equal(1, counting.Writes["sensors/s2/2026-11-21.ndjson.gz"]);
-        Assert.Equal(10, counting.Writes.Keys.Count(k => k.StartsWith(RegroupCursor.DonePrefix, StringComparison.Ordinal)));
+        Assert.Equal(0, report.SensorDaysWritten);
+        Assert.Equal(1, counting.Writes.Keys.Count(k => k.StartsWith(Manifest.RunPrefix, StringComparison.Ordinal)));
+        Assert.Equal(1, counting.Writes[Manifest.Key]);
+        Assert.Equal(2, counting.Writes.Count);
+        Assert.Equal(10, (await _f.ReadDayAsync("s2", "2026-11-21")).Count);
     }
 
     [Fact]
-    public async Task A_pass_past_its_memory_budget_spills_by_sensor_and_still_writes_each_sensor_day_once_and_whole()
+    public async Task A_pass_past_its_memory_budget_sorts_through_scratch_files_and_each_sensor_day_is_sealed_once_and_whole()
     {
         var expected = new List<long>();
         for (var b = 0; b < 5; b++)
@@ -260,10 +245,13 @@ public sealed class RegrouperTests : IDisposable
         _f.Options.MemoryBytes = 1;
         var counting = new CountingStore(_f.Store);
         var report = await _f.CreateRegrouper(counting).RunPassAsync(Token);
+        AfterTheDay();
+        await _f.CreateRegrouper(counting).RunPassAsync(Token);
+        await _f.CreateRegrouper(counting).RunPassAsync(Token);
 
         foreach (var sensor in new[] { "s1", "s2", "s3" })
         {
-            Assert.Equal(expected, (await _f.ReadDayAsync(sensor, "2026-11-21")).Select(l => SeqOf(l)!.Value));
+            Assert.Equal(expected, (await _f.ReadSealedAsync(sensor, "2026-11-21")).Select(l => SeqOf(l)!.Value));
             Assert.Equal(1, counting.Writes[$"sensors/{sensor}/2026-11-21.ndjson.gz"]);
         }
 
@@ -338,45 +326,13 @@ public sealed class RegrouperTests : IDisposable
         Assert.Equal(0, again.BatchesRead);
     }
 
-    [Fact]
-    public async Task Two_regroupers_merging_different_batches_into_the_same_days_at_once_lose_nothing()
-    {
-        // Each regrouper reads its own raw folder, so their writes to the shared sensor-days differ and only
-        // conditional writes keep one from overwriting the other.
-        for (var b = 0; b < 30; b++)
-        {
-            foreach (var (prefix, offset) in new[] { ("raw/", 0), ("raw2/", 1000) })
-            {
-                var content = "";
-                for (var s = 0; s < 3; s++)
-                {
-                    var seq = offset + b;
-                    content += Line($"s{s}", seq, $"2026-11-21T10:00:{b:D2}.000Z", Event(seq, $"2026-11-21T10:00:{b:D2}Z"));
-                    content += Line($"s{s}", 5000, "2026-11-21T11:00:00.000Z", Event(5000, "2026-11-21T11:00:00Z"));
-                }
-
-                _f.WriteRaw(content, rawPrefix: prefix);
-            }
-        }
-
-        _f.Options.MaxBatchesPerPass = 1;
-        var first = _f.CreateRegrouper();
-        var second = _f.CreateRegrouper(new FileSystemObjectStore(_f.Root), rawPrefix: "raw2/");
-
-        await Task.WhenAll(Task.Run(() => first.RunPassAsync(Token), Token), Task.Run(() => second.RunPassAsync(Token), Token));
-
-        var expected = Enumerable.Range(0, 30).Select(i => (long)i).Concat(Enumerable.Range(1000, 30).Select(i => (long)i)).Append(5000).Order();
-        for (var s = 0; s < 3; s++)
-        {
-            Assert.Equal(expected, (await _f.ReadDayAsync($"s{s}", "2026-11-21")).Select(l => SeqOf(l)!.Value).Order());
-        }
-    }
-
+    // 0: dies writing the first run; 1: after the run PUT, before its manifest commit; 2: after the commit, writing
+    // the second pass's run; 3: after that run, before its commit.
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
+    [InlineData(2)]
     [InlineData(3)]
-    [InlineData(5)]
     public async Task A_pass_that_dies_after_some_writes_is_finished_by_the_next_with_nothing_lost_or_doubled(int writesBeforeDying)
     {
         for (var b = 0; b < 4; b++)
@@ -406,68 +362,54 @@ public sealed class RegrouperTests : IDisposable
     }
 
     [Fact]
-    public async Task The_cursor_passes_settled_hours_and_their_markers_go_while_recent_ones_stay()
+    public async Task The_floor_passes_consumed_batches_once_they_settle_so_a_pass_lists_minutes_of_keys_not_the_day_behind()
     {
-        var old = _f.WriteRaw(Line("s1", 1, "2026-11-20T10:00:00.000Z", Event(1, "2026-11-20T10:00:00Z")), hour: "2026/11/20/10");
-        var recent = _f.WriteRaw(Line("s1", 2, "2026-11-21T11:00:00.000Z", Event(2, "2026-11-21T11:00:00Z")), hour: "2026/11/21/11");
-        _f.Time.SetUtcNow(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
-        _f.Options.CursorLag = TimeSpan.FromHours(6);
+        _f.Time.SetUtcNow(new DateTimeOffset(2026, 11, 21, 12, 30, 0, TimeSpan.Zero));
+        var old = _f.WriteRaw(Line("s1", 1, "2026-11-21T12:00:00.000Z", Event(1, "2026-11-21T12:00:00Z")), hour: "2026/11/21/12", name: "ingest-local-2026-11-21-12-00-00-a.ndjson");
+        var recent = _f.WriteRaw(Line("s1", 2, "2026-11-21T12:29:50.000Z", Event(2, "2026-11-21T12:29:50Z")), hour: "2026/11/21/12", name: "ingest-local-2026-11-21-12-29-50-b.ndjson");
 
         await _f.CreateRegrouper().RunPassAsync(Token);
+        var manifest = await _f.ManifestAsync();
 
-        await using (var cursor = await _f.Store.GetAsync(RegroupCursor.Key, Token))
-        {
-            using var reader = new StreamReader(cursor!.Content);
-            Assert.Equal(old, await reader.ReadToEndAsync(Token));
-        }
-
-        Assert.Null(await _f.Store.HeadAsync(RegroupCursor.DonePrefix + old, Token));
-        Assert.NotNull(await _f.Store.HeadAsync(RegroupCursor.DonePrefix + recent, Token));
+        // The old batch settled (its name time is more than DeliveryLag + a minute behind); the recent one may still
+        // have neighbours landing before it, so it stays listed, consumed.
+        Assert.Equal(old, manifest.RawFloor);
+        Assert.Equal([recent], manifest.Consumed);
+        Assert.Equal(_f.Now, manifest.Watermark);
+        _f.Time.Advance(TimeSpan.FromMinutes(2));
         var next = await _f.CreateRegrouper().RunPassAsync(Token);
         Assert.Equal(0, next.BatchesRead);
-        Assert.Single(await _f.ReadDayAsync("s1", "2026-11-20"));
+        Assert.Equal(recent, (await _f.ManifestAsync()).RawFloor);
+        Assert.Empty((await _f.ManifestAsync()).Consumed);
+        Assert.Equal([1L, 2L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
     }
 
     [Fact]
-    public async Task The_cursor_never_passes_a_batch_that_landed_in_an_hour_after_the_listing_even_when_the_pass_outlasts_the_lag()
+    public async Task A_batch_Firehose_delivers_20_hours_late_behind_the_floor_is_read_by_the_next_pass_its_day_sealed_again_and_a_redelivery_stored_once()
     {
-        _f.Options.CursorLag = TimeSpan.FromHours(1);
-        // Half an hour before the fixture's noon: set back, which moving the clock cannot do.
-        _f.Time.AdjustTime(new DateTimeOffset(2026, 11, 21, 11, 30, 0, TimeSpan.Zero));
-        _f.WriteRaw(Line("s1", 2, "2026-11-21T10:59:00.000Z", Event(2, "2026-11-21T10:59:00Z")), name: "b.ndjson");
-        // While the pass reads, an hour goes by (a long pass) and a retried delivery lands in the same hour folder,
-        // under a name that sorts before the listed one.
-        var landing = new OnFirstRawRead(_f.Store, () =>
-        {
-            _f.Time.Advance(TimeSpan.FromHours(1));
-            _f.WriteRaw(Line("s1", 1, "2026-11-21T10:58:00.000Z", Event(1, "2026-11-21T10:58:00Z")), name: "a-late.ndjson");
-        });
+        _f.Options.DeliveryLag = TimeSpan.FromMinutes(15);
+        _f.Options.LateWindow = TimeSpan.FromHours(26);
+        _f.Options.ResealAfter = TimeSpan.FromMinutes(50);
+        var on = Line("s1", 2, "2026-11-21T10:00:00.000Z", Event(2, "2026-11-21T10:00:00Z"));
+        _f.WriteRaw(on, name: "ingest-raw-1-2026-11-21-10-00-00-z");
+        _f.Time.SetUtcNow(new DateTimeOffset(2026, 11, 22, 1, 0, 0, TimeSpan.Zero));
+        var regrouper = _f.CreateRegrouper();
+        await regrouper.LookAsync(Token);
+        Assert.Equal([on.TrimEnd('\n')], await _f.ReadSealedAsync("s1", "2026-11-21"));
 
-        await _f.CreateRegrouper(landing).RunPassAsync(Token);
-        var next = await _f.CreateRegrouper().RunPassAsync(Token);
+        // Firehose could not reach S3 for 20 hours; the batch lands in the folder of the hour its records arrived,
+        // far behind the floor, and so does a redelivery of the batch already read.
+        _f.Time.SetUtcNow(new DateTimeOffset(2026, 11, 22, 6, 0, 0, TimeSpan.Zero));
+        _f.WriteRaw(Line("s1", 1, "2026-11-21T09:59:00.000Z", Event(1, "2026-11-21T09:59:00Z")), name: "ingest-raw-1-2026-11-21-10-00-00-late");
+        _f.WriteRaw(on, name: "ingest-raw-1-2026-11-21-10-00-00-redelivered");
+        var found = await regrouper.LookAsync(Token);
 
-        Assert.Equal(1, next.BatchesRead);
+        // The day was sealed more than Regroup:ResealAfter ago, so the same look seals the late event in.
+        Assert.Equal(2, found.BatchesRead);
+        Assert.Equal(1, found.SensorDaysWritten);
+        Assert.Equal([1L, 2L], (await _f.ReadSealedAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
         Assert.Equal([1L, 2L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
-        var (cursor, _) = await RegroupCursor.ReadAsync(_f.Store, Token);
-        Assert.Equal("raw/2026/11/21/10/b.ndjson", cursor);
-    }
-
-    [Fact]
-    public async Task A_batch_landing_hours_late_behind_newer_ones_is_still_merged_and_a_redelivered_batch_is_stored_once()
-    {
-        _f.Options.CursorLag = TimeSpan.FromHours(6);
-        var line = Line("s1", 2, "2026-11-21T11:00:00.000Z", Event(2, "2026-11-21T11:00:00Z"));
-        _f.WriteRaw(line, hour: "2026/11/21/11");
-        await _f.CreateRegrouper().RunPassAsync(Token);
-
-        _f.Time.Advance(TimeSpan.FromHours(3));
-        _f.WriteRaw(Line("s1", 1, "2026-11-21T09:00:00.000Z", Event(1, "2026-11-21T09:00:00Z")), hour: "2026/11/21/09");
-        _f.WriteRaw(line, hour: "2026/11/21/11");
-        var report = await _f.CreateRegrouper().RunPassAsync(Token);
-
-        Assert.Equal(2, report.BatchesRead);
-        Assert.Equal(1, report.DuplicatesDropped);
-        Assert.Equal([1L, 2L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
+        Assert.DoesNotContain((await _f.ManifestAsync()).Runs, r => r.Days.Contains("2026-11-21"));
     }
 
     [Fact]
@@ -539,23 +481,29 @@ public sealed class RegrouperTests : IDisposable
     }
 
     [Fact]
-    public async Task Later_events_are_appended_as_a_gzip_member_and_the_day_still_reads_as_one_ordered_stream_with_true_counts()
+    public async Task A_day_is_sealed_once_after_it_ends_and_late_events_are_sealed_into_the_same_object_with_true_counts()
     {
         _f.WriteRaw(Line("s1", 1, "2026-11-21T10:00:00.000Z", Event(1, "2026-11-21T10:00:00Z")) + Line("s1", 2, "2026-11-21T10:00:01.000Z", Event(2, "2026-11-21T10:00:01Z")));
-        await _f.CreateRegrouper().RunPassAsync(Token);
-        var before = await StoredBytesAsync("sensors/s1/2026-11-21.ndjson.gz");
+        var counting = new CountingStore(_f.Store);
+        var open = await _f.CreateRegrouper(counting).RunPassAsync(Token);
+        AfterTheDay();
+        var sealing = await _f.CreateRegrouper(counting).RunPassAsync(Token);
+        var again = await _f.CreateRegrouper(counting).RunPassAsync(Token);
+
+        Assert.Equal(0, open.SensorDaysWritten);
+        Assert.Equal(1, sealing.SensorDaysWritten);
+        Assert.Equal(0, again.SensorDaysWritten);
+        Assert.Equal(1, counting.Writes["sensors/s1/2026-11-21.ndjson.gz"]);
+        Assert.Empty((await _f.ManifestAsync()).Runs);
 
         _f.WriteRaw(Line("s1", 3, "2026-11-21T11:00:00.000Z", Event(3, "2026-11-21T11:00:00Z")) + Line("s1", null, "2026-11-21T11:00:01.000Z", Event(null, "2026-11-21T11:00:01Z")));
-        await _f.CreateRegrouper().RunPassAsync(Token);
+        await _f.CreateRegrouper(counting).RunPassAsync(Token);
 
         var after = (await _f.Store.HeadAsync("sensors/s1/2026-11-21.ndjson.gz", Token))!;
-        var appended = await StoredBytesAsync("sensors/s1/2026-11-21.ndjson.gz");
-
-        // The stored day's bytes are the start of the new one: it was appended to, not rewritten.
-        Assert.True(appended.Length > before.Length);
-        Assert.Equal(before, appended[..before.Length]);
-        Assert.Equal(["1", "2", "3", "null"], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"));
+        Assert.Equal(["1", "2", "3", "null"], (await _f.ReadSealedAsync("s1", "2026-11-21")).Select(l => SeqOf(l)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"));
         Assert.Equal("4", after.Metadata![SensorDayKey.EventsMetadata]);
+        Assert.True(SensorDayKey.IsSingleGzipMember(after.Metadata));
+        Assert.Equal(2, counting.Writes["sensors/s1/2026-11-21.ndjson.gz"]);
     }
 
     [Fact]
@@ -565,10 +513,13 @@ public sealed class RegrouperTests : IDisposable
         await _f.CreateRegrouper().RunPassAsync(Token);
 
         _f.WriteRaw(Line("s1", 2, "2026-11-21T10:00:01.000Z", Event(2, "2026-11-21T10:00:01Z")) + Line("s1", 1, "2026-11-21T12:00:00.000Z", Event(1, "2026-11-21T12:00:00Z")));
+        await _f.CreateRegrouper().RunPassAsync(Token);
+        Assert.Equal([1L, 2L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
+        AfterTheDay();
         var report = await _f.CreateRegrouper().RunPassAsync(Token);
 
         Assert.Equal(2, report.DuplicatesDropped);
-        Assert.Equal([1L, 2L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
+        Assert.Equal([1L, 2L], (await _f.ReadSealedAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
     }
 
     [Fact]

@@ -1,0 +1,78 @@
+using IngestService.Storage;
+using IngestService.Storage.Runs;
+
+namespace IngestService.Regroup;
+
+/// <summary>
+/// Deletes runs no reader can still use: those the manifest lists as garbage once their <c>Regroup:DeleteGrace</c>
+/// is over (longer than the manifest cache plus the longest read), and, once an hour, orphans (runs of passes
+/// and compactions that died before their commit, or lost it) that no manifest names and that are older than an hour.
+/// </summary>
+public sealed partial class RunCollector(IObjectStore store, ManifestStore manifests, TimeProvider time, ILogger<RunCollector> logger)
+{
+    public static readonly TimeSpan OrphanAge = TimeSpan.FromHours(1);
+
+    /// <summary>Answers how many runs were deleted.</summary>
+    public async Task<int> CollectAsync(bool force, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var manifest = manifests.Latest;
+        var due = manifest.Garbage.Where(g => g.DeleteAfter <= now).Select(g => g.Key).ToList();
+        foreach (var key in due)
+        {
+            await store.DeleteAsync(key, cancellationToken);
+        }
+
+        var orphans = new List<string>();
+        var orphansDue = manifest.OrphansCollectedAt is null || now - manifest.OrphansCollectedAt >= OrphanAge;
+        var lookForOrphans = orphansDue || force;
+        if (lookForOrphans)
+        {
+            var known = manifest.KnownRuns();
+            await foreach (var info in store.ListAsync(Manifest.RunPrefix, null, cancellationToken))
+            {
+                if (!known.Contains(info.Key) && now - info.LastModified >= OrphanAge)
+                {
+                    orphans.Add(info.Key);
+                }
+            }
+        }
+
+        if (due.Count > 0 || orphansDue)
+        {
+            await manifests.CommitAsync(m =>
+            {
+                m.Garbage.RemoveAll(g => due.Contains(g.Key));
+                if (orphansDue)
+                {
+                    m.OrphansCollectedAt = now;
+                }
+
+                return true;
+            }, cancellationToken);
+        }
+
+        if (orphans.Count == 0)
+        {
+            return due.Count;
+        }
+
+
+        // Checked again against the manifest just committed: a run its pass committed after the listing is not an orphan.
+        var committed = (await manifests.ReadAsync(cancellationToken)).Manifest.KnownRuns();
+        foreach (var key in orphans.Where(k => !committed.Contains(k)))
+        {
+            await store.DeleteAsync(key, cancellationToken);
+        }
+
+        if (due.Count + orphans.Count > 0)
+        {
+            LogCollected(logger, due.Count, orphans.Count);
+        }
+
+        return due.Count + orphans.Count;
+    }
+
+    [LoggerMessage(EventId = 3009, Level = LogLevel.Information, Message = "Deleted {Garbage} runs past their grace period and {Orphans} orphan runs")]
+    private static partial void LogCollected(ILogger logger, int garbage, int orphans);
+}

@@ -1,0 +1,241 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.IO.Compression;
+using IngestService.Events;
+using IngestService.Storage;
+using IngestService.Storage.Runs;
+using Microsoft.Extensions.Options;
+
+namespace IngestService.Regroup;
+
+/// <summary>What sealing did in one pass.</summary>
+public sealed record SealReport(int SensorDaysWritten, long Duplicates, int Conflicts, int Quarantined)
+{
+    public static readonly SealReport None = new(0, 0, 0, 0);
+}
+
+/// <summary>
+/// Seals days: once a UTC day has ended and <c>Regroup:DeliveryLag</c> has passed, each of its sensor-days is
+/// written once as <c>sensors/{id}/{day}.ndjson.gz</c> (the contract's key and format), merged from the runs
+/// that hold it and the sealed object if there is one, and the day leaves those runs in the manifest. Late data
+/// for a sealed day lands in new runs and is sealed in again <c>Regroup:ResealAfter</c> after the last seal.
+/// A sensor-day that fails is quarantined (its runs stay pinned for reads) and never stops the others.
+/// </summary>
+public sealed partial class Sealer(
+    IObjectStore store,
+    ManifestStore manifests,
+    RunIndexCache indexes,
+    IOptions<RegroupOptions> options,
+    IOptions<StorageOptions> storage,
+    TimeProvider time,
+    ILogger<Sealer> logger)
+{
+    private const int MaxAttempts = 10;
+
+    /// <summary>Seals the due days of <paramref name="manifest"/>; <paramref name="force"/> (a flush) re-seals late data at once.</summary>
+    public async Task<SealReport> SealDueAsync(Manifest manifest, bool force, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var now = time.GetUtcNow();
+        var days = manifest.Runs.SelectMany(r => r.Days).Concat(manifest.Quarantine.Select(q => q.Day)).Distinct().Order(StringComparer.Ordinal)
+            .Where(d => IsDue(manifest, d, now, force, settings)).ToList();
+        var total = SealReport.None;
+        foreach (var day in days)
+        {
+            var report = await SealDayAsync(manifest, Manifest.ParseDay(day), cancellationToken);
+            total = new SealReport(total.SensorDaysWritten + report.SensorDaysWritten, total.Duplicates + report.Duplicates,
+                total.Conflicts + report.Conflicts, report.Quarantined);
+        }
+
+        return total with { Quarantined = manifests.Latest.Quarantine.Count };
+    }
+
+    private static bool IsDue(Manifest manifest, string day, DateTimeOffset now, bool force, RegroupOptions settings)
+    {
+        var end = new DateTimeOffset(Manifest.ParseDay(day).AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        if (end + settings.DeliveryLag > now)
+        {
+            return false;
+        }
+
+        return force || !manifest.Sealed.TryGetValue(day, out var sealedAt) || now - sealedAt >= settings.ResealAfter;
+    }
+
+    private async Task<SealReport> SealDayAsync(Manifest manifest, DateOnly day, CancellationToken cancellationToken)
+    {
+        var dayText = Manifest.DayText(day);
+        var runs = manifest.Runs.Where(r => r.Days.Contains(dayText)).Select(r => r.Key).ToList();
+        // Each sensor of the day with the run segments that hold it.
+        var sensors = new SortedDictionary<string, List<RunPart>>(StringComparer.Ordinal);
+        foreach (var key in runs)
+        {
+            var index = await indexes.GetAsync(key, cancellationToken) ?? throw new IOException($"Live run {key} is missing from the store.");
+            foreach (var segment in index.Segments.Where(s => s.Day == day))
+            {
+                Parts(segment.SensorId).Add(new RunPart(key, segment));
+            }
+        }
+
+        foreach (var q in manifest.Quarantine.Where(q => q.Day == dayText))
+        {
+            var parts = Parts(q.SensorId);
+            foreach (var key in q.Runs.Where(k => parts.All(p => p.Key != k)))
+            {
+                if (await indexes.GetAsync(key, cancellationToken) is { } index && index.Find(q.SensorId, day) is { } segment)
+                {
+                    parts.Add(new RunPart(key, segment));
+                }
+            }
+        }
+
+        var written = 0;
+        var conflicts = 0;
+        var duplicates = new DuplicateCounter();
+        var failed = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxParallelWrites, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(sensors, parallel, async (sensor, ct) =>
+        {
+            try
+            {
+                var (wrote, raced, dropped) = await SealSensorDayAsync(sensor.Key, day, sensor.Value, ct);
+                Interlocked.Add(ref written, wrote ? 1 : 0);
+                Interlocked.Add(ref conflicts, raced);
+                Interlocked.Add(ref duplicates.Count, dropped);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                failed[sensor.Key] = $"{ex.GetType().Name}: {ex.Message}";
+                LogQuarantined(logger, sensor.Key, dayText, ex);
+            }
+        });
+
+        var now = time.GetUtcNow();
+        var grace = options.Value.DeleteGrace;
+        await manifests.CommitAsync(m =>
+        {
+            var pinnedBefore = m.Quarantine.SelectMany(q => q.Runs).ToHashSet(StringComparer.Ordinal);
+            m.Quarantine.RemoveAll(q => q.Day == dayText && sensors.ContainsKey(q.SensorId) && !failed.ContainsKey(q.SensorId));
+            foreach (var (sensorId, reason) in failed)
+            {
+                var entry = m.Quarantine.FirstOrDefault(q => q.Day == dayText && q.SensorId == sensorId);
+                if (entry is null)
+                {
+                    m.Quarantine.Add(entry = new QuarantineEntry { SensorId = sensorId, Day = dayText, Since = now });
+                }
+
+                entry.Reason = reason;
+                entry.Runs = [.. entry.Runs.Union(sensors[sensorId].Select(p => p.Key)).Distinct()];
+            }
+
+            foreach (var run in m.Runs.Where(r => runs.Contains(r.Key)))
+            {
+                run.Days.Remove(dayText);
+            }
+
+            var pinned = m.Quarantine.SelectMany(q => q.Runs).ToHashSet(StringComparer.Ordinal);
+            var emptied = m.Runs.Where(r => r.Days.Count == 0).Select(r => r.Key).ToList();
+            m.Runs.RemoveAll(r => r.Days.Count == 0);
+            var live = m.Runs.Select(r => r.Key).ToHashSet(StringComparer.Ordinal);
+            foreach (var key in emptied.Concat(pinnedBefore).Distinct().Where(k => !pinned.Contains(k) && !live.Contains(k)))
+            {
+                if (m.Garbage.All(g => g.Key != key))
+                {
+                    m.Garbage.Add(new GarbageEntry { Key = key, DeleteAfter = now + grace });
+                }
+            }
+
+            m.Sealed[dayText] = now;
+            // Days sealed long ago need no reseal clock: late data for them starts a new one.
+            foreach (var old in m.Sealed.Keys.Where(d => string.CompareOrdinal(d, Manifest.DayText(DateOnly.FromDateTime(now.UtcDateTime).AddDays(-60))) < 0).ToList())
+            {
+                m.Sealed.Remove(old);
+            }
+
+            return true;
+        }, cancellationToken);
+
+        return new SealReport(written, duplicates.Count, conflicts, failed.Count);
+
+        List<RunPart> Parts(string sensorId)
+        {
+            if (!sensors.TryGetValue(sensorId, out var parts))
+            {
+                sensors[sensorId] = parts = [];
+            }
+
+            return parts;
+        }
+    }
+
+    /// <summary>
+    /// Merges one sensor-day into its sealed object, written with <c>If-Match</c> (or <c>If-None-Match: *</c>). A retry
+    /// after a crash finds the object already holding every event of the runs and writes nothing.
+    /// </summary>
+    private async Task<(bool Written, int Conflicts, long Duplicates)> SealSensorDayAsync(string sensorId, DateOnly day, List<RunPart> runs, CancellationToken cancellationToken)
+    {
+        var key = SensorDayKey.For(storage.Value.SensorPrefix, sensorId, day);
+        for (var attempt = 0; attempt < MaxAttempts; attempt++)
+        {
+            var stored = await store.GetAsync(key, cancellationToken);
+            var etag = stored?.Info.ETag;
+            var storedEvents = stored is null ? 0 : Number(stored.Info.Metadata, SensorDayKey.EventsMetadata);
+            var duplicates = new DuplicateCounter();
+            var path = Path.Combine(Scratch.Folder, $"{Guid.NewGuid():N}.day");
+            await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.DeleteOnClose);
+            long events = 0, bytes = 0;
+            await using (var gzip = new GZipStream(file, CompressionLevel.Optimal, leaveOpen: true))
+            {
+                var inputs = new List<IAsyncEnumerable<StoredLine>> { SealedAsync(stored, sensorId, day, cancellationToken) };
+                inputs.AddRange(runs.Select(r => SensorDayReader.SegmentLinesAsync(store, r, sensorId, day, cancellationToken)));
+                await foreach (var line in LineMerge.MergeAsync(inputs, duplicates, cancellationToken))
+                {
+                    gzip.Write(line.Bytes);
+                    events++;
+                    bytes += line.Bytes.Length;
+                }
+            }
+
+            if (stored is not null && events == storedEvents)
+            {
+                // Every event of the runs is in the sealed object already (a retried seal, or late data sent twice).
+                return (false, attempt, duplicates.Count);
+            }
+
+            file.Position = 0;
+            var metadata = new Dictionary<string, string>
+            {
+                [SensorDayKey.EventsMetadata] = events.ToString(CultureInfo.InvariantCulture),
+                [SensorDayKey.BytesMetadata] = bytes.ToString(CultureInfo.InvariantCulture),
+            };
+            if (await store.PutAsync(key, file, etag is null ? WriteCondition.CreateOnly : WriteCondition.Replace(etag), metadata, cancellationToken) is not null)
+            {
+                return (true, attempt, duplicates.Count);
+            }
+
+        }
+
+        throw new IOException($"Sensor-day {key} kept changing under {MaxAttempts} seals in a row.");
+    }
+
+    private static async IAsyncEnumerable<StoredLine> SealedAsync(StoredObject? stored, string sensorId, DateOnly day, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (stored is null)
+        {
+            yield break;
+        }
+
+        await using (stored)
+        {
+            await foreach (var line in SensorDayReader.ParseAsync(stored.Content, sensorId, day, cancellationToken))
+            {
+                yield return line;
+            }
+        }
+    }
+
+    private static long Number(IReadOnlyDictionary<string, string>? metadata, string name) =>
+        metadata is not null && metadata.TryGetValue(name, out var text) && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : -1;
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Error, Message = "Sensor-day {SensorId} {Day} could not be sealed and is quarantined; the other sensor-days go on")]
+    private static partial void LogQuarantined(ILogger logger, string sensorId, string day, Exception exception);
+}

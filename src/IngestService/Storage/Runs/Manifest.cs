@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace IngestService.Storage.Runs;
+
+/// <summary>
+/// <c>_ingest/manifest.json</c>, the store's one commit point, replaced with <c>If-Match</c>: the live runs and the
+/// days each still holds for reads, the raw batches consumed, the days sealed, the quarantined sensor-days, the
+/// objects waiting to be deleted and the watermark behind <c>Data-Current-As-Of</c>. What it does not name does
+/// not exist for readers: a run written by a pass that died before its commit is an orphan.
+/// </summary>
+public sealed class Manifest
+{
+    public const string Key = StorageOptions.BookkeepingPrefix + "manifest.json";
+
+    public const string RunPrefix = StorageOptions.BookkeepingPrefix + "runs/";
+
+    /// <summary>Commits so far; a reader can tell two manifests apart by it.</summary>
+    public long Generation { get; set; }
+
+    public List<RunEntry> Runs { get; set; } = [];
+
+    /// <summary>Every raw key up to this one is consumed (batches landing behind it later are the late sweep's).</summary>
+    public string? RawFloor { get; set; }
+
+    /// <summary>Raw keys after <see cref="RawFloor"/> already in a run.</summary>
+    public List<string> Consumed { get; set; } = [];
+
+    /// <summary>When the late sweep last listed the raw folders behind <see cref="RawFloor"/>.</summary>
+    public DateTimeOffset? SweptAt { get; set; }
+
+    /// <summary>Every event acknowledged before it is in reads (<c>Data-Current-As-Of</c>); only moves forward.</summary>
+    public DateTimeOffset? Watermark { get; set; }
+
+    /// <summary>Day (<c>yyyy-MM-dd</c>) → when it was last sealed.</summary>
+    public SortedDictionary<string, DateTimeOffset> Sealed { get; set; } = new(StringComparer.Ordinal);
+
+    public List<QuarantineEntry> Quarantine { get; set; } = [];
+
+    /// <summary>Runs no longer live, deleted once no read that began before their removal can still be using them.</summary>
+    public List<GarbageEntry> Garbage { get; set; } = [];
+
+    /// <summary>When the last look for orphans (runs no manifest names) was.</summary>
+    public DateTimeOffset? OrphansCollectedAt { get; set; }
+
+    public static string DayText(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    public static DateOnly ParseDay(string text) => DateOnly.ParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    /// <summary>The runs a read of one sensor-day must merge with its sealed object: live ones holding the day, and those a quarantine pins.</summary>
+    public IEnumerable<string> RunsFor(string sensorId, DateOnly day)
+    {
+        var text = DayText(day);
+        foreach (var run in Runs)
+        {
+            if (run.Days.Contains(text))
+            {
+                yield return run.Key;
+            }
+        }
+
+        foreach (var q in Quarantine)
+        {
+            if (q.Day == text && string.Equals(q.SensorId, sensorId, StringComparison.Ordinal))
+            {
+                foreach (var key in q.Runs)
+                {
+                    yield return key;
+                }
+            }
+        }
+    }
+
+    /// <summary>Every run key a reader may still touch: live, pinned by a quarantine, or waiting for deletion.</summary>
+    public HashSet<string> KnownRuns() =>
+        [.. Runs.Select(r => r.Key).Concat(Quarantine.SelectMany(q => q.Runs)).Concat(Garbage.Select(g => g.Key))];
+
+    public byte[] Serialize() => JsonSerializer.SerializeToUtf8Bytes(this, ManifestJsonContext.Default.Manifest);
+
+    public static Manifest Deserialize(ReadOnlySpan<byte> json) =>
+        JsonSerializer.Deserialize(json, ManifestJsonContext.Default.Manifest) ?? new Manifest();
+
+    public Manifest Clone() => Deserialize(Serialize());
+}
+
+/// <summary>A live run: its key, tier, the days it still holds for reads (not yet sealed), and its figures.</summary>
+public sealed class RunEntry
+{
+    public required string Key { get; set; }
+
+    public int Level { get; set; }
+
+    public List<string> Days { get; set; } = [];
+
+    public long Events { get; set; }
+
+    public long Size { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>A sensor-day that could not be sealed, and the runs that hold its events until it can.</summary>
+public sealed class QuarantineEntry
+{
+    public required string SensorId { get; set; }
+
+    public required string Day { get; set; }
+
+    public string Reason { get; set; } = "";
+
+    public DateTimeOffset Since { get; set; }
+
+    public List<string> Runs { get; set; } = [];
+}
+
+public sealed class GarbageEntry
+{
+    public required string Key { get; set; }
+
+    public DateTimeOffset DeleteAfter { get; set; }
+}
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(Manifest))]
+internal sealed partial class ManifestJsonContext : JsonSerializerContext;

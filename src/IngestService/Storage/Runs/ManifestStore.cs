@@ -1,0 +1,137 @@
+using Polly;
+using Polly.Retry;
+
+namespace IngestService.Storage.Runs;
+
+/// <summary>
+/// Reads the manifest (cached for <see cref="CacheFor"/> for reads, so a busy read path adds about one GET a
+/// second) and commits changes to it with <c>If-Match</c>, reading again and reapplying the change on every
+/// conflict, through one Polly pipeline.
+/// </summary>
+public sealed class ManifestStore(IObjectStore store, TimeProvider time)
+{
+    public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(1);
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private Snapshot _last = new(new Manifest(), null, DateTimeOffset.MinValue);
+
+    // The pause between conflicting commits spreads racing nodes apart in real time, whatever clock drives the store.
+    private readonly ResiliencePipeline<bool> _conflicts = new ResiliencePipelineBuilder<bool> { TimeProvider = TimeProvider.System }
+        .AddRetry(new RetryStrategyOptions<bool>
+        {
+            // A lost If-Match race: another node committed first. Read again and reapply.
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is null && !args.Outcome.Result),
+            MaxRetryAttempts = 50,
+            Delay = TimeSpan.FromMilliseconds(20),
+            MaxDelay = TimeSpan.FromSeconds(1),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+        })
+        .Build();
+
+    /// <summary>The newest manifest this node has read or committed, however old: what its own next steps build on.</summary>
+    public Manifest Latest => Volatile.Read(ref _last).Manifest;
+
+    /// <summary>The manifest as stored now, with its ETag (null: none yet).</summary>
+    public async Task<(Manifest Manifest, string? ETag)> ReadAsync(CancellationToken cancellationToken)
+    {
+        var (manifest, etag) = await ReadStoredAsync(cancellationToken);
+        if (etag is not null)
+        {
+            Remember(manifest.Clone(), etag);
+        }
+
+        return (manifest, etag);
+    }
+
+    private async Task<(Manifest Manifest, string? ETag)> ReadStoredAsync(CancellationToken cancellationToken)
+    {
+        await using var stored = await store.GetAsync(Manifest.Key, cancellationToken);
+        if (stored is null)
+        {
+            return (new Manifest(), null);
+        }
+
+        using var buffer = new MemoryStream();
+        await stored.Content.CopyToAsync(buffer, cancellationToken);
+        return (Manifest.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)), stored.Info.ETag);
+    }
+
+    /// <summary>The manifest as read at most <see cref="CacheFor"/> ago; callers must not change it.</summary>
+    public async ValueTask<Manifest> CurrentAsync(CancellationToken cancellationToken)
+    {
+        var last = Volatile.Read(ref _last);
+        if (time.GetUtcNow() - last.ReadAt < CacheFor)
+        {
+            return last.Manifest;
+        }
+
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            last = Volatile.Read(ref _last);
+            if (time.GetUtcNow() - last.ReadAt < CacheFor)
+            {
+                return last.Manifest;
+            }
+
+            var (manifest, etag) = await ReadStoredAsync(cancellationToken);
+            Volatile.Write(ref _last, new Snapshot(manifest, etag, time.GetUtcNow()));
+            return manifest;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Forgets the cached manifest, so the next read sees the store (a read that found a run gone).</summary>
+    public void Invalidate() => Volatile.Write(ref _last, _last with { ReadAt = DateTimeOffset.MinValue });
+
+    /// <summary>
+    /// Applies <paramref name="change"/> to the current manifest and writes it with <c>If-Match</c>; on a conflict,
+    /// reads again and applies it again. <paramref name="change"/> answers false when there is nothing to write
+    /// (then nothing is). Answers the manifest as committed (or as read, when nothing was written).
+    /// </summary>
+    public async Task<Manifest> CommitAsync(Func<Manifest, bool> change, CancellationToken cancellationToken)
+    {
+        Manifest result = new();
+        var committed = await _conflicts.ExecuteAsync(async ct =>
+        {
+            var (manifest, etag) = await ReadStoredAsync(ct);
+            result = manifest;
+            if (!change(manifest))
+            {
+                return true;
+            }
+
+            manifest.Generation++;
+            var written = await store.PutAsync(Manifest.Key, new MemoryStream(manifest.Serialize()),
+                etag is null ? WriteCondition.CreateOnly : WriteCondition.Replace(etag), null, ct);
+            if (written is null)
+            {
+                return false;
+            }
+
+            Remember(manifest, written);
+            return true;
+        }, cancellationToken);
+        if (!committed)
+        {
+            throw new IOException("The manifest kept changing under this node's commits (50 conflicts in a row); the next pass tries again.");
+        }
+
+        return result;
+    }
+
+    private void Remember(Manifest manifest, string etag)
+    {
+        var last = Volatile.Read(ref _last);
+        if (last.ETag is null || manifest.Generation >= last.Manifest.Generation)
+        {
+            Volatile.Write(ref _last, new Snapshot(manifest, etag, time.GetUtcNow()));
+        }
+    }
+
+    private sealed record Snapshot(Manifest Manifest, string? ETag, DateTimeOffset ReadAt);
+}
