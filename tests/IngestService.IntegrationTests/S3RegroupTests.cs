@@ -86,4 +86,43 @@ public sealed class S3RegroupTests(OpenMotoFixture moto)
         Assert.Equal("3", head.Metadata["events"]);
         Assert.NotNull(await ((IngestService.Storage.IStoreFreshness)app.Services.GetService(typeof(IngestService.Storage.IStoreFreshness))!).CurrentAsOfAsync(CancellationToken.None));
     }
+
+    [Fact]
+    public async Task Todays_events_are_read_from_runs_by_ranged_GETs_before_the_day_is_sealed_in_every_representation()
+    {
+        await using var app = new AwsAppFactory(moto, moto.Endpoint, moto.Service);
+        using var client = app.CreateClient();
+        var sensor = $"run-{Guid.NewGuid():N}"[..20];
+        var today = DateTime.UtcNow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        var now = DateTime.UtcNow.AddSeconds(-5);
+        foreach (var seq in new[] { 2, 1, 2 })
+        {
+            var ts = now.AddMilliseconds(seq).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
+            using var content = new StringContent($"{{\"ts\":\"{ts}\",\"seq\":{seq},\"v\":{seq}}}", Encoding.UTF8);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"/v1/sensors/{sensor}/events", content)).StatusCode);
+        }
+
+        using (var flush = await client.PostAsync("/v1/admin/flush", null))
+        {
+            Assert.True(flush.IsSuccessStatusCode, await flush.Content.ReadAsStringAsync());
+        }
+
+        using var day = await client.GetAsync($"/v1/sensors/{sensor}/days/{today}");
+        var lines = (await day.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal([1, 2], lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("seq").GetInt32()));
+        Assert.True(day.Headers.Contains("Data-Current-As-Of"));
+        using var csvRequest = new HttpRequestMessage(HttpMethod.Get, $"/v1/sensors/{sensor}/days/{today}");
+        csvRequest.Headers.Accept.ParseAdd("text/csv");
+        using var csv = await client.SendAsync(csvRequest);
+        Assert.Equal(3, (await csv.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        var days = await client.GetStringAsync($"/v1/sensors/{sensor}/days?from={today}&to={today}");
+        Assert.Equal(2, JsonDocument.Parse(days).RootElement[0].GetProperty("events").GetInt32());
+        var sensors = await client.GetStringAsync($"/v1/sensors?prefix={sensor}");
+        Assert.Contains(sensor, sensors, StringComparison.Ordinal);
+
+        using var s3 = moto.AdminS3();
+        var objects = await s3.ListObjectsV2Async(new Amazon.S3.Model.ListObjectsV2Request { BucketName = moto.Bucket, Prefix = $"sensors/{sensor}/" });
+        Assert.Empty(objects.S3Objects ?? []);
+    }
 }

@@ -4,7 +4,8 @@ using System.Text.Json.Nodes;
 using System.Text.Json;
 using System.Text;
 using IngestService.ReliabilityTests.Infrastructure;
-using IngestService.Tests.Infrastructure;
+using IngestService.Storage;
+using IngestService.Storage.Runs;
 
 namespace IngestService.ReliabilityTests;
 
@@ -23,8 +24,8 @@ public sealed class RegroupCrashTests(ITestOutputHelper output) : IDisposable
     private const int EventsPerBatch = 50;
 
     /// <summary>
-    /// Each life is killed once it has marked this many more raw batches done, plus a pause that moves the
-    /// kill to another point of the next chunk (reading, merging, writing sensor-days, writing its marker).
+    /// Each life is killed once it has committed this many more raw batches into runs, plus a pause that moves the
+    /// kill to another point of the next pass (reading, writing its run, committing, sealing, compacting, deleting).
     /// Progress-based rather than timed, so a fast machine cannot finish the pass before the last kill.
     /// </summary>
     private static readonly (int Batches, int PauseMs)[] Lives = [(1, 0), (2, 40), (4, 0), (1, 120), (6, 20), (3, 80), (2, 60), (5, 0)];
@@ -43,21 +44,22 @@ public sealed class RegroupCrashTests(ITestOutputHelper output) : IDisposable
             // About two posts per window: many raw batches, so a pass has many steps to be killed between.
             ["Batching__MaxWindowEvents"] = "100",
             ["Regroup__Enabled"] = "false",
-            ["Serilog__MinimumLevel__Default"] = "Warning",
         };
 
         var (expected, posts, resent) = await IngestAsync(settings);
         var rawBatches = CountFiles("raw");
 
-        // One batch per pass and every batch due at once: a node writes sensor-days and done markers many times
-        // over, so a kill lands between them.
+        // One batch per pass, the days already over and a small fanout: a node writes runs, commits, seals, reseals
+        // and compacts many times over, so a kill lands between them.
         var crashing = new Dictionary<string, string>(settings)
         {
             ["Regroup__Enabled"] = "true",
             ["Regroup__Interval"] = "00:00:01",
-            ["Regroup__Freshness"] = "00:00:01",
             ["Regroup__MaxBatchesPerPass"] = "1",
             ["Regroup__MaxParallelWrites"] = "4",
+            ["Regroup__Fanout"] = "3",
+            ["Regroup__ResealAfter"] = "00:00:01",
+            ["Regroup__DeleteGrace"] = "00:00:02",
         };
         var kills = new JsonArray();
         var midPass = 0;
@@ -65,16 +67,16 @@ public sealed class RegroupCrashTests(ITestOutputHelper output) : IDisposable
         {
             foreach (var (batches, pause) in Lives)
             {
-                var doneBefore = CountFiles("_ingest/done");
+                var doneBefore = await ConsumedAsync();
                 node.Launch();
                 await node.WaitUntilAsync(
-                    $"{batches} more raw batches are marked done",
-                    () => Task.FromResult(CountFiles("_ingest/done") >= Math.Min(doneBefore + batches, rawBatches)),
+                    $"{batches} more raw batches are in committed runs",
+                    async () => await ConsumedAsync() >= Math.Min(doneBefore + batches, rawBatches),
                     TimeSpan.FromSeconds(60),
                     poll: TimeSpan.FromMilliseconds(5));
                 await Task.Delay(pause);
                 await node.KillAsync();
-                var doneAtKill = CountFiles("_ingest/done");
+                var doneAtKill = await ConsumedAsync();
                 if (doneAtKill < rawBatches)
                 {
                     midPass++;
@@ -85,11 +87,16 @@ public sealed class RegroupCrashTests(ITestOutputHelper output) : IDisposable
         }
 
         var leftTemporary = Directory.EnumerateFiles(_dataPath, "*.tmp", SearchOption.AllDirectories).Count();
-        await using var final = new ServiceNode("final", settings);
+        // Orphan runs of the killed passes are deleted by the final flush (at once, here: no other node is writing).
+        await using var final = new ServiceNode("final", new Dictionary<string, string>(settings) { ["Regroup__OrphanAge"] = "00:00:01" });
         await final.StartAsync();
         var pass = await FlushAsync(final);
         var again = await FlushAsync(final);
 
+        var manifest = await ManifestAsync();
+        var runFiles = Directory.EnumerateFiles(Path.Combine(_dataPath, "_ingest", "runs"), "*.run", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(_dataPath, f).Replace('\\', '/')).ToList();
+        var orphans = runFiles.Where(f => !manifest.KnownRuns().Contains(f)).ToList();
         long missing = 0, duplicated = 0, outOfOrder = 0, unexpected = 0, stored = 0;
         foreach (var ((sensor, day), seqs) in expected)
         {
@@ -114,6 +121,8 @@ public sealed class RegroupCrashTests(ITestOutputHelper output) : IDisposable
             ["temporaryFilesLeftByKills"] = leftTemporary,
             ["finalPass"] = pass,
             ["passAfterThat"] = again,
+            ["runFilesLeft"] = runFiles.Count,
+            ["orphansLeft"] = orphans.Count,
             ["storedEvents"] = stored,
             ["missing"] = missing,
             ["duplicated"] = duplicated,
@@ -129,7 +138,9 @@ public sealed class RegroupCrashTests(ITestOutputHelper output) : IDisposable
         Assert.True(pass["batchesRead"]!.GetValue<int>() > 0, "the kills left work for the final pass");
         Assert.Equal(0, again["batchesRead"]!.GetValue<int>());
         Assert.Equal(0, again["pending"]!.GetValue<int>());
-        Assert.Equal(rawBatches, CountFiles("_ingest/done"));
+        Assert.Equal(rawBatches, await ConsumedAsync());
+        Assert.Empty(orphans);
+        Assert.Empty(manifest.Runs);
     }
 
     public void Dispose()
@@ -240,6 +251,42 @@ public sealed class RegroupCrashTests(ITestOutputHelper output) : IDisposable
         }
 
         return (expected.Count(s => !seen.Contains(s)), duplicated, outOfOrder, unexpected, stored);
+    }
+
+    private async Task<Manifest> ManifestAsync()
+    {
+        var store = new FileSystemObjectStore(_dataPath);
+        await using var stored = await store.GetAsync(Manifest.Key, CancellationToken.None);
+        if (stored is null)
+        {
+            return new Manifest();
+        }
+
+        using var buffer = new MemoryStream();
+        await stored.Content.CopyToAsync(buffer);
+        return Manifest.Deserialize(buffer.ToArray());
+    }
+
+    /// <summary>Raw batches the manifest counts as in runs: those up to its floor and those after it it lists.</summary>
+    private async Task<int> ConsumedAsync()
+    {
+        Manifest manifest;
+        try
+        {
+            manifest = await ManifestAsync();
+        }
+        catch (IOException)
+        {
+            // Read while a killed node's rename was in flight: ask again at the next poll.
+            return 0;
+        }
+
+        var floor = manifest.RawFloor;
+        var raw = Path.Combine(_dataPath, "raw");
+        var belowFloor = floor is null || !Directory.Exists(raw) ? 0 : Directory.EnumerateFiles(raw, "*", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(_dataPath, f).Replace('\\', '/'))
+            .Count(k => !k.EndsWith(".tmp", StringComparison.Ordinal) && string.CompareOrdinal(k, floor) <= 0);
+        return belowFloor + manifest.Consumed.Count;
     }
 
     private int CountFiles(string folder)

@@ -54,6 +54,14 @@ public sealed class RegroupOptions
     public TimeSpan DeleteGrace { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>
+    /// How old a run no manifest names must be before it is deleted as an orphan (of a pass or compaction that died
+    /// before its commit, or lost it): longer than the longest pass, whose run is not committed yet. Orphans are
+    /// looked for once per this period and at every flush. Default one hour.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
+    public TimeSpan OrphanAge { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
     /// How long after a day's last seal late data for it waits in runs before the day is sealed again (a flush seals
     /// at once). Default 50 minutes, so late data is sealed within the hour; <c>Local</c>: ten seconds.
     /// </summary>

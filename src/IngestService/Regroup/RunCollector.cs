@@ -1,21 +1,22 @@
 using IngestService.Storage;
 using IngestService.Storage.Runs;
+using Microsoft.Extensions.Options;
 
 namespace IngestService.Regroup;
 
 /// <summary>
 /// Deletes runs no reader can still use: those the manifest lists as garbage once their <c>Regroup:DeleteGrace</c>
-/// is over (longer than the manifest cache plus the longest read), and, once an hour, orphans (runs of passes
-/// and compactions that died before their commit, or lost it) that no manifest names and that are older than an hour.
+/// is over (longer than the manifest cache plus the longest read), and, once per <c>Regroup:OrphanAge</c> and at
+/// every flush, orphans (runs of passes and compactions that died before their commit, or lost it) that no manifest
+/// names and that are older than <c>Regroup:OrphanAge</c>.
 /// </summary>
-public sealed partial class RunCollector(IObjectStore store, ManifestStore manifests, TimeProvider time, ILogger<RunCollector> logger)
+public sealed partial class RunCollector(IObjectStore store, ManifestStore manifests, IOptions<RegroupOptions> options, TimeProvider time, ILogger<RunCollector> logger)
 {
-    public static readonly TimeSpan OrphanAge = TimeSpan.FromHours(1);
-
     /// <summary>Answers how many runs were deleted.</summary>
     public async Task<int> CollectAsync(bool force, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
+        var orphanAge = options.Value.OrphanAge;
         var manifest = manifests.Latest;
         var due = manifest.Garbage.Where(g => g.DeleteAfter <= now).Select(g => g.Key).ToList();
         foreach (var key in due)
@@ -24,14 +25,14 @@ public sealed partial class RunCollector(IObjectStore store, ManifestStore manif
         }
 
         var orphans = new List<string>();
-        var orphansDue = manifest.OrphansCollectedAt is null || now - manifest.OrphansCollectedAt >= OrphanAge;
+        var orphansDue = manifest.OrphansCollectedAt is null || now - manifest.OrphansCollectedAt >= orphanAge;
         var lookForOrphans = orphansDue || force;
         if (lookForOrphans)
         {
             var known = manifest.KnownRuns();
             await foreach (var info in store.ListAsync(Manifest.RunPrefix, null, cancellationToken))
             {
-                if (!known.Contains(info.Key) && now - info.LastModified >= OrphanAge)
+                if (!known.Contains(info.Key) && now - info.LastModified >= orphanAge)
                 {
                     orphans.Add(info.Key);
                 }

@@ -92,22 +92,34 @@ public sealed partial class Sealer(
         var conflicts = 0;
         var duplicates = new DuplicateCounter();
         var failed = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxParallelWrites, CancellationToken = cancellationToken };
-        await Parallel.ForEachAsync(sensors, parallel, async (sensor, ct) =>
+        async Task SealOneAsync(string sensorId, Func<CancellationToken, Task<(bool Written, int Conflicts, long Duplicates)>> seal, CancellationToken ct)
         {
             try
             {
-                var (wrote, raced, dropped) = await SealSensorDayAsync(sensor.Key, day, sensor.Value, ct);
+                var (wrote, raced, dropped) = await seal(ct);
                 Interlocked.Add(ref written, wrote ? 1 : 0);
                 Interlocked.Add(ref conflicts, raced);
                 Interlocked.Add(ref duplicates.Count, dropped);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
             {
-                failed[sensor.Key] = $"{ex.GetType().Name}: {ex.Message}";
-                LogQuarantined(logger, sensor.Key, dayText, ex);
+                failed[sensorId] = $"{ex.GetType().Name}: {ex.Message}";
+                LogQuarantined(logger, sensorId, dayText, ex);
             }
-        });
+        }
+
+        if (!manifest.Sealed.ContainsKey(dayText) && !manifest.Quarantine.Any(q => q.Day == dayText))
+        {
+            // The first seal of a day: one streaming merge of the day's runs writes every sensor-day in turn, a GET per
+            // run rather than one per run and sensor.
+            await SealStreamingAsync(day, runs, sensors, SealOneAsync, duplicates, cancellationToken);
+        }
+        else
+        {
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxParallelWrites, CancellationToken = cancellationToken };
+            await Parallel.ForEachAsync(sensors, parallel, (sensor, ct) =>
+                new ValueTask(SealOneAsync(sensor.Key, c => SealSensorDayAsync(sensor.Key, day, sensor.Value, c), ct)));
+        }
 
         var now = time.GetUtcNow();
         var grace = options.Value.DeleteGrace;
@@ -164,6 +176,140 @@ public sealed partial class Sealer(
             }
 
             return parts;
+        }
+    }
+
+    /// <summary>
+    /// Writes each sensor-day of a day never sealed from one k-way merge of the day's part of each run, with
+    /// <c>If-None-Match: *</c>, up to <c>Regroup:MaxParallelWrites</c> uploads at once. A sensor-day that exists
+    /// already (a seal that died before its commit) is merged with it instead.
+    /// </summary>
+    private async Task SealStreamingAsync(
+        DateOnly day, List<string> runs, SortedDictionary<string, List<RunPart>> sensors,
+        Func<string, Func<CancellationToken, Task<(bool, int, long)>>, CancellationToken, Task> sealOne, DuplicateCounter duplicates, CancellationToken cancellationToken)
+    {
+        var inputs = new List<IAsyncEnumerable<StoredLine>>();
+        foreach (var key in runs)
+        {
+            inputs.Add(DayOfRunAsync(key, day, cancellationToken));
+        }
+
+        using var uploads = new SemaphoreSlim(options.Value.MaxParallelWrites);
+        var running = new List<Task>();
+        SensorDayFile? current = null;
+        await foreach (var line in LineMerge.MergeAsync(inputs, duplicates, cancellationToken))
+        {
+            if (current is null || !string.Equals(current.SensorId, line.SensorId, StringComparison.Ordinal))
+            {
+                if (current is not null)
+                {
+                    running.Add(await StartUploadAsync(current));
+                }
+
+                current = new SensorDayFile(line.SensorId);
+            }
+
+            current.Add(line);
+        }
+
+        if (current is not null)
+        {
+            running.Add(await StartUploadAsync(current));
+        }
+
+        await Task.WhenAll(running);
+
+        async Task<Task> StartUploadAsync(SensorDayFile file)
+        {
+            await uploads.WaitAsync(cancellationToken);
+            return Task.Run(async () =>
+            {
+                try
+                {
+                    await sealOne(file.SensorId, async ct =>
+                    {
+                        var key = SensorDayKey.For(storage.Value.SensorPrefix, file.SensorId, day);
+                        if (await store.PutAsync(key, file.Finish(), WriteCondition.CreateOnly, file.Metadata, ct) is not null)
+                        {
+                            return (true, 0, 0L);
+                        }
+
+                        return await SealSensorDayAsync(file.SensorId, day, sensors[file.SensorId], ct);
+                    }, cancellationToken);
+                }
+                finally
+                {
+                    await file.DisposeAsync();
+                    uploads.Release();
+                }
+            }, cancellationToken);
+        }
+    }
+
+    /// <summary>The lines of one day in a run: one ranged GET from its first segment of that day to the end of its last.</summary>
+    private async IAsyncEnumerable<StoredLine> DayOfRunAsync(string key, DateOnly day, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var index = await indexes.GetAsync(key, cancellationToken) ?? throw new IOException($"Live run {key} is missing from the store.");
+        var segments = index.Segments.Where(s => s.Day == day).ToList();
+        if (segments.Count == 0)
+        {
+            yield break;
+        }
+
+        var start = segments.Min(s => s.Offset);
+        var end = segments.Max(s => s.Offset + s.Length);
+        await using var stored = await store.GetRangeAsync(key, new ObjectRange(start, end - start), cancellationToken)
+            ?? throw new IOException($"Live run {key} is missing from the store.");
+        await foreach (var line in LineReader.ReadAsync(stored.Content, cancellationToken))
+        {
+            if (!line.TooLong && StoredLine.TryParse(line.Bytes.Span) is { } parsed && parsed.Day == day)
+            {
+                yield return parsed;
+            }
+        }
+    }
+
+    /// <summary>One sensor-day on its way to the store: a gzip scratch file and its counts.</summary>
+    private sealed class SensorDayFile : IAsyncDisposable
+    {
+        private readonly FileStream _file = new(Path.Combine(Scratch.Folder, $"{Guid.NewGuid():N}.day"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None,
+            64 * 1024, FileOptions.DeleteOnClose);
+
+        private readonly GZipStream _gzip;
+        private long _events, _bytes;
+
+        public SensorDayFile(string sensorId)
+        {
+            SensorId = sensorId;
+            _gzip = new GZipStream(_file, CompressionLevel.Optimal, leaveOpen: true);
+        }
+
+        public string SensorId { get; }
+
+        public Dictionary<string, string> Metadata => new()
+        {
+            [SensorDayKey.EventsMetadata] = _events.ToString(CultureInfo.InvariantCulture),
+            [SensorDayKey.BytesMetadata] = _bytes.ToString(CultureInfo.InvariantCulture),
+        };
+
+        public void Add(StoredLine line)
+        {
+            _gzip.Write(line.Bytes);
+            _events++;
+            _bytes += line.Bytes.Length;
+        }
+
+        public Stream Finish()
+        {
+            _gzip.Dispose();
+            _file.Position = 0;
+            return _file;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _gzip.DisposeAsync();
+            await _file.DisposeAsync();
         }
     }
 

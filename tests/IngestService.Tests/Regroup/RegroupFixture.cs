@@ -78,7 +78,7 @@ public sealed class RegroupFixture : IDisposable
         var indexes = new RunIndexCache(store);
         var sealer = new Sealer(store, manifests, indexes, options, storage, Time, NullLogger<Sealer>.Instance);
         var compactor = new Compactor(store, manifests, indexes, options, Time, NullLogger<Compactor>.Instance);
-        var collector = new RunCollector(store, manifests, Time, NullLogger<RunCollector>.Instance);
+        var collector = new RunCollector(store, manifests, options, Time, NullLogger<RunCollector>.Instance);
         return new Regrouper(store, manifests, indexes, sealer, compactor, collector, options, storage,
             Time, new RegroupMetrics(meters ?? Meters, Time, options), NullLogger<Regrouper>.Instance);
     }

@@ -46,6 +46,24 @@ public abstract class ObjectStoreContract<TStore>
     }
 
     [Fact]
+    public async Task A_ranged_read_answers_the_bytes_asked_for_and_a_suffix_range_the_last_ones_with_the_whole_size()
+    {
+        var etag = await Store.PutAsync("r/run", Bytes("0123456789"), WriteCondition.None, null, Token);
+
+        async Task<(string Text, long Size, string ETag)> RangeAsync(ObjectRange range)
+        {
+            await using var stored = await Store.GetRangeAsync("r/run", range, Token) ?? throw new InvalidOperationException("r/run is missing");
+            using var reader = new StreamReader(stored.Content);
+            return (await reader.ReadToEndAsync(Token), stored.Info.Size, stored.Info.ETag);
+        }
+
+        Assert.Equal(("234", 10L, etag), await RangeAsync(new ObjectRange(2, 3)));
+        Assert.Equal(("789", 10L, etag), await RangeAsync(ObjectRange.Suffix(3)));
+        Assert.Equal(("0123456789", 10L, etag), await RangeAsync(ObjectRange.Suffix(64 * 1024)));
+        Assert.Null(await Store.GetRangeAsync("r/missing", ObjectRange.Suffix(3), Token));
+    }
+
+    [Fact]
     public async Task Head_answers_etag_size_and_metadata_and_null_for_a_missing_key()
     {
         var etag = await Store.PutAsync("h/x", Bytes("12345678"), WriteCondition.None, new Dictionary<string, string> { ["bytes"] = "8" }, Token);
