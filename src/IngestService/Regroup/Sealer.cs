@@ -101,7 +101,7 @@ public sealed partial class Sealer(
                 Interlocked.Add(ref conflicts, raced);
                 Interlocked.Add(ref duplicates.Count, dropped);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+            catch (Exception ex) when (IsBadData(ex))
             {
                 failed[sensorId] = $"{ex.GetType().Name}: {ex.Message}";
                 LogQuarantined(logger, sensorId, dayText, ex);
@@ -378,6 +378,12 @@ public sealed partial class Sealer(
             }
         }
     }
+
+    /// <summary>
+    /// What a retry cannot heal: the stored data itself (a corrupt sealed object or run). The store being unreachable
+    /// fails the pass instead, and the next pass retries.
+    /// </summary>
+    private static bool IsBadData(Exception ex) => ex is InvalidDataException or System.Text.Json.JsonException or FormatException or EndOfStreamException;
 
     private static long Number(IReadOnlyDictionary<string, string>? metadata, string name) =>
         metadata is not null && metadata.TryGetValue(name, out var text) && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : -1;
