@@ -2,9 +2,11 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.IO.Compression;
 using IngestService.Events;
+using IngestService.Resilience;
 using IngestService.Storage;
 using IngestService.Storage.Runs;
 using Microsoft.Extensions.Options;
+using Polly;
 
 namespace IngestService.Regroup;
 
@@ -31,6 +33,10 @@ public sealed partial class Sealer(
     ILogger<Sealer> logger)
 {
     private const int MaxAttempts = 10;
+
+    // Another node sealed the same sensor-day first: merge again onto what it wrote.
+    private readonly ResiliencePipeline<SealAttempt> _races = Retry.While<SealAttempt>(
+        a => !a.Done, new RetryDelays(TimeSpan.FromMilliseconds(20), TimeSpan.FromSeconds(1)), TimeProvider.System, MaxAttempts);
 
     /// <summary>Seals the due days of <paramref name="manifest"/>; <paramref name="force"/> (a flush) re-seals late data at once.</summary>
     public async Task<SealReport> SealDueAsync(Manifest manifest, bool force, CancellationToken cancellationToken)
@@ -320,48 +326,56 @@ public sealed partial class Sealer(
     private async Task<(bool Written, int Conflicts, long Duplicates)> SealSensorDayAsync(string sensorId, DateOnly day, List<RunPart> runs, CancellationToken cancellationToken)
     {
         var key = SensorDayKey.For(storage.Value.SensorPrefix, sensorId, day);
-        for (var attempt = 0; attempt < MaxAttempts; attempt++)
+        var attempts = 0;
+        var last = await _races.ExecuteAsync(async ct =>
         {
-            var stored = await store.GetAsync(key, cancellationToken);
-            var etag = stored?.Info.ETag;
-            var storedEvents = stored is null ? 0 : Number(stored.Info.Metadata, SensorDayKey.EventsMetadata);
-            var duplicates = new DuplicateCounter();
-            var path = Path.Combine(Scratch.Folder, $"{Guid.NewGuid():N}.day");
-            await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.DeleteOnClose);
-            long events = 0, bytes = 0;
-            await using (var gzip = new GZipStream(file, CompressionLevel.Optimal, leaveOpen: true))
-            {
-                var inputs = new List<IAsyncEnumerable<StoredLine>> { SealedAsync(stored, sensorId, day, cancellationToken) };
-                inputs.AddRange(runs.Select(r => SensorDayReader.SegmentLinesAsync(store, r, sensorId, day, cancellationToken)));
-                await foreach (var line in LineMerge.MergeAsync(inputs, duplicates, cancellationToken))
-                {
-                    gzip.Write(line.Bytes);
-                    events++;
-                    bytes += line.Bytes.Length;
-                }
-            }
+            attempts++;
+            return await TrySealAsync(key, sensorId, day, runs, ct);
+        }, cancellationToken);
+        return last.Done
+            ? (last.Written, attempts - 1, last.Duplicates)
+            : throw new IOException($"Sensor-day {key} kept changing under {MaxAttempts} seals in a row.");
+    }
 
-            if (stored is not null && events == storedEvents)
+    /// <summary>One try: read the sealed object, merge, write with its ETag as the condition; not done when another writer got there first.</summary>
+    private async ValueTask<SealAttempt> TrySealAsync(string key, string sensorId, DateOnly day, List<RunPart> runs, CancellationToken cancellationToken)
+    {
+        var stored = await store.GetAsync(key, cancellationToken);
+        var etag = stored?.Info.ETag;
+        var storedEvents = stored is null ? 0 : Number(stored.Info.Metadata, SensorDayKey.EventsMetadata);
+        var duplicates = new DuplicateCounter();
+        var path = Path.Combine(Scratch.Folder, $"{Guid.NewGuid():N}.day");
+        await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.DeleteOnClose);
+        long events = 0, bytes = 0;
+        await using (var gzip = new GZipStream(file, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            var inputs = new List<IAsyncEnumerable<StoredLine>> { SealedAsync(stored, sensorId, day, cancellationToken) };
+            inputs.AddRange(runs.Select(r => SensorDayReader.SegmentLinesAsync(store, r, sensorId, day, cancellationToken)));
+            await foreach (var line in LineMerge.MergeAsync(inputs, duplicates, cancellationToken))
             {
-                // Every event of the runs is in the sealed object already (a retried seal, or late data sent twice).
-                return (false, attempt, duplicates.Count);
+                gzip.Write(line.Bytes);
+                events++;
+                bytes += line.Bytes.Length;
             }
-
-            file.Position = 0;
-            var metadata = new Dictionary<string, string>
-            {
-                [SensorDayKey.EventsMetadata] = events.ToString(CultureInfo.InvariantCulture),
-                [SensorDayKey.BytesMetadata] = bytes.ToString(CultureInfo.InvariantCulture),
-            };
-            if (await store.PutAsync(key, file, etag is null ? WriteCondition.CreateOnly : WriteCondition.Replace(etag), metadata, cancellationToken) is not null)
-            {
-                return (true, attempt, duplicates.Count);
-            }
-
         }
 
-        throw new IOException($"Sensor-day {key} kept changing under {MaxAttempts} seals in a row.");
+        if (stored is not null && events == storedEvents)
+        {
+            // Every event of the runs is in the sealed object already (a retried seal, or late data sent twice).
+            return new SealAttempt(true, false, duplicates.Count);
+        }
+
+        file.Position = 0;
+        var metadata = new Dictionary<string, string>
+        {
+            [SensorDayKey.EventsMetadata] = events.ToString(CultureInfo.InvariantCulture),
+            [SensorDayKey.BytesMetadata] = bytes.ToString(CultureInfo.InvariantCulture),
+        };
+        var written = await store.PutAsync(key, file, etag is null ? WriteCondition.CreateOnly : WriteCondition.Replace(etag), metadata, cancellationToken);
+        return new SealAttempt(written is not null, written is not null, duplicates.Count);
     }
+
+    private readonly record struct SealAttempt(bool Done, bool Written, long Duplicates);
 
     private static async IAsyncEnumerable<StoredLine> SealedAsync(StoredObject? stored, string sensorId, DateOnly day, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {

@@ -1,5 +1,5 @@
+using IngestService.Resilience;
 using Polly;
-using Polly.Retry;
 
 namespace IngestService.Storage.Runs;
 
@@ -15,19 +15,10 @@ public sealed class ManifestStore(IObjectStore store, TimeProvider time)
     private readonly SemaphoreSlim _gate = new(1, 1);
     private Snapshot _last = new(new Manifest(), null, DateTimeOffset.MinValue);
 
-    // The pause between conflicting commits spreads racing nodes apart in real time, whatever clock drives the store.
-    private readonly ResiliencePipeline<bool> _conflicts = new ResiliencePipelineBuilder<bool> { TimeProvider = TimeProvider.System }
-        .AddRetry(new RetryStrategyOptions<bool>
-        {
-            // A lost If-Match race: another node committed first. Read again and reapply.
-            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is null && !args.Outcome.Result),
-            MaxRetryAttempts = 50,
-            Delay = TimeSpan.FromMilliseconds(20),
-            MaxDelay = TimeSpan.FromSeconds(1),
-            BackoffType = DelayBackoffType.Exponential,
-            UseJitter = true,
-        })
-        .Build();
+    // A lost If-Match race: another node committed first; read again and reapply. The pause spreads racing nodes
+    // apart in real time, whatever clock drives the store.
+    private readonly ResiliencePipeline<bool> _conflicts = Retry.While<bool>(
+        committed => !committed, new RetryDelays(TimeSpan.FromMilliseconds(20), TimeSpan.FromSeconds(1)), TimeProvider.System, maxAttempts: 50);
 
     /// <summary>The newest manifest this node has read or committed, however old: what its own next steps build on.</summary>
     public Manifest Latest => Volatile.Read(ref _last).Manifest;
