@@ -3,62 +3,61 @@ using System.Globalization;
 using System.Text;
 using IngestService.Regroup;
 using IngestService.Storage;
-using Microsoft.Extensions.Logging.Abstractions;
+using IngestService.Storage.Runs;
 using Microsoft.Extensions.Options;
 
 /// <summary>
-/// A simulated fleet day under a driven clock: every minute one raw batch lands (every sensor's events of that
-/// minute, as one Firehose object per minute would hold them) and every node looks, as the worker does each
-/// Regroup:Interval. After the day, the clock runs on without new batches until the day is merged. Requests are
-/// counted at the store seam; CPU per merge from the process's CPU time.
+/// A simulated fleet day under a driven clock: every minute one raw batch lands (the events of that minute, as one
+/// Firehose object per minute would hold them) and every node looks, as the worker does each Regroup:Interval. Each
+/// sensor sends one event every <c>every</c> minutes (staggered), a scaled-down reference fleet. After the day the
+/// clock runs on until the day is sealed. Requests are counted at the store seam; reads of today are counted cold
+/// (a new node) and warm at 23:00; CPU from the process's CPU time.
 /// </summary>
 internal static class FleetDay
 {
-    public static async Task RunAsync(string data, int sensors, int eventsPerMinute, int nodes, int minutes, TimeSpan freshness, TimeSpan interval)
+    public static async Task RunAsync(string data, int sensors, int every, int nodes, int minutes, TimeSpan interval)
     {
         var clock = new DrivenClock(new DateTimeOffset(2026, 11, 21, 0, 0, 0, TimeSpan.Zero));
         var counter = new RequestCounter();
-        var settings = new RegroupOptions { Freshness = freshness, Interval = interval, DeliveryLag = TimeSpan.Zero };
+        var settings = new RegroupOptions { Interval = interval, DeliveryLag = TimeSpan.Zero, LateWindow = TimeSpan.FromHours(26) };
         using var meters = new NoMeters();
-        var regroupers = Enumerable.Range(0, nodes).Select(_ =>
-        {
-            // One store instance per node: its own in-process locks, as another process's would be.
-            var store = counter.Wrap(new FileSystemObjectStore(data));
-            return new Regrouper(store, new SensorDayMerger(store, clock, NullLogger<SensorDayMerger>.Instance), Options.Create(settings),
-                Options.Create(new StorageOptions()), clock, new RegroupMetrics(meters, clock, Options.Create(settings)), NullLogger<Regrouper>.Instance);
-        }).ToList();
+        // One store instance per node: its own in-process locks, as another process's would be.
+        var regroupers = Enumerable.Range(0, nodes).Select(_ => Harness.CreateRegrouper(counter.Wrap(new FileSystemObjectStore(data)), settings, clock, meters)).ToList();
 
         var seq = new long[sensors];
-        var merges = new List<(int Minute, long Events, double CpuSeconds)>();
         long events = 0, rawBytes = 0;
         var process = Process.GetCurrentProcess();
         var started = Stopwatch.GetTimestamp();
-        var drainUntil = minutes + (int)Math.Ceiling(freshness.TotalMinutes) + 1;
-        (long Put, long Get, long List, long SensorDayPuts) day = default;
-        for (var minute = 0; minute < drainUntil; minute++)
+        (long Put, long Get, long List) day = default;
+        string readToday = "{}";
+        double regroupCpu = 0;
+        for (var minute = 0; minute < minutes + 3; minute++)
         {
             if (minute == minutes)
             {
-                // The day's own looks; what follows only drains its tail (in a steady state, the next day's looks do).
-                day = (counter.Put, counter.Get, counter.List, counter.SensorDayPuts);
+                // The day's own passes; what follows seals it (in a steady state the next day's passes do).
+                day = (counter.Put, counter.Get, counter.List);
             }
 
             if (minute < minutes)
             {
-                rawBytes += WriteBatch(data, clock.Now, sensors, eventsPerMinute, seq);
-                events += (long)sensors * eventsPerMinute;
+                var (written, bytes) = WriteBatch(data, clock.Now, minute, sensors, every, seq);
+                events += written;
+                rawBytes += bytes;
             }
 
             foreach (var regrouper in regroupers)
             {
                 process.Refresh();
                 var cpu = process.TotalProcessorTime;
-                var report = await regrouper.LookAsync(CancellationToken.None);
-                if (report.Merged && report.Events > 0)
-                {
-                    process.Refresh();
-                    merges.Add((minute, report.Events, (process.TotalProcessorTime - cpu).TotalSeconds));
-                }
+                await regrouper.LookAsync(CancellationToken.None);
+                process.Refresh();
+                regroupCpu += (process.TotalProcessorTime - cpu).TotalSeconds;
+            }
+
+            if (minute == Math.Min(minutes - 1, 23 * 60))
+            {
+                readToday = await ReadTodayAsync(data, clock);
             }
 
             clock.Now += interval;
@@ -72,26 +71,66 @@ internal static class FleetDay
             sensorDays++;
         }
 
+        var sealedRead = await ReadSealedAsync(data, clock);
         process.Refresh();
-        var first = merges[0];
-        var last = merges[^1];
+        var dollars = ((day.Put + day.List) * 0.005 / 1000) + (day.Get * 0.0004 / 1000);
         var json = new StringBuilder();
-        json.Append(CultureInfo.InvariantCulture, $"{{\"command\":\"fleetday\",\"sensors\":{sensors},\"eventsPerSensorPerMinute\":{eventsPerMinute},\"nodes\":{nodes},\"minutes\":{minutes},");
-        json.Append(CultureInfo.InvariantCulture, $"\"freshness\":\"{freshness}\",\"interval\":\"{interval}\",\"events\":{events},\"rawBytes\":{rawBytes},\"sensorDays\":{sensorDays},");
-        json.Append(CultureInfo.InvariantCulture, $"\"day\":{{\"put\":{day.Put},\"get\":{day.Get},\"list\":{day.List},\"sensorDayPuts\":{day.SensorDayPuts}}},");
+        json.Append(CultureInfo.InvariantCulture, $"{{\"command\":\"fleetday\",\"sensors\":{sensors},\"everyMinutes\":{every},\"nodes\":{nodes},\"minutes\":{minutes},");
+        json.Append(CultureInfo.InvariantCulture, $"\"interval\":\"{interval}\",\"events\":{events},\"rawBytes\":{rawBytes},\"sensorDays\":{sensorDays},");
+        json.Append(CultureInfo.InvariantCulture, $"\"day\":{{\"put\":{day.Put},\"get\":{day.Get},\"list\":{day.List},\"s3Dollars\":{dollars:0.0000}}},");
         json.Append(CultureInfo.InvariantCulture, $"\"put\":{counter.Put},\"get\":{counter.Get},\"head\":{counter.Head},\"list\":{counter.List},\"delete\":{counter.Delete},");
         json.Append(CultureInfo.InvariantCulture, $"\"sensorDayPuts\":{counter.SensorDayPuts},\"putsPerSensorDay\":{(double)counter.SensorDayPuts / sensorDays:0.00},");
-        json.Append(CultureInfo.InvariantCulture, $"\"getsPerSensorDay\":{(double)counter.Get / sensorDays:0.00},\"listsPerSensorDay\":{(double)counter.List / sensorDays:0.000},");
-        json.Append(CultureInfo.InvariantCulture, $"\"writeAmplification\":{(double)counter.SensorDayBytesWritten / storedBytes:0.00},\"storedBytes\":{storedBytes},");
-        json.Append(CultureInfo.InvariantCulture, $"\"merges\":{merges.Count},\"firstMerge\":{{\"minute\":{first.Minute},\"events\":{first.Events},\"cpuSecondsPerMillionEvents\":{first.CpuSeconds * 1e6 / first.Events:0.00}}},");
-        json.Append(CultureInfo.InvariantCulture, $"\"lastMerge\":{{\"minute\":{last.Minute},\"events\":{last.Events},\"cpuSecondsPerMillionEvents\":{last.CpuSeconds * 1e6 / last.Events:0.00}}},");
-        json.Append(CultureInfo.InvariantCulture, $"\"flushAfterDrain\":{{\"batchesRead\":{final.BatchesRead}}},\"peakWorkingSetMiB\":{process.PeakWorkingSet64 / 1048576.0:0},\"seconds\":{Stopwatch.GetElapsedTime(started).TotalSeconds:0.0}}}");
+        json.Append(CultureInfo.InvariantCulture, $"\"runBytesWritten\":{counter.RunBytesWritten},\"sensorDayBytesWritten\":{counter.SensorDayBytesWritten},\"storedBytes\":{storedBytes},");
+        json.Append(CultureInfo.InvariantCulture, $"\"writeAmplification\":{(double)(counter.RunBytesWritten + counter.SensorDayBytesWritten) / storedBytes:0.00},");
+        json.Append(CultureInfo.InvariantCulture, $"\"readToday\":{readToday},\"readSealed\":{sealedRead},");
+        json.Append(CultureInfo.InvariantCulture, $"\"regroupCpuSecondsPerMillionEvents\":{regroupCpu * 1e6 / events:0.00},\"flushAfterDay\":{{\"batchesRead\":{final.BatchesRead},\"sensorDaysWritten\":{final.SensorDaysWritten}}},");
+        json.Append(CultureInfo.InvariantCulture, $"\"peakWorkingSetMiB\":{process.PeakWorkingSet64 / 1048576.0:0},\"seconds\":{Stopwatch.GetElapsedTime(started).TotalSeconds:0.0}}}");
         Console.WriteLine(json);
     }
 
-    /// <summary>One Firehose-style object holding every sensor's events of this minute; answers its size.</summary>
-    private static long WriteBatch(string data, DateTimeOffset at, int sensors, int eventsPerMinute, long[] seq)
+    /// <summary>GETs of one sensor's today on a new node (cold: manifest and run indexes too), then again on the same node (warm).</summary>
+    private static async Task<string> ReadTodayAsync(string data, TimeProvider clock)
     {
+        var counter = new RequestCounter();
+        var store = counter.Wrap(new FileSystemObjectStore(data));
+        var reader = new SensorDayReader(store, new ManifestStore(store, clock), new RunIndexCache(store), Options.Create(new StorageOptions()));
+        var today = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
+        async Task<long> ReadAsync()
+        {
+            long lines = 0;
+            var parts = await reader.PartsAsync("fleet-00007", today, CancellationToken.None);
+            await foreach (var _ in reader.ReadAsync(parts, null, null, CancellationToken.None))
+            {
+                lines++;
+            }
+
+            return lines;
+        }
+
+        var lines = await ReadAsync();
+        var cold = counter.Get;
+        await ReadAsync();
+        return $"{{\"events\":{lines},\"coldGets\":{cold},\"warmGets\":{counter.Get - cold}}}";
+    }
+
+    private static async Task<string> ReadSealedAsync(string data, TimeProvider clock)
+    {
+        var counter = new RequestCounter();
+        var store = counter.Wrap(new FileSystemObjectStore(data));
+        var manifests = new ManifestStore(store, clock);
+        await manifests.CurrentAsync(CancellationToken.None);
+        var before = counter.Get;
+        var reader = new SensorDayReader(store, manifests, new RunIndexCache(store), Options.Create(new StorageOptions()));
+        var parts = await reader.PartsAsync("fleet-00007", new DateOnly(2026, 11, 21), CancellationToken.None);
+        await using var stored = await reader.OpenSealedAsync(parts, CancellationToken.None);
+        return $"{{\"sealedOnly\":{(parts.SealedOnly ? "true" : "false")},\"gets\":{counter.Get - before}}}";
+    }
+
+    /// <summary>One Firehose-style object holding the events of this minute (each sensor one every <paramref name="every"/> minutes); answers their count and size.</summary>
+    private static (long Events, long Bytes) WriteBatch(string data, DateTimeOffset at, int minute, int sensors, int every, long[] seq)
+    {
+        const int eventsPerMinute = 1;
+        long written = 0;
         var folder = Path.Combine(data, "raw", at.ToString("yyyy/MM/dd/HH", CultureInfo.InvariantCulture));
         Directory.CreateDirectory(folder);
         var content = new StringBuilder(sensors * eventsPerMinute * 400);
@@ -99,6 +138,12 @@ internal static class FleetDay
         {
             for (var s = 0; s < sensors; s++)
             {
+                if ((minute + s) % every != 0)
+                {
+                    continue;
+                }
+
+                written++;
                 var n = ++seq[s];
                 var ts = (at + TimeSpan.FromMilliseconds((e * 60_000 / eventsPerMinute) + (s % 1000))).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
                 // About 300 B of sensor payload, as in the reference fleet.
@@ -111,7 +156,7 @@ internal static class FleetDay
         var bytes = Encoding.UTF8.GetBytes(content.ToString());
         File.WriteAllBytes(path, bytes);
         File.SetLastWriteTimeUtc(path, at.UtcDateTime);
-        return bytes.Length;
+        return (written, bytes.Length);
     }
 
     private sealed class DrivenClock(DateTimeOffset start) : TimeProvider

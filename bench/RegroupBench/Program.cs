@@ -4,13 +4,14 @@ using System.Globalization;
 using System.Text;
 using IngestService.Regroup;
 using IngestService.Storage;
+using IngestService.Storage.Runs;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 // Harness for bench/regroup.sh. Each command prints one JSON line on stdout.
 //   generate --data DIR --events N --sensors S --batches B [--days D] [--resend-percent P]
 //   regroup  --data DIR [--memory-mib N]
-//   fleetday --data DIR [--sensors 1000] [--events-per-minute 1] [--nodes 1] [--minutes 1440] [--freshness 12:00:00] [--interval 00:01:00]
+//   fleetday --data DIR [--sensors 3000] [--every 10] [--nodes 1] [--minutes 1440] [--interval 00:01:00]
 //   read     --url URL --sensors S --day yyyy-MM-dd [--parallel P]
 var command = args.Length > 0 ? args[0] : "";
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -31,8 +32,7 @@ switch (command)
         await RegroupAsync(Option("data", "bench-data"), Number("memory-mib", (int)(new RegroupOptions().MemoryBytes / 1048576)));
         break;
     case "fleetday":
-        await FleetDay.RunAsync(Option("data", "bench-data"), Number("sensors", 1000), Number("events-per-minute", 1), Number("nodes", 1), Number("minutes", 1440),
-            TimeSpan.Parse(Option("freshness", new RegroupOptions().Freshness.ToString()), CultureInfo.InvariantCulture),
+        await FleetDay.RunAsync(Option("data", "bench-data"), Number("sensors", 3000), Number("every", 10), Number("nodes", 1), Number("minutes", 1440),
             TimeSpan.Parse(Option("interval", "00:01:00"), CultureInfo.InvariantCulture));
         break;
     case "read":
@@ -96,13 +96,12 @@ static async Task RegroupAsync(string data, int memoryMiB)
     using var meters = new NoMeters();
     var store = new FileSystemObjectStore(data);
     var settings = new RegroupOptions { MemoryBytes = memoryMiB * 1048576L };
-    var regrouper = new Regrouper(store, new SensorDayMerger(store, TimeProvider.System, NullLogger<SensorDayMerger>.Instance),
-        Options.Create(settings), Options.Create(new StorageOptions()), TimeProvider.System, new RegroupMetrics(meters, TimeProvider.System, Options.Create(settings)), NullLogger<Regrouper>.Instance);
+    var regrouper = Harness.CreateRegrouper(store, settings, TimeProvider.System, meters);
     var started = Stopwatch.GetTimestamp();
     var report = await regrouper.RunPassAsync(CancellationToken.None);
     var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
     using var process = Process.GetCurrentProcess();
-    Console.WriteLine($"{{\"command\":\"regroup\",\"batchesRead\":{report.BatchesRead},\"events\":{report.Events},\"sensorDaysWritten\":{report.SensorDaysWritten},\"duplicatesDropped\":{report.DuplicatesDropped},\"badLines\":{report.BadLines},\"seconds\":{seconds:0.00},\"eventsPerSecond\":{report.Events / seconds:0},\"memoryMiB\":{memoryMiB},\"peakWorkingSetMiB\":{process.PeakWorkingSet64 / 1048576.0:0},\"allocatedMiB\":{GC.GetTotalAllocatedBytes() / 1048576.0:0}}}");
+    Console.WriteLine($"{{\"command\":\"regroup\",\"batchesRead\":{report.BatchesRead},\"events\":{report.Events},\"runsWritten\":{report.RunsWritten},\"sensorDaysWritten\":{report.SensorDaysWritten},\"duplicatesDropped\":{report.DuplicatesDropped},\"badLines\":{report.BadLines},\"seconds\":{seconds:0.00},\"eventsPerSecond\":{report.Events / seconds:0},\"memoryMiB\":{memoryMiB},\"peakWorkingSetMiB\":{process.PeakWorkingSet64 / 1048576.0:0},\"allocatedMiB\":{GC.GetTotalAllocatedBytes() / 1048576.0:0}}}");
 }
 
 static async Task ReadAsync(string url, int sensors, string day, int parallel)
@@ -118,6 +117,23 @@ static async Task ReadAsync(string url, int sensors, string day, int parallel)
     });
     var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
     Console.WriteLine($"{{\"command\":\"read\",\"sensorDays\":{sensors},\"parallel\":{parallel},\"events\":{events},\"bytes\":{bytes},\"seconds\":{seconds:0.000},\"msPerSensorDay\":{seconds * 1000 / sensors:0.0}}}");
+}
+
+/// <summary>The writer's parts, as the service's container puts them together.</summary>
+internal static class Harness
+{
+    public static Regrouper CreateRegrouper(IObjectStore store, RegroupOptions settings, TimeProvider clock, IMeterFactory meters)
+    {
+        var options = Options.Create(settings);
+        var storage = Options.Create(new StorageOptions());
+        var manifests = new ManifestStore(store, clock);
+        var indexes = new RunIndexCache(store);
+        return new Regrouper(store, manifests, indexes,
+            new Sealer(store, manifests, indexes, options, storage, clock, NullLogger<Sealer>.Instance),
+            new Compactor(store, manifests, indexes, options, clock, NullLogger<Compactor>.Instance),
+            new RunCollector(store, manifests, options, clock, NullLogger<RunCollector>.Instance),
+            options, storage, clock, new RegroupMetrics(meters, clock, options), NullLogger<Regrouper>.Instance);
+    }
 }
 
 /// <summary>Instruments with nowhere to go: the harness reads the pass's own figures.</summary>

@@ -14,6 +14,7 @@ internal sealed class RequestCounter
     public long Delete;
     public long SensorDayPuts;
     public long SensorDayBytesWritten;
+    public long RunBytesWritten;
 
     public IObjectStore Wrap(IObjectStore inner) => new Counting(inner, this);
 
@@ -23,6 +24,12 @@ internal sealed class RequestCounter
         {
             Interlocked.Increment(ref counter.Get);
             return inner.GetAsync(key, cancellationToken);
+        }
+
+        public Task<StoredObject?> GetRangeAsync(string key, ObjectRange range, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref counter.Get);
+            return inner.GetRangeAsync(key, range, cancellationToken);
         }
 
         public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken)
@@ -53,6 +60,10 @@ internal sealed class RequestCounter
             {
                 Interlocked.Increment(ref counter.SensorDayPuts);
                 Interlocked.Add(ref counter.SensorDayBytesWritten, content.Length - content.Position);
+            }
+            else if (key.EndsWith(".run", StringComparison.Ordinal))
+            {
+                Interlocked.Add(ref counter.RunBytesWritten, content.Length - content.Position);
             }
 
             return inner.PutAsync(key, content, condition, metadata, cancellationToken);
