@@ -81,7 +81,8 @@ internal static class FleetDay
         json.Append(CultureInfo.InvariantCulture, $"\"put\":{counter.Put},\"get\":{counter.Get},\"head\":{counter.Head},\"list\":{counter.List},\"delete\":{counter.Delete},");
         json.Append(CultureInfo.InvariantCulture, $"\"sensorDayPuts\":{counter.SensorDayPuts},\"putsPerSensorDay\":{(double)counter.SensorDayPuts / sensorDays:0.00},");
         json.Append(CultureInfo.InvariantCulture, $"\"runBytesWritten\":{counter.RunBytesWritten},\"sensorDayBytesWritten\":{counter.SensorDayBytesWritten},\"storedBytes\":{storedBytes},");
-        json.Append(CultureInfo.InvariantCulture, $"\"writeAmplification\":{(double)(counter.RunBytesWritten + counter.SensorDayBytesWritten) / storedBytes:0.00},");
+        json.Append(CultureInfo.InvariantCulture, $"\"writeAmplificationBytes\":{(double)(counter.RunBytesWritten + counter.SensorDayBytesWritten) / storedBytes:0.00},");
+        json.Append(CultureInfo.InvariantCulture, $"\"writeAmplificationEvents\":{(double)(counter.RunEventsWritten + counter.SensorDayEventsWritten) / events:0.00},");
         json.Append(CultureInfo.InvariantCulture, $"\"readToday\":{readToday},\"readSealed\":{sealedRead},");
         json.Append(CultureInfo.InvariantCulture, $"\"regroupCpuSecondsPerMillionEvents\":{regroupCpu * 1e6 / events:0.00},\"flushAfterDay\":{{\"batchesRead\":{final.BatchesRead},\"sensorDaysWritten\":{final.SensorDaysWritten}}},");
         json.Append(CultureInfo.InvariantCulture, $"\"peakWorkingSetMiB\":{process.PeakWorkingSet64 / 1048576.0:0},\"seconds\":{Stopwatch.GetElapsedTime(started).TotalSeconds:0.0}}}");

@@ -15,8 +15,21 @@ internal sealed class RequestCounter
     public long SensorDayPuts;
     public long SensorDayBytesWritten;
     public long RunBytesWritten;
+    public long RunEventsWritten;
+    public long SensorDayEventsWritten;
 
     public IObjectStore Wrap(IObjectStore inner) => new Counting(inner, this);
+
+    /// <summary>The events a run about to be written holds, from its index (the stream is a seekable scratch file).</summary>
+    private static long EventsOf(Stream run)
+    {
+        var start = run.Position;
+        var tail = new byte[(int)Math.Min(IngestService.Storage.Runs.RunIndex.TailBytes, run.Length - start)];
+        run.Position = run.Length - tail.Length;
+        run.ReadExactly(tail);
+        run.Position = start;
+        return IngestService.Storage.Runs.RunIndex.TryDecode(tail, run.Length - start, out _)?.Events ?? 0;
+    }
 
     private sealed class Counting(IObjectStore inner, RequestCounter counter) : IObjectStore
     {
@@ -60,10 +73,15 @@ internal sealed class RequestCounter
             {
                 Interlocked.Increment(ref counter.SensorDayPuts);
                 Interlocked.Add(ref counter.SensorDayBytesWritten, content.Length - content.Position);
+                if (metadata is not null && metadata.TryGetValue("events", out var events))
+                {
+                    Interlocked.Add(ref counter.SensorDayEventsWritten, long.Parse(events, System.Globalization.CultureInfo.InvariantCulture));
+                }
             }
             else if (key.EndsWith(".run", StringComparison.Ordinal))
             {
                 Interlocked.Add(ref counter.RunBytesWritten, content.Length - content.Position);
+                Interlocked.Add(ref counter.RunEventsWritten, EventsOf(content));
             }
 
             return inner.PutAsync(key, content, condition, metadata, cancellationToken);

@@ -59,11 +59,13 @@ public sealed partial class Regrouper(
                 return RegroupReport.Idle(0, 0);
             }
 
-            var report = await PassAsync(force: !scheduled, cancellationToken);
+            var last = await PassAsync(force: !scheduled, cancellationToken);
+            var report = last;
             // A flush makes everything pending readable: passes capped by Regroup:MaxBatchesPerPass follow each other.
-            while (!scheduled && report.Pending > 0 && report.BatchesRead > 0)
+            while (!scheduled && last.Pending > 0 && last.BatchesRead > 0)
             {
-                report = report.Then(await PassAsync(force: true, cancellationToken));
+                last = await PassAsync(force: true, cancellationToken);
+                report = report.Then(last);
             }
 
             metrics.Pass(report);
