@@ -168,19 +168,19 @@ node_environment() {
   else
     echo Ingest__Backend=Aws "Aws__ServiceUrl=http://127.0.0.1:$MOTO_PORT" Aws__Region=us-east-1 \
       Aws__Bucket=$BUCKET Aws__DeliveryStream=$DELIVERY_STREAM Aws__KinesisStream=$KINESIS_STREAM Auth__AllowAnonymous=true
-    # The Aws defaults (merge when a batch is 12 h old; a 10-minute lease) would leave regrouping idle for a
-    # 30-minute run and stalled for 10 minutes after the lease holder is killed. These make it work throughout,
-    # without the 2 s interval that saturated moto in the node-loss scenario (docs/reliability.md).
-    echo Regroup__Interval=00:00:10 Regroup__Freshness=00:00:30 Regroup__LeaseDuration=00:00:30
+    # The Aws defaults (a pass a minute; a 10-minute lease) would leave regrouping stalled for 10 minutes after the
+    # lease holder is killed. These make it work throughout, without the 2 s interval that saturated moto in the
+    # node-loss scenario (docs/reliability.md).
+    echo Regroup__Interval=00:00:10 Regroup__LeaseDuration=00:00:30
   fi
 }
 
 # What the report says about the nodes' configuration: what differs from the defaults, in words.
 node_settings_summary() {
   if [[ $BACKEND == Local ]]; then
-    echo "\`Ingest:Backend=Local\`, one \`Ingest:DataPath\` for the three; the Local defaults: 100 ms window, \`Regroup:Interval\` 2 s, \`Regroup:Freshness\` 10 s, \`Regroup:LeaseDuration\` 10 s"
+    echo "\`Ingest:Backend=Local\`, one \`Ingest:DataPath\` for the three; the Local defaults: 100 ms window, \`Regroup:Interval\` 2 s, \`Regroup:LeaseDuration\` 10 s"
   else
-    echo "\`Ingest:Backend=Aws\` against one moto_server without IAM checks; 100 ms window, \`Regroup:Interval\` 10 s, \`Regroup:Freshness\` 30 s, \`Regroup:LeaseDuration\` 30 s"
+    echo "\`Ingest:Backend=Aws\` against one moto_server without IAM checks; 100 ms window, \`Regroup:Interval\` 10 s, \`Regroup:LeaseDuration\` 30 s"
   fi
 }
 
