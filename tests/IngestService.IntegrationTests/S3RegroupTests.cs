@@ -90,7 +90,7 @@ public sealed class S3RegroupTests(OpenMotoFixture moto)
     [Fact]
     public async Task Todays_events_are_read_from_runs_by_ranged_GETs_before_the_day_is_sealed_in_every_representation()
     {
-        await using var app = new AwsAppFactory(moto, moto.Endpoint, moto.Service);
+        await using var app = new IngestAppFactory(moto.Settings(moto.Endpoint), backend: TestBackend.Aws, awsCredentials: moto.Service);
         using var client = app.CreateClient();
         var sensor = $"run-{Guid.NewGuid():N}"[..20];
         var today = DateTime.UtcNow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);

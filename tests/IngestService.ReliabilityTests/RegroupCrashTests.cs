@@ -6,6 +6,7 @@ using System.Text;
 using IngestService.ReliabilityTests.Infrastructure;
 using IngestService.Storage;
 using IngestService.Storage.Runs;
+using IngestService.Tests.Infrastructure;
 
 namespace IngestService.ReliabilityTests;
 
@@ -44,6 +45,7 @@ public sealed class RegroupCrashTests(ITestOutputHelper output) : IDisposable
             // About two posts per window: many raw batches, so a pass has many steps to be killed between.
             ["Batching__MaxWindowEvents"] = "100",
             ["Regroup__Enabled"] = "false",
+            ["Serilog__MinimumLevel__Default"] = "Warning",
         };
 
         var (expected, posts, resent) = await IngestAsync(settings);
