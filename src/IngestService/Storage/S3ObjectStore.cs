@@ -67,7 +67,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         };
         try
         {
-            var response = await _s3.GetObjectAsync(request, cancellationToken).ConfigureAwait(false);
+            var response = await _s3.GetObjectAsync(request, cancellationToken);
             // A ranged answer's Content-Range ends in the whole size ("bytes 0-9/1234").
             var size = response.ContentRange is { } contentRange && contentRange.LastIndexOf('/') is var slash and >= 0
                 && long.TryParse(contentRange.AsSpan(slash + 1), out var total) ? total : response.ContentLength;
@@ -81,7 +81,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
         {
             // An empty object has no bytes to range over.
-            var head = await HeadAsync(key, cancellationToken).ConfigureAwait(false);
+            var head = await HeadAsync(key, cancellationToken);
             return head is null ? null : new StoredObject(head, Stream.Null);
         }
     }
