@@ -58,7 +58,7 @@ public sealed partial class PrometheusScrapeTests(OpenMotoFixture moto)
             return missing.Length == 0;
         }, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1));
         Assert.True(missing.Length == 0, $"no data in Prometheus for: {string.Join(", ", missing)}\n{prometheus.Output}");
-        Assert.Equal(7, await prometheus.LoadedRuleCountAsync());
+        Assert.Equal(8, await prometheus.LoadedRuleCountAsync());
     }
 
     /// <summary>Every series name in the rules and the dashboard, as queried (histograms by their _bucket/_sum/_count).</summary>

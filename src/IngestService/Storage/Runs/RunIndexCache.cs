@@ -42,3 +42,32 @@ public sealed class RunIndexCache(IObjectStore store)
     /// <summary>Remembers the index of a run this node just wrote, saving the GET.</summary>
     public void Add(string key, RunIndex index) => _indexes[key] = new Lazy<Task<RunIndex?>>(Task.FromResult<RunIndex?>(index));
 }
+
+/// <summary>
+/// Run segments read for sensor-day reads, compressed as stored, by run key and offset. Runs never change, so a
+/// segment is good while the run exists: a warm read of today needs no request per run. Held up to
+/// <see cref="CapacityBytes"/>; past it the cache starts again empty (cheaper than tracking recency on every read).
+/// </summary>
+public sealed class RunSegmentCache
+{
+    public const long CapacityBytes = 64L * 1024 * 1024;
+
+    /// <summary>Segments larger than this are streamed, never held.</summary>
+    public const int MaxSegmentBytes = 1024 * 1024;
+
+    private readonly ConcurrentDictionary<(string Key, long Offset), byte[]> _segments = new();
+    private long _bytes;
+
+    public bool TryGet(string key, long offset, out byte[] segment) => _segments.TryGetValue((key, offset), out segment!);
+
+    public void Add(string key, long offset, byte[] segment)
+    {
+        if (Interlocked.Add(ref _bytes, segment.Length) > CapacityBytes)
+        {
+            _segments.Clear();
+            Interlocked.Exchange(ref _bytes, segment.Length);
+        }
+
+        _segments[(key, offset)] = segment;
+    }
+}

@@ -23,6 +23,8 @@ public sealed record RunPart(string Key, RunSegment Segment);
 /// </summary>
 public sealed class SensorDayReader(IObjectStore store, ManifestStore manifests, RunIndexCache indexes, IOptions<StorageOptions> storage)
 {
+    private readonly RunSegmentCache _segments = new();
+
     public async Task<SensorDayParts> PartsAsync(string sensorId, DateOnly day, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
@@ -67,7 +69,7 @@ public sealed class SensorDayReader(IObjectStore store, ManifestStore manifests,
         var inputs = new List<IAsyncEnumerable<StoredLine>> { SealedLinesAsync(parts, sealedObject, cancellationToken) };
         foreach (var run in parts.Runs)
         {
-            inputs.Add(SegmentLinesAsync(store, run, parts.SensorId, parts.Day, cancellationToken));
+            inputs.Add(CachedSegmentLinesAsync(run, parts.SensorId, parts.Day, cancellationToken));
         }
 
         return LineMerge.MergeAsync(inputs, duplicates, cancellationToken);
@@ -129,6 +131,38 @@ public sealed class SensorDayReader(IObjectStore store, ManifestStore manifests,
         }
 
         await foreach (var line in ParseAsync(stored.Content, parts.SensorId, parts.Day, cancellationToken))
+        {
+            yield return line;
+        }
+    }
+
+    /// <summary>The lines of one run segment: from this node's cache, else one ranged GET that fills it.</summary>
+    private async IAsyncEnumerable<StoredLine> CachedSegmentLinesAsync(RunPart run, string sensorId, DateOnly day, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (!_segments.TryGet(run.Key, run.Segment.Offset, out var segment))
+        {
+            if (run.Segment.Length > RunSegmentCache.MaxSegmentBytes)
+            {
+                await foreach (var line in SegmentLinesAsync(store, run, sensorId, day, cancellationToken))
+                {
+                    yield return line;
+                }
+
+                yield break;
+            }
+
+            await using (var stored = await store.GetRangeAsync(run.Key, new ObjectRange(run.Segment.Offset, run.Segment.Length), cancellationToken)
+                ?? throw new IOException($"Run {run.Key} is gone; the read is retried with a newer manifest."))
+            {
+                using var buffer = new MemoryStream((int)run.Segment.Length);
+                await stored.Content.CopyToAsync(buffer, cancellationToken);
+                segment = buffer.ToArray();
+            }
+
+            _segments.Add(run.Key, run.Segment.Offset, segment);
+        }
+
+        await foreach (var line in ParseAsync(new MemoryStream(segment, writable: false), sensorId, day, cancellationToken))
         {
             yield return line;
         }
