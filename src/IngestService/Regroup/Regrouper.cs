@@ -111,7 +111,14 @@ public sealed partial class Regrouper(
         var started = Stopwatch.GetTimestamp();
         var settings = options.Value;
         var rawPrefix = storage.Value.RawPrefix;
-        var (manifest, _) = await manifests.ReadAsync(cancellationToken);
+        var (manifest, manifestETag) = await manifests.ReadAsync(cancellationToken);
+        var legacy = manifestETag is null ? await LegacyStart.ReadAsync(store, rawPrefix, cancellationToken) : null;
+        if (legacy is { } start)
+        {
+            manifest.RawFloor = start.Floor;
+            manifest.Consumed = start.Consumed;
+        }
+
         var intake = await RawIntake.ListAsync(store, manifest, rawPrefix, settings, time.GetUtcNow(), sweep: true, cancellationToken);
         var taken = intake.Pending.Take(settings.MaxBatchesPerPass).Concat(intake.Late).ToList();
         var pass = new PassState();
@@ -127,6 +134,12 @@ public sealed partial class Regrouper(
         var before = manifest.Watermark;
         var committed = await manifests.CommitAsync(m =>
         {
+            if (legacy is { } start && m.Generation == 0 && m.RawFloor is null)
+            {
+                // The first commit over an issue-12 store: its cursor and done markers become the floor and consumed.
+                (m.RawFloor, m.Consumed) = (start.Floor, [.. start.Consumed]);
+            }
+
             var previous = (m.RawFloor, m.Consumed.Count, m.Watermark);
             if (run is not null && m.Runs.All(r => r.Key != run.Key))
             {

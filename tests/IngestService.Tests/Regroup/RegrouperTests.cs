@@ -385,6 +385,22 @@ public sealed class RegrouperTests : IDisposable
     }
 
     [Fact]
+    public async Task A_store_the_issue_12_design_wrote_starts_from_its_cursor_and_done_markers_instead_of_reading_every_raw_batch_again()
+    {
+        var before = _f.WriteRaw(Line("s1", 1, "2026-11-21T10:00:00.000Z", Event(1, "2026-11-21T10:00:00Z")));
+        var marked = _f.WriteRaw(Line("s1", 2, "2026-11-21T10:00:01.000Z", Event(2, "2026-11-21T10:00:01Z")));
+        var pending = _f.WriteRaw(Line("s1", 3, "2026-11-21T10:00:02.000Z", Event(3, "2026-11-21T10:00:02Z")));
+        await _f.Store.PutAsync("_ingest/regroup/cursor", new MemoryStream(System.Text.Encoding.UTF8.GetBytes(before)), WriteCondition.None, null, Token);
+        await _f.Store.PutAsync("_ingest/done/" + marked, Stream.Null, WriteCondition.None, null, Token);
+
+        var report = await _f.CreateRegrouper().RunPassAsync(Token);
+
+        Assert.Equal(1, report.BatchesRead);
+        Assert.Equal([3L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
+        Assert.Equal(pending, (await _f.ManifestAsync()).RawFloor);
+    }
+
+    [Fact]
     public async Task A_batch_Firehose_delivers_20_hours_late_behind_the_floor_is_read_by_the_next_pass_its_day_sealed_again_and_a_redelivery_stored_once()
     {
         _f.Options.DeliveryLag = TimeSpan.FromMinutes(15);
