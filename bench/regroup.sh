@@ -19,7 +19,8 @@ HARNESS="dotnet bench/RegroupBench/bin/Release/net10.0/RegroupBench.dll"
 $HARNESS generate --data "$WORK/many" --events "$EVENTS" --sensors "$SENSORS" --batches "$BATCHES"
 # /usr/bin/time reports the peak resident set of the whole process (runtime included).
 /usr/bin/time -f '{"command":"time","maxRssKiB":%M,"elapsedSeconds":%e}' $HARNESS regroup --data "$WORK/many" 2>&1
-# The same with a 128 MiB budget (the default is 16 MiB): more held in memory before spilling by sensor.
+# The same with a 128 MiB budget (the default is 16 MiB): more sorted in memory before spilling sorted chunks.
+# Each regroup line: the pass into one run (its clock on the data's day), then the day's seal ("seal").
 rm -rf "$WORK/spill"; $HARNESS generate --data "$WORK/spill" --events "$EVENTS" --sensors "$SENSORS" --batches "$BATCHES" >/dev/null
 /usr/bin/time -f '{"command":"time","maxRssKiB":%M,"elapsedSeconds":%e}' $HARNESS regroup --data "$WORK/spill" --memory-mib 128 2>&1
 rm -rf "$WORK/many" "$WORK/spill"
