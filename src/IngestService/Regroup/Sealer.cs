@@ -6,7 +6,6 @@ using IngestService.Resilience;
 using IngestService.Storage;
 using IngestService.Storage.Runs;
 using Microsoft.Extensions.Options;
-using Polly;
 
 namespace IngestService.Regroup;
 
@@ -35,7 +34,7 @@ public sealed partial class Sealer(
     private const int MaxAttempts = 10;
 
     // Another node sealed the same sensor-day first: merge again onto what it wrote.
-    private readonly ResiliencePipeline<SealAttempt> _races = Retry.While<SealAttempt>(
+    private readonly RetryLoop<SealAttempt> _races = Retry.While<SealAttempt>(
         a => !a.Done, new RetryDelays(TimeSpan.FromMilliseconds(20), TimeSpan.FromSeconds(1)), TimeProvider.System, MaxAttempts);
 
     /// <summary>Seals the due days of <paramref name="manifest"/>; <paramref name="force"/> (a flush) re-seals late data at once.</summary>

@@ -1,5 +1,4 @@
 using IngestService.Resilience;
-using Polly;
 
 namespace IngestService.Storage.Runs;
 
@@ -17,7 +16,7 @@ public sealed class ManifestStore(IObjectStore store, TimeProvider time)
 
     // A lost If-Match race: another node committed first; read again and reapply. The pause spreads racing nodes
     // apart in real time, whatever clock drives the store.
-    private readonly ResiliencePipeline<bool> _conflicts = Retry.While<bool>(
+    private readonly RetryLoop<bool> _conflicts = Retry.While<bool>(
         committed => !committed, new RetryDelays(TimeSpan.FromMilliseconds(20), TimeSpan.FromSeconds(1)), TimeProvider.System, maxAttempts: 50);
 
     /// <summary>The newest manifest this node has read or committed, however old: what its own next steps build on.</summary>
