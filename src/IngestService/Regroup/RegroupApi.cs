@@ -53,9 +53,9 @@ public static class RegroupApi
             var report = await regrouper.RunPassAsync(cancellationToken);
             if (report.Quarantined > 0)
             {
-                // Everything else is done; the quarantined sensor-days need a person (the log's event 3007 says why).
+                // Everything else is done; the quarantined sensor-days need a person (the log's event 3010 says why).
                 return TypedResults.Problem(
-                    $"{report.Quarantined} sensor-days could not be sealed and are quarantined; every other event is readable and every other due day sealed. The log (event 3007) names them and why; their events stay readable from runs.",
+                    $"{report.Quarantined} sensor-days could not be sealed and are quarantined; every other event is readable and every other due day sealed. The log (event 3010) names them and why; their events stay readable from runs.",
                     statusCode: StatusCodes.Status500InternalServerError,
                     title: "Sensor-days quarantined",
                     extensions: new Dictionary<string, object?> { ["report"] = report });

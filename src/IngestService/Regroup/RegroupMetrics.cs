@@ -51,7 +51,7 @@ public sealed class RegroupMetrics
         var bound = 2 * options.Value.Interval.TotalSeconds;
         meter.CreateObservableGauge("regroup_freshness", () => bound, "s", "2 × Regroup:Interval, the bound the oldest pending age should stay under");
         meter.CreateObservableGauge("regroup_quarantined_sensor_days", () => Volatile.Read(ref _quarantined), "{sensor-day}",
-            "Sensor-days that could not be sealed and wait in quarantine (the log's event 3007 says why)");
+            "Sensor-days that could not be sealed and wait in quarantine (the log's event 3010 says why)");
     }
 
     /// <summary>What the last look of the lease holder left pending; null when this node did not look (no lease).</summary>

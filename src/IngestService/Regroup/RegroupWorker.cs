@@ -27,7 +27,7 @@ public sealed partial class RegroupWorker(Regrouper regrouper, IOptions<RegroupO
                 {
                     report = await regrouper.LookAsync(stoppingToken);
                 }
-                while (report.Pending > 0 && report.BatchesRead >= settings.MaxBatchesPerPass);
+                while (report.Pending > report.CutShort && report.BatchesRead >= settings.MaxBatchesPerPass);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {

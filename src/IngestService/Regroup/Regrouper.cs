@@ -62,7 +62,7 @@ public sealed partial class Regrouper(
             var last = await PassAsync(force: !scheduled, cancellationToken);
             var report = last;
             // A flush makes everything pending readable: passes capped by Regroup:MaxBatchesPerPass follow each other.
-            while (!scheduled && last.Pending > 0 && last.BatchesRead > 0)
+            while (!scheduled && last.Pending > last.CutShort && last.BatchesRead > 0)
             {
                 last = await PassAsync(force: true, cancellationToken);
                 report = report.Then(last);
@@ -123,13 +123,17 @@ public sealed partial class Regrouper(
         var taken = intake.Pending.Take(settings.MaxBatchesPerPass).Concat(intake.Late).ToList();
         var pass = new PassState();
 
+
         WrittenRun? run = null;
         if (taken.Count > 0)
         {
             run = await WriteRunAsync(taken, pass, cancellationToken);
         }
 
-        var takenKeys = taken.Select(t => t.Key).ToList();
+        // A batch cut short inside a gzip member stays pending: what was read of it is in the run, the rest is read at
+        // a later pass (reads and seals merge by identity).
+        var takenKeys = taken.Select(t => t.Key).Where(k => !pass.Cut.ContainsKey(k)).ToList();
+        var lateCut = intake.Late.Any(l => pass.Cut.ContainsKey(l.Key));
         var now = time.GetUtcNow();
         var before = manifest.Watermark;
         var committed = await manifests.CommitAsync(m =>
@@ -146,7 +150,7 @@ public sealed partial class Regrouper(
                 m.Runs.Add(run.ToEntry(run.Index.Segments.Select(s => s.Day), now));
             }
 
-            if (intake.Late.Count > 0 || m.SweptAt is null || settings.LateWindow > TimeSpan.Zero)
+            if (!lateCut && (intake.Late.Count > 0 || m.SweptAt is null || settings.LateWindow > TimeSpan.Zero))
             {
                 m.SweptAt = intake.ListedAt;
             }
@@ -159,7 +163,7 @@ public sealed partial class Regrouper(
                 || previous.Watermark is null || m.Watermark - previous.Watermark >= settings.Interval;
         }, cancellationToken);
 
-        var left = intake.Pending.Count - Math.Min(intake.Pending.Count, settings.MaxBatchesPerPass);
+        var left = intake.Pending.Count - Math.Min(intake.Pending.Count, settings.MaxBatchesPerPass) + pass.Cut.Count;
         metrics.OldestPending(intake.Pending.Skip(settings.MaxBatchesPerPass).Select(p => p.LastModified));
 
         var seal = await sealer.SealDueAsync(committed, force, cancellationToken);
@@ -170,7 +174,7 @@ public sealed partial class Regrouper(
             pass.BatchesRead, pass.Events, run is null ? 0 : 1, seal.SensorDaysWritten, pass.Duplicates.Count + seal.Duplicates, pass.BadLines,
             seal.Conflicts, left, compactions, seal.Quarantined, deleted, Seconds(started),
             Merged: taken.Count > 0 || seal.SensorDaysWritten > 0 || compactions > 0,
-            CurrentAsOf: committed.Watermark ?? before);
+            CurrentAsOf: committed.Watermark ?? before, CutShort: pass.Cut.Count);
     }
 
     /// <summary>Reads the batches (several at a time: on S3 each is a round trip), sorts their lines and writes one L0 run.</summary>
@@ -226,6 +230,12 @@ public sealed partial class Regrouper(
                     }
                 }
             }
+            catch (TruncatedGzipException ex)
+            {
+                // The object (or this read of it) ends inside a gzip member: the rest is not lost but not here.
+                pass.Cut[key] = true;
+                LogBatchCut(logger, key, lineNumber, ex.Message);
+            }
             catch (InvalidDataException)
             {
                 // Corrupt compression never heals: retrying would stall every pass on this batch. What was
@@ -252,6 +262,7 @@ public sealed partial class Regrouper(
         public long Events;
         public long BadLines;
         public readonly DuplicateCounter Duplicates = new();
+        public readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> Cut = new(StringComparer.Ordinal);
     }
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information,
@@ -263,4 +274,7 @@ public sealed partial class Regrouper(
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Raw batch {Key} had {Count} bad lines, skipped")]
     private static partial void LogBadLines(ILogger logger, string key, int count);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Warning, Message = "Raw batch {Key} is cut short after line {Line} ({Reason}); it stays pending and is read again")]
+    private static partial void LogBatchCut(ILogger logger, string key, int line, string reason);
 }

@@ -267,6 +267,6 @@ public sealed partial class Sealer(
     private static long Number(IReadOnlyDictionary<string, string>? metadata, string name) =>
         metadata is not null && metadata.TryGetValue(name, out var text) && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : -1;
 
-    [LoggerMessage(EventId = 3007, Level = LogLevel.Error, Message = "Sensor-day {SensorId} {Day} could not be sealed and is quarantined; the other sensor-days go on")]
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Error, Message = "Sensor-day {SensorId} {Day} could not be sealed and is quarantined; the other sensor-days go on")]
     private static partial void LogQuarantined(ILogger logger, string sensorId, string day, Exception exception);
 }

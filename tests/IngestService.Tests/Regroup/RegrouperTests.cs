@@ -204,6 +204,34 @@ public sealed class RegrouperTests : IDisposable
     }
 
     [Fact]
+    public async Task A_batch_that_ends_inside_a_gzip_member_stays_pending_and_is_merged_once_it_reads_whole()
+    {
+        string Seq(int i) => Line("s1", i, $"2026-11-21T10:00:0{i}.000Z", Event(i, $"2026-11-21T10:00:0{i}Z"));
+        using var whole = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(whole, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+        {
+            gzip.Write(System.Text.Encoding.UTF8.GetBytes(Seq(1) + Seq(2) + Seq(3)));
+        }
+
+        var folder = Path.Combine(_f.Root, "raw", "2026", "11", "21", "10");
+        Directory.CreateDirectory(folder);
+        var cutFile = Path.Combine(folder, "ingest-raw-1-2026-11-21-10-00-00-cut");
+        await File.WriteAllBytesAsync(cutFile, whole.ToArray()[..^5], Token);
+        _f.WriteRaw(Seq(4));
+
+        var first = await _f.CreateRegrouper().RunPassAsync(Token);
+        var second = await _f.CreateRegrouper().RunPassAsync(Token);
+        await File.WriteAllBytesAsync(cutFile, whole.ToArray(), Token);
+        var healed = await _f.CreateRegrouper().RunPassAsync(Token);
+
+        Assert.Equal(1, first.Pending);
+        Assert.Equal(0, first.BadLines);
+        Assert.Equal(1, second.Pending);
+        Assert.Equal(0, healed.Pending);
+        Assert.Equal([1L, 2L, 3L, 4L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
+    }
+
+    [Fact]
     public async Task A_pass_writes_one_run_for_all_its_batches_and_sensors_and_no_sensor_day_while_the_day_is_open()
     {
         for (var i = 0; i < 10; i++)
