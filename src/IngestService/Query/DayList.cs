@@ -17,9 +17,9 @@ public static class DayList
             return badSensor;
         }
 
-        if (from is null || to is null || !SensorDayKey.TryParseDay(from, out var first) || !SensorDayKey.TryParseDay(to, out var last))
+        if (CheckRange(from, to, options.Value.MaxRangeDays, out var first, out var last) is { } badRange)
         {
-            return QueryApi.BadRequest("Invalid range", "from and to are both required days, yyyy-MM-dd, such as ?from=2026-11-01&to=2026-11-30 (both included; UTC, or local with ?tz=Area/City).");
+            return badRange;
         }
 
         if (!QueryApi.TryZone(tz, out var zone, out var badZone))
@@ -27,29 +27,44 @@ public static class DayList
             return badZone!;
         }
 
-        var maxDays = options.Value.MaxRangeDays;
+        await ReadHeaders.AddCurrentAsOfAsync(context, cancellationToken);
+        context.Response.Headers[ReadHeaders.DayTimeZone] = zone?.Id ?? "UTC";
+        var parallel = options.Value.MaxParallelDays;
+        return TypedResults.Ok(zone is null
+            ? await UtcDaysAsync(store, reader, storage.Value.SensorPrefix, sensorId, first, last, parallel, cancellationToken)
+            : await LocalDaysAsync(reader, sensorId, zone, first, last, parallel, cancellationToken));
+    }
+
+    /// <summary>Both days given, in order, and no more of them than <c>Query:MaxRangeDays</c>.</summary>
+    private static IResult? CheckRange(string? from, string? to, int maxDays, out DateOnly first, out DateOnly last)
+    {
+        last = default;
+        if (from is null || to is null || !SensorDayKey.TryParseDay(from, out first) || !SensorDayKey.TryParseDay(to, out last))
+        {
+            first = default;
+            return QueryApi.BadRequest("Invalid range", "from and to are both required days, yyyy-MM-dd, such as ?from=2026-11-01&to=2026-11-30 (both included; UTC, or local with ?tz=Area/City).");
+        }
+
         if (last < first)
         {
             return QueryApi.BadRequest("Invalid range", $"to ({to}) must not be before from ({from}); both days are included.");
         }
 
-        if (last.DayNumber - first.DayNumber + 1 > maxDays)
-        {
-            return QueryApi.BadRequest("Range too long", $"The range spans {last.DayNumber - first.DayNumber + 1} days; at most {maxDays} days (Query:MaxRangeDays) can be listed at once: split it into several requests.");
-        }
+        var span = last.DayNumber - first.DayNumber + 1;
+        return span > maxDays
+            ? QueryApi.BadRequest("Range too long", $"The range spans {span} days; at most {maxDays} days (Query:MaxRangeDays) can be listed at once: split it into several requests.")
+            : null;
+    }
 
-        await ReadHeaders.AddCurrentAsOfAsync(context, cancellationToken);
-        context.Response.Headers[ReadHeaders.DayTimeZone] = zone?.Id ?? "UTC";
-        var prefix = storage.Value.SensorPrefix;
-        if (zone is null)
-        {
-            return TypedResults.Ok(await UtcDaysAsync(store, reader, prefix, sensorId, first, last, options.Value.MaxParallelDays, cancellationToken));
-        }
-
-        // Object metadata counts UTC days; a local day's figures need its events, so its one or two objects are
-        // read, days ahead in parallel as a range read does.
+    /// <summary>
+    /// Local days: object metadata counts UTC days, so a local day's figures need its events; its one or two UTC
+    /// days are read, days ahead in parallel as a range read does.
+    /// </summary>
+    private static async Task<DayInfo[]> LocalDaysAsync(
+        SensorDayReader reader, string sensorId, TimeZoneInfo zone, DateOnly first, DateOnly last, int parallel, CancellationToken cancellationToken)
+    {
         var days = new List<DayInfo>();
-        await foreach (var lines in ReadAhead.ReadAsync(Days.Between(first, last), ReadLocalAsync, options.Value.MaxParallelDays, cancellationToken))
+        await foreach (var lines in ReadAhead.ReadAsync(Days.Between(first, last), ReadLocalAsync, parallel, cancellationToken))
         {
             using (lines)
             {
@@ -60,7 +75,7 @@ public static class DayList
             }
         }
 
-        return TypedResults.Ok(days.ToArray());
+        return [.. days];
 
         Task<DayLines?> ReadLocalAsync(DateOnly day, CancellationToken ct)
         {

@@ -12,27 +12,10 @@ public static class DayRead
     public static async Task<IResult> GetAsync(
         string sensorId, string day, string? tz, HttpContext context, SensorDayReader reader, CancellationToken cancellationToken)
     {
-        if (QueryApi.CheckSensor(sensorId) is { } badSensor)
-        {
-            return badSensor;
-        }
-
-        if (!SensorDayKey.TryParseDay(day, out var date))
-        {
-            return QueryApi.BadRequest("Invalid day", $"'{QueryApi.Truncate(day)}' is not a day: use yyyy-MM-dd, such as 2026-11-21 (UTC, or the local day with ?tz=Area/City).");
-        }
-
-        if (!QueryApi.TryZone(tz, out var zone, out var badZone))
-        {
-            return badZone!;
-        }
-
         var request = context.Request;
-        if (Negotiation.Choose(request.Headers.Accept, Offered) is not { } format)
+        if (Check(sensorId, day, tz, request, out var date, out var zone, out var format) is { } problem)
         {
-            return TypedResults.Problem(
-                $"This resource is available as {Negotiation.Describe(Offered)}; Accept '{request.Headers.Accept}' allows none of them.",
-                statusCode: StatusCodes.Status406NotAcceptable, title: "Not acceptable");
+            return problem;
         }
 
         var response = context.Response;
@@ -60,15 +43,48 @@ public static class DayRead
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }
 
-        var aborted = context.RequestAborted;
-        return format switch
-        {
-            Format.Csv => TypedResults.Stream(body => WriteAsync(lines, body, b => CsvWriter.WriteDayAsync(lines, b, aborted)), CsvWriter.ContentType),
-            Format.Json => TypedResults.Stream(body => WriteAsync(lines, body, b => JsonArrayWriter.WriteAsync(lines, b, aborted)), JsonArrayWriter.ContentType),
-            Format.Parquet => TypedResults.Stream(body => WriteAsync(lines, body, b => ParquetAsync(lines, b, aborted)), ParquetRows.ContentType),
-            _ => TypedResults.Stream(body => WriteAsync(lines, body, b => b.WriteAsync(lines.Ndjson, aborted).AsTask()), Negotiation.Ndjson),
-        };
+        return Represent(lines, format, context.RequestAborted);
     }
+
+    /// <summary>The sensor id, the day, the zone and a representation the client accepts, in that order.</summary>
+    private static IResult? Check(string sensorId, string day, string? tz, HttpRequest request, out DateOnly date, out TimeZoneInfo? zone, out Format format)
+    {
+        zone = null;
+        format = default;
+        if (QueryApi.CheckSensor(sensorId) is { } badSensor)
+        {
+            date = default;
+            return badSensor;
+        }
+
+        if (!SensorDayKey.TryParseDay(day, out date))
+        {
+            return QueryApi.BadRequest("Invalid day", $"'{QueryApi.Truncate(day)}' is not a day: use yyyy-MM-dd, such as 2026-11-21 (UTC, or the local day with ?tz=Area/City).");
+        }
+
+        if (!QueryApi.TryZone(tz, out zone, out var badZone))
+        {
+            return badZone!;
+        }
+
+        if (Negotiation.Choose(request.Headers.Accept, Offered) is not { } chosen)
+        {
+            return TypedResults.Problem(
+                $"This resource is available as {Negotiation.Describe(Offered)}; Accept '{request.Headers.Accept}' allows none of them.",
+                statusCode: StatusCodes.Status406NotAcceptable, title: "Not acceptable");
+        }
+
+        format = chosen;
+        return null;
+    }
+
+    private static IResult Represent(DayLines lines, Format format, CancellationToken aborted) => format switch
+    {
+        Format.Csv => TypedResults.Stream(body => WriteAsync(lines, body, b => CsvWriter.WriteDayAsync(lines, b, aborted)), CsvWriter.ContentType),
+        Format.Json => TypedResults.Stream(body => WriteAsync(lines, body, b => JsonArrayWriter.WriteAsync(lines, b, aborted)), JsonArrayWriter.ContentType),
+        Format.Parquet => TypedResults.Stream(body => WriteAsync(lines, body, b => ParquetAsync(lines, b, aborted)), ParquetRows.ContentType),
+        _ => TypedResults.Stream(body => WriteAsync(lines, body, b => b.WriteAsync(lines.Ndjson, aborted).AsTask()), Negotiation.Ndjson),
+    };
 
     private static async Task WriteAsync(DayLines lines, Stream body, Func<Stream, Task> write)
     {

@@ -10,6 +10,25 @@ public static class RangeRead
 {
     private static readonly Format[] Offered = [Format.Ndjson, Format.Csv, Format.Parquet];
 
+    /// <summary>Both instants given, <c>from</c> before <c>to</c>, at most <c>Query:MaxRangeDays</c> apart.</summary>
+    private static IResult? CheckRange(string? from, string? to, int maxDays, out DateTimeOffset start, out DateTimeOffset end)
+    {
+        end = default;
+        if (!TryInstant(from, out start) || !TryInstant(to, out end))
+        {
+            return QueryApi.BadRequest("Invalid range", "from and to are both required RFC 3339 instants with a zone, such as ?from=2026-11-21T00:00:00Z&to=2026-11-22T00:00:00Z; events with from <= ts < to are returned.");
+        }
+
+        if (end <= start)
+        {
+            return QueryApi.BadRequest("Invalid range", $"to ({to}) must be after from ({from}): the range is from <= ts < to.");
+        }
+
+        return end - start > TimeSpan.FromDays(maxDays)
+            ? QueryApi.BadRequest("Range too long", $"The range spans {(end - start).TotalDays:0.###} days; at most {maxDays} days (Query:MaxRangeDays) can be read at once: split it into several requests.")
+            : null;
+    }
+
     public static async Task<IResult> GetAsync(
         string sensorId, string? from, string? to, HttpContext context, SensorDayReader reader, IOptions<QueryOptions> options, CancellationToken cancellationToken)
     {
@@ -18,20 +37,10 @@ public static class RangeRead
             return badSensor;
         }
 
-        if (!TryInstant(from, out var start) || !TryInstant(to, out var end))
-        {
-            return QueryApi.BadRequest("Invalid range", "from and to are both required RFC 3339 instants with a zone, such as ?from=2026-11-21T00:00:00Z&to=2026-11-22T00:00:00Z; events with from <= ts < to are returned.");
-        }
-
         var limits = options.Value;
-        if (end <= start)
+        if (CheckRange(from, to, limits.MaxRangeDays, out var start, out var end) is { } badRange)
         {
-            return QueryApi.BadRequest("Invalid range", $"to ({to}) must be after from ({from}): the range is from <= ts < to.");
-        }
-
-        if (end - start > TimeSpan.FromDays(limits.MaxRangeDays))
-        {
-            return QueryApi.BadRequest("Range too long", $"The range spans {(end - start).TotalDays:0.###} days; at most {limits.MaxRangeDays} days (Query:MaxRangeDays) can be read at once: split it into several requests.");
+            return badRange;
         }
 
         // Anything else gets NDJSON, as before CSV and Parquet were offered.

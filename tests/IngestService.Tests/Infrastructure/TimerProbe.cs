@@ -31,10 +31,11 @@ public sealed class TimerProbe(TimeProvider clock) : TimeProvider
             throw new InvalidOperationException("injected timer fault");
         }
 
-        // Tracked before the clock sees it: a timer due at once fires inside CreateTimer.
+        // Created unarmed, then armed through Change: the clock holds the timer before a test can see it armed and
+        // move the clock, which would otherwise pass a timer that did not exist yet and never fire it.
         var timer = new ProbedTimer(this, callback, state);
-        timer.Track(dueTime, period);
-        timer.Inner = clock.CreateTimer(timer.Fire, null, dueTime, period);
+        timer.Inner = clock.CreateTimer(timer.Fire, null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        timer.Change(dueTime, period);
         return timer;
     }
 
@@ -88,8 +89,11 @@ public sealed class TimerProbe(TimeProvider clock) : TimeProvider
 
         public bool Periodic { get; set; }
 
+        private int _fired;
+
         public void Fire(object? _)
         {
+            Interlocked.Increment(ref _fired);
             if (!Periodic)
             {
                 probe.Set(this, armed: false, periodic: false);
@@ -101,10 +105,21 @@ public sealed class TimerProbe(TimeProvider clock) : TimeProvider
         public void Track(TimeSpan dueTime, TimeSpan period) =>
             probe.Set(this, armed: dueTime != Timeout.InfiniteTimeSpan, periodic: period > TimeSpan.Zero && period != Timeout.InfiniteTimeSpan);
 
+        /// <summary>
+        /// The clock first, then the count: a timer due at once fires inside the clock's Change and is not counted
+        /// as armed afterwards.
+        /// </summary>
         public bool Change(TimeSpan dueTime, TimeSpan period)
         {
-            Track(dueTime, period);
-            return Inner!.Change(dueTime, period);
+            var fired = Volatile.Read(ref _fired);
+            var changed = Inner!.Change(dueTime, period);
+            var periodic = period > TimeSpan.Zero && period != Timeout.InfiniteTimeSpan;
+            if (periodic || Volatile.Read(ref _fired) == fired)
+            {
+                Track(dueTime, period);
+            }
+
+            return changed;
         }
 
         public void Dispose()
