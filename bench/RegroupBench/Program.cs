@@ -139,11 +139,12 @@ internal static class Harness
         var storage = Options.Create(new StorageOptions());
         var manifests = new ManifestStore(store, clock);
         var indexes = new RunIndexCache(store);
+        var claims = new WorkClaims(manifests, options, clock);
         return new Regrouper(store, manifests, indexes,
-            new Sealer(store, manifests, indexes, options, storage, clock, NullLogger<Sealer>.Instance),
+            new Sealer(store, manifests, indexes, claims, options, storage, clock, NullLogger<Sealer>.Instance),
             new Compactor(store, manifests, indexes, options, clock, NullLogger<Compactor>.Instance),
             new RunCollector(store, manifests, options, clock, NullLogger<RunCollector>.Instance),
-            options, storage, clock, new RegroupMetrics(meters, clock, options), NullLogger<Regrouper>.Instance);
+            claims, options, storage, clock, new RegroupMetrics(meters, clock, options), NullLogger<Regrouper>.Instance);
     }
 }
 

@@ -23,7 +23,10 @@ public sealed partial class Compactor(
     /// <summary>The tier compaction stops at.</summary>
     public const int TopLevel = 3;
 
-    /// <summary>Compacts each tier that is full, once per pass; answers how many compactions were committed.</summary>
+    /// <summary>
+    /// Compacts the oldest full group of each tier, once per pass, and publishes the tier's further full groups (a
+    /// backlog) as units any node claims (<see cref="CompactUnitAsync"/>); answers how many compactions were committed.
+    /// </summary>
     public async Task<int> CompactAsync(CancellationToken cancellationToken)
     {
         var done = 0;
@@ -31,13 +34,35 @@ public sealed partial class Compactor(
         for (var level = 0; level < TopLevel; level++)
         {
             var manifest = manifests.Latest;
-            var inputs = manifest.Runs.Where(r => r.Level == level).OrderBy(r => r.CreatedAt).ThenBy(r => r.Key, StringComparer.Ordinal).Take(fanout).ToList();
-            if (inputs.Count < fanout)
+            var busy = manifest.RunsInWork();
+            var groups = manifest.Runs.Where(r => r.Level == level && !busy.Contains(r.Key)).OrderBy(r => r.CreatedAt).ThenBy(r => r.Key, StringComparer.Ordinal)
+                .Chunk(fanout).Where(g => g.Length == fanout).ToList();
+            if (groups.Count == 0)
             {
                 continue;
             }
 
-            if (await CompactAsync(inputs, level + 1, cancellationToken))
+            if (groups.Count > 1)
+            {
+                var units = groups.Skip(1).Select(g => new WorkUnit
+                {
+                    Id = WorkClaims.IdFor(WorkKind.Compact, g.Select(r => r.Key)),
+                    Kind = WorkKind.Compact,
+                    Keys = [.. g.Select(r => r.Key)],
+                    Level = level + 1,
+                    Size = g.Sum(r => r.Size),
+                }).ToList();
+                await manifests.CommitAsync(m =>
+                {
+                    var live = m.Runs.Select(r => r.Key).ToHashSet(StringComparer.Ordinal);
+                    var inWork = m.RunsInWork();
+                    var fresh = units.Where(u => u.Keys.All(live.Contains) && !u.Keys.Any(inWork.Contains)).ToList();
+                    WorkClaims.Publish(m, fresh);
+                    return fresh.Count > 0;
+                }, cancellationToken);
+            }
+
+            if (await CompactAsync([.. groups[0]], level + 1, null, cancellationToken))
             {
                 done++;
             }
@@ -46,7 +71,14 @@ public sealed partial class Compactor(
         return done;
     }
 
-    private async Task<bool> CompactAsync(List<RunEntry> inputs, int level, CancellationToken cancellationToken)
+    /// <summary>Does one claimed compaction; answers whether it committed.</summary>
+    public async Task<bool> CompactUnitAsync(WorkUnit unit, CancellationToken cancellationToken)
+    {
+        var inputs = manifests.Latest.Runs.Where(r => unit.Keys.Contains(r.Key)).ToList();
+        return await CompactAsync(inputs, unit.Level, unit, cancellationToken);
+    }
+
+    private async Task<bool> CompactAsync(List<RunEntry> inputs, int level, WorkUnit? unit, CancellationToken cancellationToken)
     {
         var key = RunOutput.KeyFor(level, inputs.Select(i => i.Key));
         var lines = new List<IAsyncEnumerable<StoredLine>>();
@@ -56,7 +88,11 @@ public sealed partial class Compactor(
             lines.Add(RunLinesAsync(input.Key, days, cancellationToken));
         }
 
-        var output = await RunOutput.WriteAsync(store, indexes, key, level, LineMerge.MergeAsync(lines, null, cancellationToken), cancellationToken);
+        // A unit whose inputs are no longer all live (another node compacted them after its claim ran out) is dropped.
+        var stale = unit is not null && inputs.Count != unit.Keys.Count;
+        var output = stale
+            ? null
+            : await RunOutput.WriteAsync(store, indexes, key, level, LineMerge.MergeAsync(lines, null, cancellationToken), cancellationToken);
         var now = time.GetUtcNow();
         var grace = options.Value.DeleteGrace;
         var inputKeys = inputs.Select(i => i.Key).ToHashSet(StringComparer.Ordinal);
@@ -64,17 +100,23 @@ public sealed partial class Compactor(
         await manifests.CommitAsync(m =>
         {
             applied = false;
+            var claimed = unit is null || m.Work.RemoveAll(u => u.Id == unit.Id) > 0;
             var current = m.Runs.Where(r => inputKeys.Contains(r.Key)).ToList();
-            if (current.Count != inputKeys.Count)
+            if (stale)
             {
-                // Another node compacted (some of) them first, or a seal emptied one: this output is not needed.
+                return claimed;
+            }
+
+            if (!claimed || current.Count != inputKeys.Count || m.RunsInWork().Overlaps(inputKeys))
+            {
+                // Another node compacted (some of) them first, a seal emptied one or is reading them: this output is not needed.
                 if (output is not null && m.Runs.All(r => r.Key != output.Key) && m.Garbage.All(g => g.Key != output.Key))
                 {
                     m.Garbage.Add(new GarbageEntry { Key = output.Key, DeleteAfter = now + grace });
                     return true;
                 }
 
-                return false;
+                return claimed && unit is not null;
             }
 
             // Days sealed while this compaction ran are no longer live in its output either.

@@ -138,6 +138,14 @@ public sealed partial class RawIntake
         }
     }
 
+    /// <summary>Marks <paramref name="keys"/> consumed (a claimed unit's batches, now in its run); the floor moves at the next pass.</summary>
+    public static void Consume(Manifest manifest, IEnumerable<string> keys)
+    {
+        var consumed = new HashSet<string>(manifest.Consumed, StringComparer.Ordinal);
+        consumed.UnionWith(keys.Where(k => manifest.RawFloor is null || string.CompareOrdinal(k, manifest.RawFloor) > 0));
+        manifest.Consumed = [.. consumed.Order(StringComparer.Ordinal)];
+    }
+
     /// <summary>The time a raw key's name gives (Firehose and the local sink name objects by their oldest record's arrival), else the end of its hour folder.</summary>
     public static DateTimeOffset NameTime(string rawPrefix, string key)
     {

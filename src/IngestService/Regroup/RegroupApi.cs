@@ -27,6 +27,7 @@ public static class RegroupApi
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, RegroupJsonContext.Default));
         services.AddSingleton<RegroupMetrics>();
         services.AddRunStore();
+        services.AddSingleton<WorkClaims>();
         services.AddSingleton<Sealer>();
         services.AddSingleton<Compactor>();
         services.AddSingleton<RunCollector>();

@@ -11,6 +11,7 @@ public sealed class RegroupMetrics
     private readonly Counter<long> _batches;
     private readonly Counter<long> _runs;
     private readonly Counter<long> _compactions;
+    private readonly Counter<long> _units;
     private long _quarantined;
     private readonly Counter<long> _events;
     private readonly Counter<long> _sensorDays;
@@ -35,6 +36,7 @@ public sealed class RegroupMetrics
         _batches = meter.CreateCounter<long>("regroup_batches_done", "{batch}", "Raw batches read into runs");
         _runs = meter.CreateCounter<long>("regroup_runs_written", "{run}", "Runs written by passes (tier 0)");
         _compactions = meter.CreateCounter<long>("regroup_compactions", "{compaction}", "Runs merged a tier up");
+        _units = meter.CreateCounter<long>("regroup_units_done", "{unit}", "Published units of work (raw batches, compactions, seal ranges) this node claimed and did");
         _events = meter.CreateCounter<long>("regroup_events_read", "{event}", "Events read from raw batches");
         _sensorDays = meter.CreateCounter<long>("regroup_sensor_days_written", "{object}", "Sealed sensor-day objects written");
         _duplicates = meter.CreateCounter<long>("regroup_duplicates_dropped", "{event}", "Events already stored, dropped while writing runs and sealing");
@@ -83,6 +85,7 @@ public sealed class RegroupMetrics
         _batches.Add(report.BatchesRead);
         _runs.Add(report.RunsWritten);
         _compactions.Add(report.Compactions);
+        _units.Add(report.Units);
         _events.Add(report.Events);
         _sensorDays.Add(report.SensorDaysWritten);
         _duplicates.Add(report.DuplicatesDropped);

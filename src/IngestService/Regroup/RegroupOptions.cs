@@ -87,6 +87,21 @@ public sealed class RegroupOptions
     [Range(1, long.MaxValue)]
     public long MemoryBytes { get; set; } = 16L * 1024 * 1024;
 
+    /// <summary>
+    /// Raw bytes above which a pass does not read its batches itself but publishes them in the manifest as units of
+    /// about this size, which every node claims and reads in parallel (a backlog, a spike); at or below it the pass
+    /// reads them alone, as one run, with no claim requests. Default 64 MiB.
+    /// </summary>
+    [Range(1, long.MaxValue)]
+    public long UnitBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Events above which a day's seal is split into sensor ranges of about this many events, published in the
+    /// manifest for every node to claim; at or below it one node seals the day alone. Default 2,000,000.
+    /// </summary>
+    [Range(1, long.MaxValue)]
+    public long UnitEvents { get; set; } = 2_000_000;
+
     /// <summary>Raw batches read and sensor-days sealed at the same time (each an S3 request). Default 8.</summary>
     [Range(1, 256)]
     public int MaxParallelWrites { get; set; } = 8;

@@ -26,6 +26,7 @@ public sealed partial class Regrouper(
     Sealer sealer,
     Compactor compactor,
     RunCollector collector,
+    WorkClaims claims,
     IOptions<RegroupOptions> options,
     IOptions<StorageOptions> storage,
     TimeProvider time,
@@ -34,6 +35,13 @@ public sealed partial class Regrouper(
 {
     private const int MaxBadLinesLogged = 5;
     private const int ChunkLines = 512;
+
+    // Nodes without the lease look for published units every other look: a spike waits at most two intervals for
+    // help, and an idle fleet's extra manifest GETs stay at half a look's (requests of 3 nodes stay within 1.2× one's).
+    private const int HelpEvery = 2;
+    private static readonly TimeSpan WaitStep = TimeSpan.FromMilliseconds(200);
+    private static readonly WorkKind[] AllKinds = [WorkKind.Raw, WorkKind.Compact, WorkKind.Seal];
+    private int _looks;
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly RegroupLease _lease = new(store, time, options.Value.LeaseDuration);
@@ -53,19 +61,25 @@ public sealed partial class Regrouper(
         using var attribution = MeteredObjectStore.Attribute("regroup");
         try
         {
+            RegroupReport report;
             if (scheduled && !await _lease.TryHoldAsync(cancellationToken))
             {
                 metrics.OldestPending(null);
-                return RegroupReport.Idle(0, 0);
+                report = await HelpAsync(cancellationToken);
+                if (!report.Merged)
+                {
+                    return report;
+                }
             }
-
-            var last = await PassAsync(force: !scheduled, cancellationToken);
-            var report = last;
-            // A flush makes everything pending readable: passes capped by Regroup:MaxBatchesPerPass follow each other.
-            while (!scheduled && last.Pending > last.CutShort && last.BatchesRead > 0)
+            else
             {
-                last = await PassAsync(force: true, cancellationToken);
-                report = report.Then(last);
+                var last = report = await PassAsync(force: !scheduled, cancellationToken);
+                // A flush makes everything pending readable: passes capped by Regroup:MaxBatchesPerPass follow each other.
+                while (!scheduled && last.Pending > last.CutShort && last.BatchesRead > 0)
+                {
+                    last = await PassAsync(force: true, cancellationToken);
+                    report = report.Then(last);
+                }
             }
 
             metrics.Pass(report);
@@ -120,14 +134,17 @@ public sealed partial class Regrouper(
         }
 
         var intake = await RawIntake.ListAsync(store, manifest, rawPrefix, settings, time.GetUtcNow(), sweep: true, cancellationToken);
-        var taken = intake.Pending.Take(settings.MaxBatchesPerPass).Concat(intake.Late).ToList();
+        // Batches another pass published as units are read by whoever claims them, not taken again.
+        var published = manifest.Work.Where(u => u.Kind == WorkKind.Raw).SelectMany(u => u.Keys).ToHashSet(StringComparer.Ordinal);
+        var candidates = intake.Pending.Where(p => !published.Contains(p.Key)).Take(settings.MaxBatchesPerPass).ToList();
+        var units = candidates.Sum(c => c.Size) > settings.UnitBytes ? RawUnits(candidates, settings.UnitBytes) : [];
+        var taken = (units.Count > 0 ? [] : candidates).Concat(intake.Late).ToList();
         var pass = new PassState();
-
 
         WrittenRun? run = null;
         if (taken.Count > 0)
         {
-            run = await WriteRunAsync(taken, pass, cancellationToken);
+            run = await WriteRunAsync([.. taken.Select(t => t.Key)], pass, cancellationToken);
         }
 
         // A batch cut short inside a gzip member stays pending: what was read of it is in the run, the rest is read at
@@ -144,7 +161,7 @@ public sealed partial class Regrouper(
                 (m.RawFloor, m.Consumed) = (start.Floor, [.. start.Consumed]);
             }
 
-            var previous = (m.RawFloor, m.Consumed.Count, m.Watermark);
+            var previous = (m.RawFloor, Consumed: m.Consumed.Count, m.Watermark, Work: m.Work.Count);
             if (run is not null && m.Runs.All(r => r.Key != run.Key))
             {
                 m.Runs.Add(run.ToEntry(run.Index.Segments.Select(s => s.Day), now));
@@ -157,34 +174,155 @@ public sealed partial class Regrouper(
 
             // A new store has no orphans yet: the hourly look for them starts from its first pass.
             m.OrphansCollectedAt ??= intake.ListedAt;
+            var consumed = m.Consumed.ToHashSet(StringComparer.Ordinal);
+            var inWork = m.Work.SelectMany(u => u.Keys).ToHashSet(StringComparer.Ordinal);
+            WorkClaims.Publish(m, units.Where(u => !u.Keys.Any(k => consumed.Contains(k) || inWork.Contains(k))));
             intake.Commit(m, takenKeys, rawPrefix, settings);
             // An idle pass commits the watermark at most once per interval: it is all that changed.
-            return run is not null || taken.Count > 0 || previous.RawFloor != m.RawFloor || previous.Count != m.Consumed.Count
-                || previous.Watermark is null || m.Watermark - previous.Watermark >= settings.Interval;
+            return run is not null || taken.Count > 0 || previous.RawFloor != m.RawFloor || previous.Consumed != m.Consumed.Count
+                || previous.Watermark is null || m.Watermark - previous.Watermark >= settings.Interval || previous.Work != m.Work.Count;
         }, cancellationToken);
+        pass.RunsWritten += run is null ? 0 : 1;
 
-        var left = intake.Pending.Count - Math.Min(intake.Pending.Count, settings.MaxBatchesPerPass) + pass.Cut.Count;
-        metrics.OldestPending(intake.Pending.Skip(settings.MaxBatchesPerPass).Select(p => p.LastModified));
+        // Raw units first (a flush seals only what every node has read), then the seals and compactions they lead to.
+        await WorkAsync(pass, wait: force, cancellationToken);
+        var left = intake.Pending.Count - intake.Pending.Count(p => published.Contains(p.Key)) - candidates.Count + pass.Cut.Count;
+        metrics.OldestPending(intake.Pending.Where(p => !published.Contains(p.Key)).Skip(settings.MaxBatchesPerPass).Select(p => p.LastModified));
 
-        var seal = await sealer.SealDueAsync(committed, force, cancellationToken);
-        var compactions = await compactor.CompactAsync(cancellationToken);
+        pass.Seal = pass.Seal.Add(await sealer.SealDueAsync(manifests.Latest, force, cancellationToken));
+        pass.Compactions += await compactor.CompactAsync(cancellationToken);
+        await WorkAsync(pass, wait: force, cancellationToken);
         var deleted = await collector.CollectAsync(force, cancellationToken);
-        metrics.Quarantined(seal.Quarantined);
-        return new RegroupReport(
-            pass.BatchesRead, pass.Events, run is null ? 0 : 1, seal.SensorDaysWritten, pass.Duplicates.Count + seal.Duplicates, pass.BadLines,
-            seal.Conflicts, left, compactions, seal.Quarantined, deleted, Seconds(started),
-            Merged: taken.Count > 0 || seal.SensorDaysWritten > 0 || compactions > 0,
-            CurrentAsOf: committed.Watermark ?? before, CutShort: pass.Cut.Count);
+        var quarantined = manifests.Latest.Quarantine.Count;
+        metrics.Quarantined(quarantined);
+        return pass.Report(left, quarantined, deleted, Seconds(started), committed.Watermark ?? before, taken.Count > 0);
+    }
+
+    /// <summary>A node that does not hold the lease claims what the holder published, every other look (a GET of the manifest).</summary>
+    private async Task<RegroupReport> HelpAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Increment(ref _looks) % HelpEvery != 0)
+        {
+            return RegroupReport.Idle(0, 0);
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var (manifest, _) = await manifests.ReadAsync(cancellationToken);
+        if (!claims.AnyFree(manifest))
+        {
+            return RegroupReport.Idle(0, 0);
+        }
+
+        var pass = new PassState();
+        await WorkAsync(pass, wait: false, cancellationToken);
+        return pass.Report(0, manifests.Latest.Quarantine.Count, 0, Seconds(started), manifests.Latest.Watermark, merged: false);
+    }
+
+    /// <summary>
+    /// Claims and does published units until none is free; with <paramref name="wait"/> (a flush) until none is left,
+    /// looking again every <see cref="WaitStep"/> while other nodes hold the rest (a dead node's claim lapses and is taken).
+    /// </summary>
+    private async Task WorkAsync(PassState pass, bool wait, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var unit = await claims.ClaimAsync(AllKinds, cancellationToken);
+            if (unit is null)
+            {
+                if (!wait || (await manifests.ReadAsync(cancellationToken)).Manifest.Work.Count == 0)
+                {
+                    return;
+                }
+
+                await Task.Delay(WaitStep, TimeProvider.System, cancellationToken);
+                continue;
+            }
+
+            using var done = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var keeping = claims.KeepAsync(unit, done.Token);
+            try
+            {
+                await DoAsync(unit, pass, cancellationToken);
+                pass.Units++;
+            }
+            catch (Exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                await done.CancelAsync();
+                await keeping;
+                await claims.ReleaseAsync(unit, cancellationToken);
+                throw;
+            }
+            finally
+            {
+                await done.CancelAsync();
+                await keeping;
+            }
+        }
+    }
+
+    private async Task DoAsync(WorkUnit unit, PassState pass, CancellationToken cancellationToken)
+    {
+        switch (unit.Kind)
+        {
+            case WorkKind.Raw:
+                var run = await WriteRunAsync(unit.Keys, pass, cancellationToken);
+                var read = unit.Keys.Where(k => !pass.Cut.ContainsKey(k)).ToList();
+                var now = time.GetUtcNow();
+                var applied = await claims.CompleteAsync(unit, m =>
+                {
+                    if (run is not null && m.Runs.All(r => r.Key != run.Key))
+                    {
+                        m.Runs.Add(run.ToEntry(run.Index.Segments.Select(s => s.Day), now));
+                    }
+
+                    RawIntake.Consume(m, read);
+                }, cancellationToken);
+                pass.RunsWritten += applied && run is not null ? 1 : 0;
+                break;
+            case WorkKind.Compact:
+                pass.Compactions += await compactor.CompactUnitAsync(unit, cancellationToken) ? 1 : 0;
+                break;
+            case WorkKind.Seal:
+                pass.Seal = pass.Seal.Add(await sealer.SealUnitAsync(unit, cancellationToken));
+                break;
+        }
+    }
+
+    /// <summary>Consecutive batches (key order, so each unit's run covers a stretch of time) of about <paramref name="bytes"/> each.</summary>
+    private static List<WorkUnit> RawUnits(List<ObjectInfo> batches, long bytes)
+    {
+        var units = new List<WorkUnit>();
+        var keys = new List<string>();
+        long size = 0;
+        foreach (var batch in batches.OrderBy(b => b.Key, StringComparer.Ordinal))
+        {
+            keys.Add(batch.Key);
+            size += batch.Size;
+            if (size >= bytes)
+            {
+                units.Add(Unit());
+                (keys, size) = ([], 0);
+            }
+        }
+
+        if (keys.Count > 0)
+        {
+            units.Add(Unit());
+        }
+
+        return units;
+
+        WorkUnit Unit() => new() { Id = WorkClaims.IdFor(WorkKind.Raw, keys), Kind = WorkKind.Raw, Keys = keys, Size = size };
     }
 
     /// <summary>Reads the batches (several at a time: on S3 each is a round trip), sorts their lines and writes one L0 run.</summary>
-    private async Task<WrittenRun?> WriteRunAsync(List<ObjectInfo> batches, PassState pass, CancellationToken cancellationToken)
+    private async Task<WrittenRun?> WriteRunAsync(List<string> batches, PassState pass, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         await using var sorter = new LineSorter(settings.MemoryBytes);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = settings.MaxParallelWrites, CancellationToken = cancellationToken };
-        await Parallel.ForEachAsync(batches, parallel, async (batch, ct) => await ReadBatchAsync(batch.Key, sorter, pass, ct));
-        var key = RunOutput.KeyFor(0, batches.Select(b => b.Key));
+        await Parallel.ForEachAsync(batches, parallel, async (batch, ct) => await ReadBatchAsync(batch, sorter, pass, ct));
+        var key = RunOutput.KeyFor(0, batches);
         return await RunOutput.WriteAsync(store, indexes, key, 0, sorter.SortedAsync(pass.Duplicates, cancellationToken), cancellationToken);
     }
 
@@ -261,8 +399,17 @@ public sealed partial class Regrouper(
         public int BatchesRead;
         public long Events;
         public long BadLines;
+        public int RunsWritten;
+        public int Compactions;
+        public int Units;
+        public SealReport Seal = SealReport.None;
         public readonly DuplicateCounter Duplicates = new();
         public readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> Cut = new(StringComparer.Ordinal);
+
+        public RegroupReport Report(int pending, int quarantined, int deleted, double seconds, DateTimeOffset? currentAsOf, bool merged) => new(
+            BatchesRead, Events, RunsWritten, Seal.SensorDaysWritten, Duplicates.Count + Seal.Duplicates, BadLines, Seal.Conflicts, pending,
+            Compactions, quarantined, deleted, seconds, Merged: merged || RunsWritten > 0 || Seal.SensorDaysWritten > 0 || Compactions > 0 || Units > 0,
+            CurrentAsOf: currentAsOf, CutShort: Cut.Count, Units: Units);
     }
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information,

@@ -15,13 +15,13 @@ public sealed partial class Sealer
     /// already (a seal that died before its commit) is merged with it instead.
     /// </summary>
     private async Task SealStreamingAsync(
-        DateOnly day, List<string> runs, SortedDictionary<string, List<RunPart>> sensors,
-        Func<string, Func<CancellationToken, Task<(bool, int, long)>>, CancellationToken, Task> sealOne, DuplicateCounter duplicates, CancellationToken cancellationToken)
+        DayPlan plan, Func<string, Func<CancellationToken, Task<(bool, int, long)>>, CancellationToken, Task> sealOne, DuplicateCounter duplicates, CancellationToken cancellationToken)
     {
+        var day = plan.Day;
         var inputs = new List<IAsyncEnumerable<StoredLine>>();
-        foreach (var key in runs)
+        foreach (var key in plan.Runs)
         {
-            inputs.Add(DayOfRunAsync(key, day, cancellationToken));
+            inputs.Add(DayOfRunAsync(key, plan, cancellationToken));
         }
 
         using var uploads = new SemaphoreSlim(options.Value.MaxParallelWrites);
@@ -64,7 +64,7 @@ public sealed partial class Sealer
                             return (true, 0, 0L);
                         }
 
-                        return await SealSensorDayAsync(file.SensorId, day, sensors[file.SensorId], ct);
+                        return await SealSensorDayAsync(file.SensorId, day, plan.Sensors[file.SensorId], ct);
                     }, cancellationToken);
                 }
                 finally
@@ -76,11 +76,15 @@ public sealed partial class Sealer
         }
     }
 
-    /// <summary>The lines of one day in a run: one ranged GET from its first segment of that day to the end of its last.</summary>
-    private async IAsyncEnumerable<StoredLine> DayOfRunAsync(string key, DateOnly day, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>
+    /// The lines of one day (of the plan's sensor range) in a run: one ranged GET from its first segment of them to
+    /// the end of its last; segments are in sensor order, so a range is one stretch of the run.
+    /// </summary>
+    private async IAsyncEnumerable<StoredLine> DayOfRunAsync(string key, DayPlan plan, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        var day = plan.Day;
         var index = await indexes.GetAsync(key, cancellationToken) ?? throw new IOException($"Live run {key} is missing from the store.");
-        var segments = index.Segments.Where(s => s.Day == day).ToList();
+        var segments = index.Segments.Where(s => s.Day == day && plan.Covers(s.SensorId)).ToList();
         if (segments.Count == 0)
         {
             yield break;
@@ -92,7 +96,7 @@ public sealed partial class Sealer
             ?? throw new IOException($"Live run {key} is missing from the store.");
         await foreach (var line in LineReader.ReadAsync(stored.Content, cancellationToken))
         {
-            if (!line.TooLong && StoredLine.TryParse(line.Bytes.Span) is { } parsed && parsed.Day == day)
+            if (!line.TooLong && StoredLine.TryParse(line.Bytes.Span) is { } parsed && parsed.Day == day && plan.Covers(parsed.SensorId))
             {
                 yield return parsed;
             }

@@ -13,6 +13,9 @@ namespace IngestService.Regroup;
 public sealed record SealReport(int SensorDaysWritten, long Duplicates, int Conflicts, int Quarantined)
 {
     public static readonly SealReport None = new(0, 0, 0, 0);
+
+    public SealReport Add(SealReport other) =>
+        new(SensorDaysWritten + other.SensorDaysWritten, Duplicates + other.Duplicates, Conflicts + other.Conflicts, other.Quarantined);
 }
 
 /// <summary>
@@ -26,6 +29,7 @@ public sealed partial class Sealer(
     IObjectStore store,
     ManifestStore manifests,
     RunIndexCache indexes,
+    WorkClaims claims,
     IOptions<RegroupOptions> options,
     IOptions<StorageOptions> storage,
     TimeProvider time,
@@ -37,22 +41,49 @@ public sealed partial class Sealer(
     private readonly RetryLoop<SealAttempt> _races = Retry.While<SealAttempt>(
         a => !a.Done, new RetryDelays(TimeSpan.FromMilliseconds(20), TimeSpan.FromSeconds(1)), TimeProvider.System, MaxAttempts);
 
-    /// <summary>Seals the due days of <paramref name="manifest"/>; <paramref name="force"/> (a flush) re-seals late data at once.</summary>
+    /// <summary>
+    /// Seals the due days of <paramref name="manifest"/>; <paramref name="force"/> (a flush) re-seals late data at once.
+    /// A day of more than <c>Regroup:UnitEvents</c> events is not sealed here but published as sensor-range units that
+    /// every node claims (<see cref="SealUnitAsync"/>).
+    /// </summary>
     public async Task<SealReport> SealDueAsync(Manifest manifest, bool force, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var now = time.GetUtcNow();
         var days = manifest.Runs.SelectMany(r => r.Days).Concat(manifest.Quarantine.Select(q => q.Day)).Distinct().Order(StringComparer.Ordinal)
-            .Where(d => IsDue(manifest, d, now, force, settings)).ToList();
+            .Where(d => IsDue(manifest, d, now, force, settings) && !manifest.Work.Any(u => u.Kind == WorkKind.Seal && u.Day == d)).ToList();
         var total = SealReport.None;
         foreach (var day in days)
         {
-            var report = await SealDayAsync(manifest, Manifest.ParseDay(day), cancellationToken);
-            total = new SealReport(total.SensorDaysWritten + report.SensorDaysWritten, total.Duplicates + report.Duplicates,
-                total.Conflicts + report.Conflicts, report.Quarantined);
+            var plan = await PlanAsync(manifest, Manifest.ParseDay(day), null, null, cancellationToken);
+            if (plan.Events > settings.UnitEvents)
+            {
+                var units = plan.Split(settings.UnitEvents);
+                await manifests.CommitAsync(m =>
+                {
+                    // Another node may have planned (or even finished) the same seal since this node read the manifest.
+                    if (m.Work.Any(u => u.Kind == WorkKind.Seal && u.Day == day) || !plan.Runs.All(k => m.Runs.Any(r => r.Key == k && r.Days.Contains(day))))
+                    {
+                        return false;
+                    }
+
+                    WorkClaims.Publish(m, units);
+                    return true;
+                }, cancellationToken);
+                continue;
+            }
+
+            total = total.Add(await SealAsync(plan, null, cancellationToken));
         }
 
         return total with { Quarantined = manifests.Latest.Quarantine.Count };
+    }
+
+    /// <summary>Seals one claimed sensor range of a day; the last range of the day to finish drops the day from its runs.</summary>
+    public async Task<SealReport> SealUnitAsync(WorkUnit unit, CancellationToken cancellationToken)
+    {
+        var plan = await PlanAsync(manifests.Latest, Manifest.ParseDay(unit.Day!), unit, unit.Runs, cancellationToken);
+        return await SealAsync(plan, unit, cancellationToken);
     }
 
     private static bool IsDue(Manifest manifest, string day, DateTimeOffset now, bool force, RegroupOptions settings)
@@ -66,24 +97,24 @@ public sealed partial class Sealer(
         return force || !manifest.Sealed.TryGetValue(day, out var sealedAt) || now - sealedAt >= settings.ResealAfter;
     }
 
-    private async Task<SealReport> SealDayAsync(Manifest manifest, DateOnly day, CancellationToken cancellationToken)
+    /// <summary>The sensors of a day (of one unit's range, when given) with the run segments that hold each.</summary>
+    private async Task<DayPlan> PlanAsync(Manifest manifest, DateOnly day, WorkUnit? unit, List<string>? runs, CancellationToken cancellationToken)
     {
         var dayText = Manifest.DayText(day);
-        var runs = manifest.Runs.Where(r => r.Days.Contains(dayText)).Select(r => r.Key).ToList();
-        // Each sensor of the day with the run segments that hold it.
-        var sensors = new SortedDictionary<string, List<RunPart>>(StringComparer.Ordinal);
+        runs ??= manifest.Runs.Where(r => r.Days.Contains(dayText)).Select(r => r.Key).ToList();
+        var plan = new DayPlan(day, runs, unit?.First ?? (!manifest.Sealed.ContainsKey(dayText) && !manifest.Quarantine.Any(q => q.Day == dayText)), unit);
         foreach (var key in runs)
         {
             var index = await indexes.GetAsync(key, cancellationToken) ?? throw new IOException($"Live run {key} is missing from the store.");
-            foreach (var segment in index.Segments.Where(s => s.Day == day))
+            foreach (var segment in index.Segments.Where(s => s.Day == day && plan.Covers(s.SensorId)))
             {
-                Parts(segment.SensorId).Add(new RunPart(key, segment));
+                plan.Parts(segment.SensorId).Add(new RunPart(key, segment));
             }
         }
 
-        foreach (var q in manifest.Quarantine.Where(q => q.Day == dayText))
+        foreach (var q in manifest.Quarantine.Where(q => q.Day == dayText && plan.Covers(q.SensorId)))
         {
-            var parts = Parts(q.SensorId);
+            var parts = plan.Parts(q.SensorId);
             foreach (var key in q.Runs.Where(k => parts.All(p => p.Key != k)))
             {
                 if (await indexes.GetAsync(key, cancellationToken) is { } index && index.Find(q.SensorId, day) is { } segment)
@@ -93,10 +124,17 @@ public sealed partial class Sealer(
             }
         }
 
+        return plan;
+    }
+
+    /// <summary>Writes the plan's sensor-days, then commits: quarantine, and (a whole day, or its last unit) the day sealed.</summary>
+    private async Task<SealReport> SealAsync(DayPlan plan, WorkUnit? unit, CancellationToken cancellationToken)
+    {
         var written = 0;
         var conflicts = 0;
         var duplicates = new DuplicateCounter();
         var failed = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
+        var dayText = Manifest.DayText(plan.Day);
         async Task SealOneAsync(string sensorId, Func<CancellationToken, Task<(bool Written, int Conflicts, long Duplicates)>> seal, CancellationToken ct)
         {
             try
@@ -113,74 +151,84 @@ public sealed partial class Sealer(
             }
         }
 
-        if (!manifest.Sealed.ContainsKey(dayText) && !manifest.Quarantine.Any(q => q.Day == dayText))
+        if (plan.First)
         {
             // The first seal of a day: one streaming merge of the day's runs writes every sensor-day in turn, a GET per
             // run rather than one per run and sensor.
-            await SealStreamingAsync(day, runs, sensors, SealOneAsync, duplicates, cancellationToken);
+            await SealStreamingAsync(plan, SealOneAsync, duplicates, cancellationToken);
         }
         else
         {
             var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxParallelWrites, CancellationToken = cancellationToken };
-            await Parallel.ForEachAsync(sensors, parallel, (sensor, ct) =>
-                new ValueTask(SealOneAsync(sensor.Key, c => SealSensorDayAsync(sensor.Key, day, sensor.Value, c), ct)));
+            await Parallel.ForEachAsync(plan.Sensors, parallel, (sensor, ct) =>
+                new ValueTask(SealOneAsync(sensor.Key, c => SealSensorDayAsync(sensor.Key, plan.Day, sensor.Value, c), ct)));
         }
 
         var now = time.GetUtcNow();
-        var grace = options.Value.DeleteGrace;
-        await manifests.CommitAsync(m =>
+        if (unit is null)
         {
-            var pinnedBefore = m.Quarantine.SelectMany(q => q.Runs).ToHashSet(StringComparer.Ordinal);
-            m.Quarantine.RemoveAll(q => q.Day == dayText && sensors.ContainsKey(q.SensorId) && !failed.ContainsKey(q.SensorId));
-            foreach (var (sensorId, reason) in failed)
+            await manifests.CommitAsync(m =>
             {
-                var entry = m.Quarantine.FirstOrDefault(q => q.Day == dayText && q.SensorId == sensorId);
-                if (entry is null)
-                {
-                    m.Quarantine.Add(entry = new QuarantineEntry { SensorId = sensorId, Day = dayText, Since = now });
-                }
-
-                entry.Reason = reason;
-                entry.Runs = [.. entry.Runs.Union(sensors[sensorId].Select(p => p.Key)).Distinct()];
-            }
-
-            foreach (var run in m.Runs.Where(r => runs.Contains(r.Key)))
-            {
-                run.Days.Remove(dayText);
-            }
-
-            var pinned = m.Quarantine.SelectMany(q => q.Runs).ToHashSet(StringComparer.Ordinal);
-            var emptied = m.Runs.Where(r => r.Days.Count == 0).Select(r => r.Key).ToList();
-            m.Runs.RemoveAll(r => r.Days.Count == 0);
-            var live = m.Runs.Select(r => r.Key).ToHashSet(StringComparer.Ordinal);
-            foreach (var key in emptied.Concat(pinnedBefore).Distinct().Where(k => !pinned.Contains(k) && !live.Contains(k)))
-            {
-                if (m.Garbage.All(g => g.Key != key))
-                {
-                    m.Garbage.Add(new GarbageEntry { Key = key, DeleteAfter = now + grace });
-                }
-            }
-
-            m.Sealed[dayText] = now;
-            // Days sealed long ago need no reseal clock: late data for them starts a new one.
-            foreach (var old in m.Sealed.Keys.Where(d => string.CompareOrdinal(d, Manifest.DayText(DateOnly.FromDateTime(now.UtcDateTime).AddDays(-60))) < 0).ToList())
-            {
-                m.Sealed.Remove(old);
-            }
-
-            return true;
-        }, cancellationToken);
+                Apply(m, plan, failed, now, dayDone: true);
+                return true;
+            }, cancellationToken);
+        }
+        else
+        {
+            await claims.CompleteAsync(unit, m => Apply(m, plan, failed, now, dayDone: !m.Work.Any(u => u.Kind == WorkKind.Seal && u.Day == dayText)), cancellationToken);
+        }
 
         return new SealReport(written, duplicates.Count, conflicts, failed.Count);
+    }
 
-        List<RunPart> Parts(string sensorId)
+    /// <summary>
+    /// The seal's commit: quarantine what failed and release what healed; once the whole day is written, drop it from
+    /// the runs that held it when the seal began (runs left without days become garbage) and note it sealed.
+    /// </summary>
+    private void Apply(Manifest m, DayPlan plan, ConcurrentDictionary<string, string> failed, DateTimeOffset now, bool dayDone)
+    {
+        var dayText = Manifest.DayText(plan.Day);
+        var pinnedBefore = m.Quarantine.SelectMany(q => q.Runs).ToHashSet(StringComparer.Ordinal);
+        m.Quarantine.RemoveAll(q => q.Day == dayText && plan.Sensors.ContainsKey(q.SensorId) && !failed.ContainsKey(q.SensorId));
+        foreach (var (sensorId, reason) in failed)
         {
-            if (!sensors.TryGetValue(sensorId, out var parts))
+            var entry = m.Quarantine.FirstOrDefault(q => q.Day == dayText && q.SensorId == sensorId);
+            if (entry is null)
             {
-                sensors[sensorId] = parts = [];
+                m.Quarantine.Add(entry = new QuarantineEntry { SensorId = sensorId, Day = dayText, Since = now });
             }
 
-            return parts;
+            entry.Reason = reason;
+            entry.Runs = [.. entry.Runs.Union(plan.Sensors[sensorId].Select(p => p.Key)).Distinct()];
+        }
+
+        if (!dayDone)
+        {
+            return;
+        }
+
+        foreach (var run in m.Runs.Where(r => plan.Runs.Contains(r.Key)))
+        {
+            run.Days.Remove(dayText);
+        }
+
+        var pinned = m.Quarantine.SelectMany(q => q.Runs).ToHashSet(StringComparer.Ordinal);
+        var emptied = m.Runs.Where(r => r.Days.Count == 0).Select(r => r.Key).ToList();
+        m.Runs.RemoveAll(r => r.Days.Count == 0);
+        var live = m.Runs.Select(r => r.Key).ToHashSet(StringComparer.Ordinal);
+        foreach (var key in emptied.Concat(pinnedBefore).Distinct().Where(k => !pinned.Contains(k) && !live.Contains(k)))
+        {
+            if (m.Garbage.All(g => g.Key != key))
+            {
+                m.Garbage.Add(new GarbageEntry { Key = key, DeleteAfter = now + options.Value.DeleteGrace });
+            }
+        }
+
+        m.Sealed[dayText] = now;
+        // Days sealed long ago need no reseal clock: late data for them starts a new one.
+        foreach (var old in m.Sealed.Keys.Where(d => string.CompareOrdinal(d, Manifest.DayText(DateOnly.FromDateTime(now.UtcDateTime).AddDays(-60))) < 0).ToList())
+        {
+            m.Sealed.Remove(old);
         }
     }
 

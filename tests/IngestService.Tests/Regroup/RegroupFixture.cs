@@ -76,10 +76,11 @@ public sealed class RegroupFixture : IDisposable
         var storage = Microsoft.Extensions.Options.Options.Create(new StorageOptions { RawPrefix = rawPrefix });
         var manifests = new ManifestStore(store, Time);
         var indexes = new RunIndexCache(store);
-        var sealer = new Sealer(store, manifests, indexes, options, storage, Time, NullLogger<Sealer>.Instance);
+        var claims = new WorkClaims(manifests, options, Time);
+        var sealer = new Sealer(store, manifests, indexes, claims, options, storage, Time, NullLogger<Sealer>.Instance);
         var compactor = new Compactor(store, manifests, indexes, options, Time, NullLogger<Compactor>.Instance);
         var collector = new RunCollector(store, manifests, options, Time, NullLogger<RunCollector>.Instance);
-        return new Regrouper(store, manifests, indexes, sealer, compactor, collector, options, storage,
+        return new Regrouper(store, manifests, indexes, sealer, compactor, collector, claims, options, storage,
             Time, new RegroupMetrics(meters ?? Meters, Time, options), NullLogger<Regrouper>.Instance);
     }
 

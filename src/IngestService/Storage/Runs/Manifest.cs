@@ -44,6 +44,9 @@ public sealed class Manifest
     /// <summary>When the last look for orphans (runs no manifest names) was.</summary>
     public DateTimeOffset? OrphansCollectedAt { get; set; }
 
+    /// <summary>Work any node may claim: a backlog of raw batches, compactions, a large day's seal in sensor ranges.</summary>
+    public List<WorkUnit> Work { get; set; } = [];
+
     public static string DayText(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 
     public static DateOnly ParseDay(string text) => DateOnly.ParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture);
@@ -71,6 +74,10 @@ public sealed class Manifest
             }
         }
     }
+
+    /// <summary>Runs that outstanding work reads: a compaction must not take them away under it.</summary>
+    public HashSet<string> RunsInWork() =>
+        [.. Work.Where(u => u.Kind != WorkKind.Raw).SelectMany(u => u.Kind == WorkKind.Seal ? u.Runs : u.Keys)];
 
     /// <summary>Every run key a reader may still touch: live, pinned by a quarantine, or waiting for deletion.</summary>
     public HashSet<string> KnownRuns() =>
@@ -112,6 +119,63 @@ public sealed class QuarantineEntry
     public DateTimeOffset Since { get; set; }
 
     public List<string> Runs { get; set; } = [];
+}
+
+/// <summary>What a unit of claimable work does.</summary>
+public enum WorkKind
+{
+    /// <summary>Read <see cref="WorkUnit.Keys"/> (raw batches) into one L0 run.</summary>
+    Raw,
+
+    /// <summary>Merge the runs <see cref="WorkUnit.Keys"/> of tier <see cref="WorkUnit.Level"/> − 1 into one run of <see cref="WorkUnit.Level"/>.</summary>
+    Compact,
+
+    /// <summary>Seal the sensors of <see cref="WorkUnit.Day"/> from <see cref="WorkUnit.From"/> (inclusive) to <see cref="WorkUnit.To"/> (exclusive; null: the last).</summary>
+    Seal,
+}
+
+/// <summary>
+/// A unit of work published in the manifest for any node to claim: <see cref="Owner"/> has it until
+/// <see cref="Until"/> (renewed while it works), then anyone may take it over. Doing a unit twice is harmless (runs
+/// are keyed by their inputs, seals merge by identity); the manifest commit that removes the unit applies its result
+/// once.
+/// </summary>
+public sealed class WorkUnit
+{
+    /// <summary>Made from what the unit covers, so two nodes planning the same work publish it once.</summary>
+    public required string Id { get; set; }
+
+    [JsonConverter(typeof(JsonStringEnumConverter<WorkKind>))]
+    public WorkKind Kind { get; set; }
+
+    /// <summary>Raw batches, or the runs a compaction merges.</summary>
+    public List<string> Keys { get; set; } = [];
+
+    /// <summary>A compaction's output tier.</summary>
+    public int Level { get; set; }
+
+    public string? Day { get; set; }
+
+    public string? From { get; set; }
+
+    public string? To { get; set; }
+
+    /// <summary>A seal's runs: those holding the day when the seal was planned; the last unit of the day drops the day from them.</summary>
+    public List<string> Runs { get; set; } = [];
+
+    /// <summary>A seal that writes sensor-days never sealed (<c>If-None-Match: *</c>, streamed) rather than merging into sealed ones.</summary>
+    public bool First { get; set; }
+
+    /// <summary>Raw bytes or events the unit covers (for figures and planning).</summary>
+    public long Size { get; set; }
+
+    public string? Owner { get; set; }
+
+    public DateTimeOffset? Until { get; set; }
+
+    /// <summary>Whether a sensor id falls in this seal unit's range.</summary>
+    public bool Covers(string sensorId) =>
+        (From is null || string.CompareOrdinal(sensorId, From) >= 0) && (To is null || string.CompareOrdinal(sensorId, To) < 0);
 }
 
 public sealed class GarbageEntry

@@ -1,0 +1,235 @@
+using System.Text.Json;
+using IngestService.Storage;
+using IngestService.Storage.Runs;
+using static IngestService.Tests.Regroup.RegroupFixture;
+
+namespace IngestService.Tests.Regroup;
+
+/// <summary>
+/// Scale-out: a backlog of raw batches, a tier's further compactions and a large day's seal are published in the
+/// manifest as units that every node claims, so several nodes share the work, each event still stored once.
+/// </summary>
+public sealed class SharedWorkTests : IDisposable
+{
+    private readonly RegroupFixture _f = new();
+    private readonly Dictionary<(string Sensor, string Day), List<long>> _expected = [];
+
+    private CancellationToken Token => _f.Token;
+
+    public void Dispose() => _f.Dispose();
+
+    /// <summary>One raw batch per call: each sensor one event of each day.</summary>
+    private void WriteBatch(int batch, int sensors, params string[] days)
+    {
+        var content = "";
+        foreach (var day in days)
+        {
+            for (var s = 0; s < sensors; s++)
+            {
+                var ts = $"{day}T10:{batch:D2}:00.000Z";
+                content += Line($"s{s}", batch, ts, Event(batch, ts));
+                if (!_expected.TryGetValue(($"s{s}", day), out var seqs))
+                {
+                    _expected[($"s{s}", day)] = seqs = [];
+                }
+
+                seqs.Add(batch);
+            }
+        }
+
+        _f.WriteRaw(content);
+    }
+
+    private async Task AssertEveryEventOnceInOrderAsync()
+    {
+        foreach (var ((sensor, day), seqs) in _expected)
+        {
+            var read = (await _f.ReadDayAsync(sensor, day)).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("seq").GetInt64());
+            Assert.Equal(seqs.Order(), read);
+        }
+    }
+
+    [Fact]
+    public async Task A_backlog_below_a_unit_is_read_by_the_pass_alone_with_nothing_published()
+    {
+        for (var b = 0; b < 3; b++)
+        {
+            WriteBatch(b, 2, "2026-11-21");
+        }
+
+        var report = await _f.CreateRegrouper().LookAsync(Token);
+
+        Assert.Equal((3, 1, 0), (report.BatchesRead, report.RunsWritten, report.Units));
+        Assert.Empty((await _f.ManifestAsync()).Work);
+        await AssertEveryEventOnceInOrderAsync();
+    }
+
+    [Fact]
+    public async Task A_backlog_above_a_unit_is_published_and_another_node_reads_what_the_holder_has_not_claimed()
+    {
+        _f.Options.UnitBytes = 1;
+        for (var b = 0; b < 4; b++)
+        {
+            WriteBatch(b, 3, "2026-11-21");
+        }
+
+        var gated = new GateStore(_f.Store, (op, key) => op == "get" && key.StartsWith("raw/", StringComparison.Ordinal));
+        var holder = _f.CreateRegrouper(gated);
+        var helper = _f.CreateRegrouper(new FileSystemObjectStore(_f.Root));
+        var holding = Task.Run(() => holder.LookAsync(Token), Token);
+        await gated.Blocked.WaitAsync(Token);
+
+        // The holder has published four units and is stuck reading its first; the helper looks every other look.
+        var idle = await helper.LookAsync(Token);
+        var helped = await helper.LookAsync(Token);
+        gated.Open();
+        var held = await holding;
+
+        Assert.False(idle.Merged);
+        Assert.Equal((1, 3), (held.Units, helped.Units));
+        Assert.Equal(3, helped.RunsWritten);
+        var manifest = await _f.ManifestAsync();
+        Assert.Empty(manifest.Work);
+        Assert.Equal(4, manifest.Runs.Count);
+        await AssertEveryEventOnceInOrderAsync();
+    }
+
+    [Fact]
+    public async Task A_unit_whose_node_died_holding_it_is_taken_over_once_its_claim_lapses()
+    {
+        _f.Options.UnitBytes = 1;
+        for (var b = 0; b < 2; b++)
+        {
+            WriteBatch(b, 2, "2026-11-21");
+        }
+
+        // Publishing and the first claim are two manifest writes; then the node dies before its run is stored.
+        var dying = _f.CreateRegrouper(new DyingStore(_f.Store, allowedPuts: 3));
+        await Assert.ThrowsAsync<IOException>(() => dying.LookAsync(Token));
+        var claimed = Assert.Single((await _f.ManifestAsync()).Work, u => u.Owner is not null);
+
+        var other = _f.CreateRegrouper(new FileSystemObjectStore(_f.Root));
+        var first = (await other.LookAsync(Token)).Units + (await other.LookAsync(Token)).Units;
+        Assert.Equal(1, first);
+        Assert.Equal(claimed.Id, Assert.Single((await _f.ManifestAsync()).Work).Id);
+
+        _f.Time.Advance(_f.Options.LeaseDuration);
+        var takeover = await other.RunPassAsync(Token);
+
+        Assert.Equal(1, takeover.Units);
+        Assert.Empty((await _f.ManifestAsync()).Work);
+        await AssertEveryEventOnceInOrderAsync();
+    }
+
+    [Fact]
+    public async Task A_large_day_is_sealed_in_sensor_ranges_by_two_nodes_each_sensor_day_written_once_and_the_day_left_in_runs_until_the_last_range()
+    {
+        _f.Options.UnitEvents = 4;
+        for (var b = 0; b < 2; b++)
+        {
+            WriteBatch(b, 6, "2026-11-21");
+        }
+
+        await _f.CreateRegrouper().LookAsync(Token);
+        _f.Time.Advance(TimeSpan.FromHours(13));
+        var counting = new CountingStore(_f.Store);
+        var gated = new GateStore(counting, (op, key) => op == "put" && key.StartsWith("sensors/", StringComparison.Ordinal));
+        var holder = _f.CreateRegrouper(gated);
+        var helper = _f.CreateRegrouper(counting);
+        var flushing = Task.Run(() => holder.RunPassAsync(Token), Token);
+        await gated.Blocked.WaitAsync(Token);
+
+        // Six sensors of two events: ranges s0–s1, s2–s3, s4–s5. The holder is writing the first; the helper seals the rest.
+        var helped = (await helper.LookAsync(Token)).Units + (await helper.LookAsync(Token)).Units;
+        var midway = await _f.ManifestAsync();
+        Assert.Equal(2, helped);
+        Assert.Contains(midway.Runs, r => r.Days.Contains("2026-11-21"));
+        Assert.False(midway.Sealed.ContainsKey("2026-11-21"));
+        await AssertEveryEventOnceInOrderAsync();
+
+        gated.Open();
+        var flushed = await flushing;
+
+        Assert.Equal(1, flushed.Units);
+        var manifest = await _f.ManifestAsync();
+        Assert.Empty(manifest.Work);
+        Assert.True(manifest.Sealed.ContainsKey("2026-11-21"));
+        Assert.DoesNotContain(manifest.Runs, r => r.Days.Contains("2026-11-21"));
+        Assert.All(Enumerable.Range(0, 6), s => Assert.Equal(1, counting.Writes[$"sensors/s{s}/2026-11-21.ndjson.gz"]));
+        await AssertEveryEventOnceInOrderAsync();
+    }
+
+    [Fact]
+    public async Task A_tier_with_more_than_one_full_group_publishes_the_rest_and_another_node_compacts_them()
+    {
+        _f.Options.Fanout = 50;
+        var first = _f.CreateRegrouper();
+        for (var b = 0; b < 4; b++)
+        {
+            WriteBatch(b, 2, "2026-11-21");
+            await first.RunPassAsync(Token);
+        }
+
+        _f.Options.Fanout = 2;
+        var gated = new GateStore(_f.Store, (op, key) => op == "put" && key.StartsWith(Manifest.RunPrefix + "L1/", StringComparison.Ordinal));
+        var holder = _f.CreateRegrouper(gated);
+        var helper = _f.CreateRegrouper(new FileSystemObjectStore(_f.Root));
+        var looking = Task.Run(() => holder.LookAsync(Token), Token);
+        await gated.Blocked.WaitAsync(Token);
+
+        var helped = (await helper.LookAsync(Token)).Compactions + (await helper.LookAsync(Token)).Compactions;
+        gated.Open();
+        var held = await looking;
+
+        // The holder compacted the first group, the helper the published second; the holder may then merge the two a tier up.
+        Assert.Equal(1, helped);
+        Assert.InRange(held.Compactions, 1, 2);
+        var manifest = await _f.ManifestAsync();
+        Assert.Empty(manifest.Work);
+        Assert.DoesNotContain(manifest.Runs, r => r.Level == 0);
+        await AssertEveryEventOnceInOrderAsync();
+    }
+
+    /// <summary>Holds the first matching call until <see cref="Open"/>, as a node busy (or slow) there would.</summary>
+    private sealed class GateStore(IObjectStore inner, Func<string, string, bool> matches) : IObjectStore
+    {
+        private readonly TaskCompletionSource _blocked = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _held;
+
+        public Task Blocked => _blocked.Task;
+
+        public void Open() => _open.TrySetResult();
+
+        private async Task WaitAsync(string op, string key)
+        {
+            if (matches(op, key) && Interlocked.Exchange(ref _held, 1) == 0)
+            {
+                _blocked.TrySetResult();
+                await _open.Task;
+            }
+        }
+
+        public async Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
+        {
+            await WaitAsync("get", key);
+            return await inner.GetAsync(key, cancellationToken);
+        }
+
+        public Task<StoredObject?> GetRangeAsync(string key, ObjectRange range, CancellationToken cancellationToken) => inner.GetRangeAsync(key, range, cancellationToken);
+
+        public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
+
+        public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, CancellationToken cancellationToken) => inner.ListAsync(prefix, startAfter, cancellationToken);
+
+        public async Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken)
+        {
+            await WaitAsync("put", key);
+            return await inner.PutAsync(key, content, condition, metadata, cancellationToken);
+        }
+
+        public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
+
+        public Task<string?> CheckReadyAsync(CancellationToken cancellationToken) => inner.CheckReadyAsync(cancellationToken);
+    }
+}
