@@ -13,6 +13,7 @@ using Microsoft.Extensions.Options;
 //   regroup  --data DIR [--memory-mib N]
 //   fleetday --data DIR [--sensors 3000] [--every 10] [--nodes 1] [--minutes 1440] [--interval 00:01:00]
 //   read     --url URL --sensors S --day yyyy-MM-dd [--parallel P]
+//   share    --data DIR --nodes N [--unit-bytes B] [--unit-events E]   (node processes regrouping one landed backlog)
 var command = args.Length > 0 ? args[0] : "";
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 for (var i = 1; i + 1 < args.Length; i += 2)
@@ -34,6 +35,14 @@ switch (command)
     case "fleetday":
         await FleetDay.RunAsync(Option("data", "bench-data"), Number("sensors", 3000), Number("every", 10), Number("nodes", 1), Number("minutes", 1440),
             TimeSpan.Parse(Option("interval", "00:01:00"), CultureInfo.InvariantCulture));
+        break;
+    case "share":
+        await Share.RunAsync(Path.GetFullPath(Option("data", "bench-data")), Number("nodes", 3), long.Parse(Option("unit-bytes", "16777216"), CultureInfo.InvariantCulture),
+            long.Parse(Option("unit-events", "200000"), CultureInfo.InvariantCulture));
+        break;
+    case "share-node":
+        await Share.NodeAsync(Option("data", "bench-data"), Option("role", "help"), Option("stop", "stop"), long.Parse(Option("unit-bytes", "16777216"), CultureInfo.InvariantCulture),
+            long.Parse(Option("unit-events", "200000"), CultureInfo.InvariantCulture));
         break;
     case "read":
         await ReadAsync(Option("url", "http://127.0.0.1:5091"), Number("sensors", 100), Option("day", "2026-11-21"), Number("parallel", 1));

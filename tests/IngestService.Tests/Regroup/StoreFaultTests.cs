@@ -114,7 +114,21 @@ public sealed class StoreFaultTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Kills))]
-    public async Task A_pass_killed_at_any_step_is_finished_by_later_passes_with_each_event_once_in_order_and_no_orphan(string operation, string keyPrefix, int allowed)
+    public Task A_pass_killed_at_any_step_is_finished_by_later_passes_with_each_event_once_in_order_and_no_orphan(string operation, string keyPrefix, int allowed) =>
+        KillAndConvergeAsync(operation, keyPrefix, allowed);
+
+    [Theory]
+    [MemberData(nameof(Kills))]
+    public Task A_node_killed_at_any_step_of_published_units_leaves_them_to_the_others_with_each_event_once_in_order_and_no_orphan(string operation, string keyPrefix, int allowed)
+    {
+        // Every batch and every sensor range is its own unit, so each step runs through claims and completions.
+        _f.Options.UnitBytes = 1;
+        _f.Options.UnitEvents = 1;
+        _f.Options.MaxBatchesPerPass = 3;
+        return KillAndConvergeAsync(operation, keyPrefix, allowed);
+    }
+
+    private async Task KillAndConvergeAsync(string operation, string keyPrefix, int allowed)
     {
         WriteBatches(7);
         var faulty = new FaultStore(_f.Store, operation, keyPrefix, allowed);
