@@ -16,11 +16,11 @@ trap 'rm -rf "$WORK"' EXIT
 dotnet build -c Release bench/RegroupBench -v q -nologo >/dev/null
 HARNESS="dotnet bench/RegroupBench/bin/Release/net10.0/RegroupBench.dll"
 EVENTS=$((LOGGERS * POINTS))
-# Units sized so each node has several: about 16 raw batches' bytes, and a tenth of the day's events per seal range.
+# Units sized so each node has several: about 32 raw batches' bytes, and a tenth of the day's events per seal range.
 for round in $(seq "$ROUNDS"); do
   for nodes in 1 "$NODES"; do
     rm -rf "$WORK/data"
     $HARNESS generate --data "$WORK/data" --events "$EVENTS" --sensors "$LOGGERS" --batches $((EVENTS / 1000)) --resend-percent 2 >/dev/null
-    $HARNESS share --data "$WORK/data" --nodes "$nodes" --unit-bytes $((16 * 1000 * 230)) --unit-events $((EVENTS / 10))
+    $HARNESS share --data "$WORK/data" --nodes "$nodes" --unit-bytes $((32 * 1000 * 230)) --unit-events $((EVENTS / 10))
   done
 done
