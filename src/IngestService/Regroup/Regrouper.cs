@@ -36,12 +36,6 @@ public sealed partial class Regrouper(
     private const int MaxBadLinesLogged = 5;
     private const int ChunkLines = 512;
 
-    // Nodes without the lease look for published units every other look: a spike waits at most two intervals for
-    // help, and an idle fleet's extra manifest GETs stay at half a look's (requests of 3 nodes stay within 1.2× one's).
-    private const int HelpEvery = 2;
-    private static readonly TimeSpan WaitStep = TimeSpan.FromMilliseconds(200);
-    private static readonly WorkKind[] AllKinds = [WorkKind.Raw, WorkKind.Compact, WorkKind.Seal];
-    private int _looks;
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly RegroupLease _lease = new(store, time, options.Value.LeaseDuration);
@@ -196,123 +190,6 @@ public sealed partial class Regrouper(
         var quarantined = manifests.Latest.Quarantine.Count;
         metrics.Quarantined(quarantined);
         return pass.Report(left, quarantined, deleted, Seconds(started), committed.Watermark ?? before, taken.Count > 0);
-    }
-
-    /// <summary>A node that does not hold the lease claims what the holder published, every other look (a GET of the manifest).</summary>
-    private async Task<RegroupReport> HelpAsync(CancellationToken cancellationToken)
-    {
-        if (Interlocked.Increment(ref _looks) % HelpEvery != 0)
-        {
-            return RegroupReport.Idle(0, 0);
-        }
-
-        var started = Stopwatch.GetTimestamp();
-        var (manifest, _) = await manifests.ReadAsync(cancellationToken);
-        if (!claims.AnyFree(manifest))
-        {
-            return RegroupReport.Idle(0, 0);
-        }
-
-        var pass = new PassState();
-        await WorkAsync(pass, wait: false, cancellationToken);
-        return pass.Report(0, manifests.Latest.Quarantine.Count, 0, Seconds(started), manifests.Latest.Watermark, merged: false);
-    }
-
-    /// <summary>
-    /// Claims and does published units until none is free; with <paramref name="wait"/> (a flush) until none is left,
-    /// looking again every <see cref="WaitStep"/> while other nodes hold the rest (a dead node's claim lapses and is taken).
-    /// </summary>
-    private async Task WorkAsync(PassState pass, bool wait, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            var unit = await claims.ClaimAsync(AllKinds, cancellationToken);
-            if (unit is null)
-            {
-                if (!wait || (await manifests.ReadAsync(cancellationToken)).Manifest.Work.Count == 0)
-                {
-                    return;
-                }
-
-                await Task.Delay(WaitStep, TimeProvider.System, cancellationToken);
-                continue;
-            }
-
-            using var done = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var keeping = claims.KeepAsync(unit, done.Token);
-            try
-            {
-                await DoAsync(unit, pass, cancellationToken);
-                pass.Units++;
-            }
-            catch (Exception) when (!cancellationToken.IsCancellationRequested)
-            {
-                await done.CancelAsync();
-                await keeping;
-                await claims.ReleaseAsync(unit, cancellationToken);
-                throw;
-            }
-            finally
-            {
-                await done.CancelAsync();
-                await keeping;
-            }
-        }
-    }
-
-    private async Task DoAsync(WorkUnit unit, PassState pass, CancellationToken cancellationToken)
-    {
-        switch (unit.Kind)
-        {
-            case WorkKind.Raw:
-                var run = await WriteRunAsync(unit.Keys, pass, cancellationToken);
-                var read = unit.Keys.Where(k => !pass.Cut.ContainsKey(k)).ToList();
-                var now = time.GetUtcNow();
-                var applied = await claims.CompleteAsync(unit, m =>
-                {
-                    if (run is not null && m.Runs.All(r => r.Key != run.Key))
-                    {
-                        m.Runs.Add(run.ToEntry(run.Index.Segments.Select(s => s.Day), now));
-                    }
-
-                    RawIntake.Consume(m, read);
-                }, cancellationToken);
-                pass.RunsWritten += applied && run is not null ? 1 : 0;
-                break;
-            case WorkKind.Compact:
-                pass.Compactions += await compactor.CompactUnitAsync(unit, cancellationToken) ? 1 : 0;
-                break;
-            case WorkKind.Seal:
-                pass.Seal = pass.Seal.Add(await sealer.SealUnitAsync(unit, cancellationToken));
-                break;
-        }
-    }
-
-    /// <summary>Consecutive batches (key order, so each unit's run covers a stretch of time) of about <paramref name="bytes"/> each.</summary>
-    private static List<WorkUnit> RawUnits(List<ObjectInfo> batches, long bytes)
-    {
-        var units = new List<WorkUnit>();
-        var keys = new List<string>();
-        long size = 0;
-        foreach (var batch in batches.OrderBy(b => b.Key, StringComparer.Ordinal))
-        {
-            keys.Add(batch.Key);
-            size += batch.Size;
-            if (size >= bytes)
-            {
-                units.Add(Unit());
-                (keys, size) = ([], 0);
-            }
-        }
-
-        if (keys.Count > 0)
-        {
-            units.Add(Unit());
-        }
-
-        return units;
-
-        WorkUnit Unit() => new() { Id = WorkClaims.IdFor(WorkKind.Raw, keys), Kind = WorkKind.Raw, Keys = keys, Size = size };
     }
 
     /// <summary>Reads the batches (several at a time: on S3 each is a round trip), sorts their lines and writes one L0 run.</summary>
