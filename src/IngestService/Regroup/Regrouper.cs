@@ -181,7 +181,9 @@ public sealed partial class Regrouper(
         // Raw units first (a flush seals only what every node has read), then the seals and compactions they lead to.
         await WorkAsync(pass, wait: force, cancellationToken);
         var left = intake.Pending.Count - intake.Pending.Count(p => published.Contains(p.Key)) - candidates.Count + pass.Cut.Count;
-        metrics.OldestPending(intake.Pending.Where(p => !published.Contains(p.Key)).Skip(settings.MaxBatchesPerPass).Select(p => p.LastModified));
+        // Still pending: what this pass leaves for the next, and units published earlier that nobody has finished.
+        var beyond = intake.Pending.Where(p => !published.Contains(p.Key)).Skip(settings.MaxBatchesPerPass);
+        metrics.OldestPending(intake.Pending.Where(p => published.Contains(p.Key)).Concat(beyond).Select(p => p.LastModified));
 
         pass.Seal = pass.Seal.Add(await sealer.SealDueAsync(manifests.Latest, force, cancellationToken));
         pass.Compactions += await compactor.CompactAsync(cancellationToken);
