@@ -41,6 +41,61 @@ def per_million(name):
     m = metrics(name)
     return m, 1e6 / get(m, "ingest_events_accepted_total")
 
+import os
+
+def fill_section():
+    """Windows that fill Firehose records: billed bytes (5 KB per record, rounded up) against compressed bytes sent."""
+    rows = []
+    for rate, label in (("ref", "reference fleet, one of 3 nodes (1,000 sensors, one event each per 8.64 s)"), ("sat", "saturation (200 closed-loop sensors)")):
+        for mode in ("fill", "nofill"):
+            name = f"fill-{rate}-{mode}"
+            if not (results / f"{name}.metrics").exists() or not (results / f"{name}.json").read_text().strip():
+                continue
+            m = metrics(name)
+            report = json.loads((results / f"{name}.json").read_text())
+            records = get(m, "ingest_sink_records_total", sink="firehose")
+            sent = get(m, "ingest_sink_bytes_total", sink="firehose")
+            billed = get(m, "ingest_sink_billing_units_total", sink="firehose") * 5 * 1024
+            events = get(m, "ingest_events_accepted_total")
+            # The reference fleet's day: 30 M events of this size, billed as in this run.
+            day_gb = billed / events * 30e6 / 1e9 if events else float("nan")
+            rows.append((label, mode, report, records, sent, billed, events, day_gb))
+    if not rows:
+        return None
+    out = []
+    o = out.append
+    o("<!-- fill:begin -->")
+    o("## Windows that fill Firehose records")
+    o("")
+    o(f"Produced by `bench/cost.sh` (or `FILL_ONLY=1 bench/cost.sh`) on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC: the `Aws` "
+      "backend against `bench/FakeAws` (5 ms round trip), 100 ms window, 300 B events padded with random readings "
+      "(`--random-readings`, which compress as real readings do), the service's own counters after each run. `fill` is the "
+      "default (`Batching:FillWindow` 750 ms, `Batching:FillRecordBytes` 4700); `nofill` sets `Batching:FillWindow` to the "
+      "window. Billed bytes round each record up to Firehose's 5 KB increment; $ a day is the reference fleet's 30 M events "
+      f"a day at ${PRICES['firehose_gb']}/GB billed. Ack latency is the load generator's, FakeAws's 5 ms included: a real "
+      "Firehose round trip adds its own.")
+    o("")
+    o("| rate | windows | events/s | Firehose records | bytes per record sent | billed ÷ sent | ack p50 ms | ack p99 ms | Firehose billed GB a day | $ a day |")
+    o("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for label, mode, report, records, sent, billed, events, day_gb in rows:
+        o(f"| {label} | `{mode}` | {report['eventsPerSecond']:,.0f} | {records:,.0f} | {sent / records if records else 0:,.0f} | "
+          f"{billed / sent if sent else float('nan'):.2f} | {report['p50Ms']:.0f} | {report['p99Ms']:.0f} | {day_gb:.3f} | {day_gb * PRICES['firehose_gb']:.4f} |")
+    o("")
+    o("<!-- fill:end -->")
+    return "\n".join(out) + "\n"
+
+fill = fill_section()
+if os.environ.get("FILL_ONLY") == "1":
+    page = out.read_text() if out.exists() else "# Benchmarks\n"
+    if fill:
+        if "<!-- fill:begin -->" in page:
+            page = re.sub(r"<!-- fill:begin -->.*<!-- fill:end -->\n", lambda _: fill, page, flags=re.S)
+        else:
+            page = page.replace("<!-- cost:begin -->", fill + "\n<!-- cost:begin -->", 1)
+        out.write_text(page)
+        print(fill)
+    sys.exit(0)
+
 lines = []
 w = lines.append
 w("<!-- cost:begin -->")
@@ -146,6 +201,11 @@ if local.exists():
 w("<!-- cost:end -->")
 section = "\n".join(lines) + "\n"
 page = out.read_text() if out.exists() else "# Benchmarks\n"
+if fill:
+    if "<!-- fill:begin -->" in page:
+        page = re.sub(r"<!-- fill:begin -->.*<!-- fill:end -->\n", lambda _: fill, page, flags=re.S)
+    else:
+        section = fill + "\n" + section
 if "<!-- cost:begin -->" in page:
     page = re.sub(r"<!-- cost:begin -->.*<!-- cost:end -->\n", section, page, flags=re.S)
 else:

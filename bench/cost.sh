@@ -8,7 +8,12 @@
 # Then prices them per million events beside (a) one S3 object per event and (b) one Firehose record per
 # event, and writes the table into docs/benchmarks.md between the cost markers.
 #
-#   bench/cost.sh            # about 2 minutes
+# Then windows that fill Firehose records (Batching:FillWindow / FillRecordBytes): 300 B events with random readings
+# at the reference fleet's rate on one of three nodes and at saturation, filling on (the default) and off, billed
+# bytes with Firehose's 5 KB rounding per record against the compressed bytes sent.
+#
+#   bench/cost.sh            # about 4 minutes
+#   FILL_ONLY=1 bench/cost.sh   # only the filling runs (their own section of the page)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -59,8 +64,9 @@ run() {
   local verify=()
   [[ $name == local-* || $name == moto-* ]] && verify=(--verify)
   local cpu_before; cpu_before=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+  # shellcheck disable=SC2086 # LOADGEN_EXTRA is a list of options
   dotnet "$LOADGEN_DLL" --url "http://127.0.0.1:$SERVICE_PORT" --sensors "$SENSORS" --duration "$DURATION" \
-    --event-bytes "$bytes" "${verify[@]}" 2> "$RESULTS/$name.loadgen.err" | tail -1 > "$RESULTS/$name.json"
+    --event-bytes "$bytes" "${verify[@]}" ${LOADGEN_EXTRA:-} 2> "$RESULTS/$name.loadgen.err" | tail -1 > "$RESULTS/$name.json"
   # The service's user + system CPU over the load generator's run (its verify step included for local-*).
   echo "$(( $(awk '{ print $14 + $15 }' "/proc/$pid/stat") - cpu_before )) $(getconf CLK_TCK)" > "$RESULTS/$name.cpu"
   curl -s "http://127.0.0.1:$SERVICE_PORT/metrics" > "$RESULTS/$name.metrics"
@@ -73,6 +79,7 @@ AWS=(--Ingest:Backend=Aws --Auth:AllowAnonymous=true --Aws:ServiceUrl="http://12
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
 # aws-none / aws-kpl: Kinesis aggregation None / Kpl with the default gzip Firehose records; aws-plain: plain
 # Firehose records (Aws:FirehoseCompression=None), Kinesis None, for the compression comparison.
+if [[ ${FILL_ONLY:-0} != 1 ]]; then
 for bytes in 200 1000; do
   run "aws-none-$bytes" "$bytes" "${AWS[@]}" --Aws:KinesisAggregation=None --Aws:FirehoseCompression=Gzip
   run "aws-plain-$bytes" "$bytes" "${AWS[@]}" --Aws:KinesisAggregation=None --Aws:FirehoseCompression=None
@@ -94,4 +101,18 @@ else
   log "moto_server not found: no regroup run over gzip raw objects"
 fi
 
-python3 bench/cost.py "$RESULTS" "$OUT" "$SENSORS" "$DURATION"
+fi
+
+# Windows that fill records. Reference fleet: 3,000 sensors x 10,000 events a day = 347 events/s over 3 nodes, so one
+# node sees 1,000 sensors each sending once every 8.64 s (about 116 events/s). Saturation: closed-loop sensors that
+# send again as soon as they are answered. Filling off = Batching:FillWindow equal to the 100 ms window.
+FILL_DURATION=${FILL_DURATION:-45s}
+for mode in fill nofill; do
+  extra=()
+  [[ $mode == nofill ]] && extra=(--Batching:FillWindow=00:00:00.100)
+  SENSORS=1000 DURATION=$FILL_DURATION LOADGEN_EXTRA="--interval 8.64s --random-readings --warmup 9s" \
+    run "fill-ref-$mode" 300 "${AWS[@]}" "${extra[@]}"
+  SENSORS=200 DURATION=15s LOADGEN_EXTRA="--random-readings --warmup 3s" run "fill-sat-$mode" 300 "${AWS[@]}" "${extra[@]}"
+done
+
+FILL_ONLY=${FILL_ONLY:-0} python3 bench/cost.py "$RESULTS" "$OUT" "$SENSORS" "$DURATION"

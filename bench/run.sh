@@ -58,7 +58,8 @@ log "building Release"
 for project in src/IngestService src/IngestService.LoadGen bench/Bare bench/FakeAws; do
   dotnet build "$project" -c Release -v q -nologo | grep -E " error |rror\(s\)" | grep -v " 0 Error" || true
 done
-SERVICE_DLL=$ROOT/src/IngestService/bin/Release/net10.0/IngestService.dll
+# SERVICE_DLL points at another build of the service (a copy of main's bin/Release, say) to measure before and after.
+SERVICE_DLL=${SERVICE_DLL:-$ROOT/src/IngestService/bin/Release/net10.0/IngestService.dll}
 LOADGEN_DLL=$ROOT/src/IngestService.LoadGen/bin/Release/net10.0/IngestService.LoadGen.dll
 BARE_DLL=$ROOT/bench/Bare/bin/Release/net10.0/Bare.dll
 FAKE_DLL=$ROOT/bench/FakeAws/bin/Release/net10.0/FakeAws.dll

@@ -8,10 +8,11 @@ namespace IngestService.LoadGen;
 /// first sent, so every resend carries exactly the same body.
 /// </summary>
 /// <remarks>One instance per sensor: its writer is reset, not reallocated, for every event.</remarks>
-internal sealed class EventBodies(string runId, int eventBytes)
+internal sealed class EventBodies(string runId, int eventBytes, bool randomReadings = false)
 {
     private readonly string _runId = runId;
     private readonly int _eventBytes = eventBytes;
+    private readonly bool _randomReadings = randomReadings;
     private readonly Utf8JsonWriter _writer = new(Stream.Null);
     private byte[] _pad = [];
 
@@ -32,6 +33,14 @@ internal sealed class EventBodies(string runId, int eventBytes)
             writer.WriteBoolean("ok"u8, true);
             writer.Flush();
 
+            if (_randomReadings)
+            {
+                WriteReadings(writer, output, start);
+                writer.WriteEndObject();
+                writer.Flush();
+                return;
+            }
+
             // Pad after measuring what is already there so the whole event lands near the asked size.
             var natural = output.WrittenCount - start + 1;
             var padding = _eventBytes - natural - ",\"pad\":\"\"".Length;
@@ -48,6 +57,18 @@ internal sealed class EventBodies(string runId, int eventBytes)
 
             writer.WriteEndObject();
             writer.Flush();
+        }
+    }
+
+    /// <summary>Readings <c>"r0":123.456,…</c> of random value until the event is about the asked size.</summary>
+    private void WriteReadings(Utf8JsonWriter writer, ArrayBufferWriter<byte> output, int start)
+    {
+        Span<byte> name = stackalloc byte[8];
+        for (var k = 0; writer.BytesPending + output.WrittenCount - start + 14 <= _eventBytes; k++)
+        {
+            name[0] = (byte)'r';
+            System.Buffers.Text.Utf8Formatter.TryFormat(k, name[1..], out var digits);
+            writer.WriteNumber(name[..(1 + digits)], Math.Round(Random.Shared.NextDouble() * 1000, 3));
         }
     }
 

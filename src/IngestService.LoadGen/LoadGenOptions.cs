@@ -17,6 +17,15 @@ internal sealed record LoadGenOptions
     /// <summary>Approximate size of each event; 0 keeps the natural size (about 90 bytes).</summary>
     public int EventBytes { get; init; }
 
+    /// <summary>
+    /// Least time between the starts of a sensor's events (each sensor starts at a random point within the first one),
+    /// so a fleet offers a set rate whatever the latency; zero sends the next event as soon as the last is answered.
+    /// </summary>
+    public TimeSpan Interval { get; init; }
+
+    /// <summary>Pad with numeric readings of random value rather than a run of <c>x</c>, which compresses unlike real data.</summary>
+    public bool RandomReadings { get; init; }
+
     /// <summary>Events per request; above 1 each request is an application/x-ndjson backlog batch.</summary>
     public int Batch { get; init; } = 1;
 
@@ -43,6 +52,10 @@ internal sealed record LoadGenOptions
           --duration D           how long to start new events, e.g. 20s, 500ms, 2m (default 10s)
           --events N             events per sensor instead of a duration
           --event-bytes N        pad each event with a "pad" field to about N bytes
+          --random-readings      pad with numeric fields r0, r1, ... of random value instead (compresses
+                                 as real readings do, for the cost model)
+          --interval D           each sensor starts an event at most once per D, e.g. 8.64s (default: as
+                                 soon as the last one is answered)
           --batch N              N events per request as an application/x-ndjson backlog (default 1)
           --token T              bearer token sent with every request
           --ts-spread D          spread event ts from now-D to now, e.g. 3d (default: ts = now)
@@ -71,6 +84,12 @@ internal sealed record LoadGenOptions
             if (name == "--verify")
             {
                 options = options with { Verify = true };
+                continue;
+            }
+
+            if (name == "--random-readings")
+            {
+                options = options with { RandomReadings = true };
                 continue;
             }
 
@@ -148,6 +167,7 @@ internal sealed record LoadGenOptions
                 case "--ts-spread":
                 case "--max-retry-after":
                 case "--warmup":
+                case "--interval":
                     if (!TryParseDuration(value, out var span) || span < TimeSpan.Zero || (name == "--duration" && span == TimeSpan.Zero))
                     {
                         error = $"{name} '{value}' is not a duration such as 500ms, 20s, 2m, 1h, 3d or 00:00:20";
@@ -159,6 +179,7 @@ internal sealed record LoadGenOptions
                         "--duration" => options with { Duration = span },
                         "--ts-spread" => options with { TsSpread = span },
                         "--warmup" => options with { Warmup = span },
+                        "--interval" => options with { Interval = span },
                         _ => options with { MaxRetryAfter = span },
                     };
                     break;

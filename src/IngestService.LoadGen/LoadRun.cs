@@ -36,7 +36,7 @@ internal sealed class LoadRun(LoadGenOptions options, HttpClient client, RunStat
 
     private async Task RunSensorAsync(SensorLog sensor, CancellationToken stopNew, CancellationToken abort)
     {
-        var bodies = new EventBodies(_options.RunId, _options.EventBytes);
+        var bodies = new EventBodies(_options.RunId, _options.EventBytes, _options.RandomReadings);
         var body = new ArrayBufferWriter<byte>(Math.Max(256, (_options.EventBytes + 128) * _options.Batch));
         var scratch = new byte[2048];
         var ts = new long[_options.Batch];
@@ -44,8 +44,23 @@ internal sealed class LoadRun(LoadGenOptions options, HttpClient client, RunStat
         var contentType = _options.Batch > 1 ? "application/x-ndjson" : "application/json";
         var limit = _options.EventsPerSensor ?? long.MaxValue;
         long seq = 0;
+        var interval = _options.Interval;
+        var nextStart = _time.GetTimestamp() + (long)(Random.Shared.NextDouble() * interval.TotalSeconds * _time.TimestampFrequency);
         while (seq < limit && !stopNew.IsCancellationRequested)
         {
+            if (interval > TimeSpan.Zero)
+            {
+                // A paced sensor: its next event starts one interval after the last one started, or at once when the
+                // answer took longer than that.
+                var wait = _time.GetElapsedTime(_time.GetTimestamp(), nextStart);
+                if (wait > TimeSpan.Zero && !await DelayAsync(wait, stopNew))
+                {
+                    return;
+                }
+
+                nextStart = Math.Max(nextStart, _time.GetTimestamp()) + (long)(interval.TotalSeconds * _time.TimestampFrequency);
+            }
+
             var count = (int)Math.Min(_options.Batch, limit - seq);
             body.ResetWrittenCount();
             for (var i = 0; i < count; i++)
@@ -73,6 +88,20 @@ internal sealed class LoadRun(LoadGenOptions options, HttpClient client, RunStat
             }
 
             seq += count;
+        }
+    }
+
+    /// <summary>False when <paramref name="stopNew"/> fired first.</summary>
+    private async Task<bool> DelayAsync(TimeSpan wait, CancellationToken stopNew)
+    {
+        try
+        {
+            await Task.Delay(wait, _time, stopNew);
+            return true;
+        }
+        catch (OperationCanceledException) when (stopNew.IsCancellationRequested)
+        {
+            return false;
         }
     }
 

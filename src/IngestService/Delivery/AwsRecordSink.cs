@@ -36,6 +36,9 @@ public abstract partial class AwsRecordSink : IEventSink
 
     public abstract Task<string?> CheckReadyAsync(CancellationToken cancellationToken);
 
+    /// <inheritdoc cref="IEventSink.EnvelopeBytesToFill"/>
+    public virtual long EnvelopeBytesToFill(int recordBytes) => 0;
+
     public async Task DeliverAsync(IReadOnlyList<PendingEvent> events, bool[] accepted, CancellationToken cancellationToken)
     {
         List<int> pending = [];

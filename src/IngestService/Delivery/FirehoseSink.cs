@@ -24,7 +24,20 @@ public sealed class FirehoseSink(
     private readonly string _stream = options.Value.DeliveryStream!;
     private readonly bool _gzip = options.Value.FirehoseCompression == FirehoseCompression.Gzip;
 
+    /// <summary>
+    /// Envelope bytes per byte sent in the last window's records (1 for plain records), stored as the bits of a
+    /// double: the batcher reads it while a flush writes it.
+    /// </summary>
+    private long _expansionBits = BitConverter.DoubleToInt64Bits(1.0);
+
     public override string Name => "firehose";
+
+    /// <summary>
+    /// From the last window's compression: small windows compress a little worse than the full record will, so the
+    /// estimate errs toward a record slightly under the size asked, never over a billing increment.
+    /// </summary>
+    public override long EnvelopeBytesToFill(int recordBytes) =>
+        (long)(recordBytes * BitConverter.Int64BitsToDouble(Interlocked.Read(ref _expansionBits)));
 
     protected override PackingLimits Limits => PackingLimits.Firehose;
 
@@ -56,8 +69,31 @@ public sealed class FirehoseSink(
     /// <summary>Compressing a window takes milliseconds of CPU: it runs on the thread pool, not on the caller's flush.</summary>
     protected override ValueTask<Packing> PackAsync(IReadOnlyList<PendingEvent> events, List<int> pending, CancellationToken cancellationToken) =>
         _gzip
-            ? new ValueTask<Packing>(Task.Run(() => GzipRecords.Pack(events, pending, Limits, RecordOverhead(events[0])), cancellationToken))
+            ? new ValueTask<Packing>(Task.Run(() => Learn(GzipRecords.Pack(events, pending, Limits, RecordOverhead(events[0])), events), cancellationToken))
             : base.PackAsync(events, pending, cancellationToken);
+
+    /// <summary>Remembers how much the window's lines shrank, for <see cref="EnvelopeBytesToFill"/>.</summary>
+    private Packing Learn(Packing packing, IReadOnlyList<PendingEvent> events)
+    {
+        long sent = 0;
+        long plain = 0;
+        foreach (var record in packing.Records)
+        {
+            sent += record.Bytes;
+        }
+
+        foreach (var e in packing.Events)
+        {
+            plain += events[e].Length;
+        }
+
+        if (sent > 0)
+        {
+            Interlocked.Exchange(ref _expansionBits, BitConverter.DoubleToInt64Bits(Math.Max(1.0, (double)plain / sent)));
+        }
+
+        return packing;
+    }
 
     protected override async Task<PutRecordResultEntry[]> PutAsync(IReadOnlyList<PendingEvent> events, Packing packing, PackedCall call, CancellationToken cancellationToken)
     {

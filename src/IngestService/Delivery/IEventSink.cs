@@ -18,6 +18,13 @@ public interface IEventSink
     /// </summary>
     Task DeliverAsync(IReadOnlyList<PendingEvent> events, bool[] accepted, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Envelope bytes a window needs for this sink's record to reach <paramref name="recordBytes"/> as sent (after
+    /// compression), so the batcher can keep a slow window open until its record is worth what it is billed; 0 when
+    /// the sink does not bill each record whole and a longer window would only add latency.
+    /// </summary>
+    long EnvelopeBytesToFill(int recordBytes) => 0;
+
     /// <summary>Null when the sink's service is reachable, else why not (for <c>/readyz</c>).</summary>
     Task<string?> CheckReadyAsync(CancellationToken cancellationToken);
 }

@@ -21,8 +21,15 @@ public enum DeliveryOutcome
 /// </summary>
 public sealed class PendingEvent
 {
-    private readonly TaskCompletionSource<DeliveryOutcome> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>
+    /// Without <c>RunContinuationsAsynchronously</c>, deliberately: the batcher completes a window's events from
+    /// work items of their own, a slice of the window each (<c>WindowDelivery</c>), so the request's continuation
+    /// runs there, inline, instead of costing a thread-pool hop per event. Nothing completes an event while it holds
+    /// a lock or from the batching loop's normal path.
+    /// </summary>
+    private readonly TaskCompletionSource<DeliveryOutcome> _completion = new();
     private byte[]? _buffer;
+    private int _answered;
 
     public PendingEvent(string sensorId, EventHeader header, byte[] pooledBuffer, int length, long enqueuedAt)
     {
@@ -55,8 +62,11 @@ public sealed class PendingEvent
 
     public Task<DeliveryOutcome> Completion => _completion.Task;
 
-    /// <summary>False when the event was already answered.</summary>
-    internal bool Complete(DeliveryOutcome outcome) => _completion.TrySetResult(outcome);
+    /// <summary>True for the one caller that answers this event; false for every later one.</summary>
+    internal bool TryClaimAnswer() => Interlocked.Exchange(ref _answered, 1) == 0;
+
+    /// <summary>Answers the event; only after <see cref="TryClaimAnswer"/> said so.</summary>
+    internal void Complete(DeliveryOutcome outcome) => _completion.TrySetResult(outcome);
 
     /// <summary>Gives the buffer back once no sink can read it any more.</summary>
     internal void ReleaseBuffer()

@@ -8,9 +8,15 @@ namespace IngestService.Ingest;
 /// <summary>
 /// The cross-sensor batcher: one loop over one queue for every sensor. A window closes after
 /// <see cref="BatchingOptions.Window"/> or at its size caps and is handed to <see cref="WindowDelivery"/>, which
-/// delivers it to every sink in parallel while the loop already fills the next one. Each event is completed
-/// exactly once (<see cref="PendingLimits.Settle"/>): stored when every sink accepted it, failed otherwise.
+/// delivers it to every sink in parallel while the loop already fills the next one. A window whose record would be
+/// billed for more than it holds keeps collecting up to <see cref="BatchingOptions.FillWindow"/>. Each event is
+/// completed exactly once (<see cref="PendingLimits.Settle"/>): stored when every sink accepted it, failed otherwise.
 /// </summary>
+/// <remarks>
+/// The loop wakes once per window, not once per event: producers count what they queue and wake it only when the
+/// queue holds enough to fill the open window; the window's one timer wakes it otherwise. At tens of thousands of
+/// events a second, a wake-up per arrival cost a thread-pool hop and a <c>WhenAny</c> each.
+/// </remarks>
 public sealed partial class Batcher : IHostedService, IAsyncDisposable
 {
     private readonly Channel<PendingEvent> _queue = Channel.CreateUnbounded<PendingEvent>(
@@ -21,12 +27,23 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
     private readonly ILogger<Batcher> _logger;
     private readonly PendingLimits _limits;
     private readonly WindowDelivery _delivery;
+    private readonly IEventSink[] _sinks;
     private readonly SemaphoreSlim _flushSlots;
     private readonly Lock _inFlightLock = new();
     private readonly HashSet<Task> _inFlight = [];
     private volatile bool _draining;
     private volatile bool _faulted;
     private Task? _loop;
+
+    // Events and envelope bytes ever queued (producers add), and the totals at which the loop wants waking: see
+    // WaitForMoreAsync for the handshake. The loop's own totals of what it read are _readEvents and _readBytes.
+    private long _queuedEvents;
+    private long _queuedBytes;
+    private long _wakeAtEvents = long.MaxValue;
+    private long _wakeAtBytes = long.MaxValue;
+    private TaskCompletionSource? _wake;
+    private long _readEvents;
+    private long _readBytes;
 
     public Batcher(IEnumerable<IEventSink> sinks, IOptions<BatchingOptions> options, TimeProvider time, IngestMetrics metrics, ILogger<Batcher> logger)
     {
@@ -40,6 +57,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
         _options = options.Value;
         _time = time;
         _logger = logger;
+        _sinks = all;
         _limits = new PendingLimits(_options);
         _delivery = new WindowDelivery(all, _options, _limits, time, metrics, logger);
         _flushSlots = new SemaphoreSlim(_options.MaxConcurrentFlushes);
@@ -76,6 +94,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
             return Admission.OverCapacity;
         }
 
+        long bytes = 0;
         foreach (var e in events)
         {
             if (!_queue.Writer.TryWrite(e))
@@ -84,6 +103,16 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
                 // stopped reading, so this event (and the rest) are failed here, exactly once.
                 _limits.Settle(e, DeliveryOutcome.SinkFailed);
             }
+
+            bytes += e.Length;
+        }
+
+        // Counted after the writes: when a total reaches the loop's mark, the events that reached it are readable.
+        var queuedEvents = Interlocked.Add(ref _queuedEvents, events.Count);
+        var queuedBytes = Interlocked.Add(ref _queuedBytes, bytes);
+        if (queuedEvents >= Volatile.Read(ref _wakeAtEvents) || queuedBytes >= Volatile.Read(ref _wakeAtBytes))
+        {
+            Wake();
         }
 
         return Admission.Accepted;
@@ -97,6 +126,8 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
     {
         _draining = true;
         _queue.Writer.TryComplete();
+        Interlocked.MemoryBarrier();
+        Wake();
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -124,47 +155,22 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
     private async Task RunAsync()
     {
         var reader = _queue.Reader;
-        Task<bool>? waitForMore = null;
         List<PendingEvent>? window = null;
         try
         {
-            while (true)
+            // Idle, the loop waits for the channel's first event; a window opens only with an event in it, so no
+            // timer runs for an empty one.
+            while (await reader.WaitToReadAsync())
             {
-                waitForMore ??= reader.WaitToReadAsync().AsTask();
-                if (!await waitForMore)
-                {
-                    break;
-                }
-
-                waitForMore = null;
-
-                // A wake-up can be stale: the previous window's final Fill may have taken the events that ended
-                // this wait. A window opens only with an event in it, so no timer runs for an empty one.
                 if (!reader.TryRead(out var first))
                 {
                     continue;
                 }
 
                 window = [first];
-                long windowBytes = first.Length;
-                using var windowTimer = new CancellationTokenSource(_options.Window, _time);
-                var windowClosed = Task.Delay(Timeout.InfiniteTimeSpan, windowTimer.Token);
-                while (Fill(reader, window, ref windowBytes))
-                {
-                    // The pending wait is kept across windows: a single-reader channel allows one waiter.
-                    waitForMore ??= reader.WaitToReadAsync().AsTask();
-                    if (await Task.WhenAny(waitForMore, windowClosed) == windowClosed
-                        || !waitForMore.IsCompletedSuccessfully || !waitForMore.Result)
-                    {
-                        // Events queued before the window closed arrived within it, even when the wake-up that
-                        // would have read them had not run yet.
-                        Fill(reader, window, ref windowBytes);
-                        break;
-                    }
-
-                    waitForMore = null;
-                }
-
+                _readEvents++;
+                _readBytes += first.Length;
+                var windowBytes = await CollectAsync(reader, window, first.Length);
                 await _flushSlots.WaitAsync();
                 Track(FlushAsync(window, windowBytes));
                 window = null;
@@ -198,6 +204,120 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
         await Task.WhenAll(remaining);
     }
 
+    /// <summary>
+    /// Fills the open window until it is full, the node drains, or its time is up: <see cref="BatchingOptions.Window"/>,
+    /// or up to <see cref="BatchingOptions.FillWindow"/> while its record is still short of
+    /// <see cref="BatchingOptions.FillRecordBytes"/>. Answers the window's envelope bytes.
+    /// </summary>
+    private async Task<long> CollectAsync(ChannelReader<PendingEvent> reader, List<PendingEvent> window, long bytes)
+    {
+        var opened = _time.GetTimestamp();
+        var closeAfter = _options.Window;
+        var goalBytes = (long)_options.MaxWindowBytes;
+        var filling = false;
+
+        // One timer per window, moved rather than replaced when the window keeps filling. Whether it fired is kept
+        // apart from the wake-up, which it may complete before the loop has armed one: the loop reads the flag after
+        // arming, so a firing is never lost, and a timer a tick early by the clock still counts.
+        var due = new WindowDue(this);
+        using var timer = _time.CreateTimer(static s => ((WindowDue)s!).Fire(), due, closeAfter, Timeout.InfiniteTimeSpan);
+        try
+        {
+            while (true)
+            {
+                var woken = Arm(window.Count, bytes, goalBytes);
+                if (!Fill(reader, window, ref bytes) || _draining || (filling && bytes >= goalBytes))
+                {
+                    return bytes;
+                }
+
+                if (due.Fired || _time.GetElapsedTime(opened) >= closeAfter)
+                {
+                    if (filling || !_options.Fills || bytes >= (goalBytes = FillGoal()))
+                    {
+                        return bytes;
+                    }
+
+                    // Too little for a record worth its billing increment: keep collecting until it is, or until the
+                    // longer limit. Armed again at once with the lower goal, so events already queued count.
+                    var rest = _options.FillWindow - _time.GetElapsedTime(opened);
+                    if (rest <= TimeSpan.Zero)
+                    {
+                        return bytes;
+                    }
+
+                    filling = true;
+                    closeAfter = _options.FillWindow;
+                    due.Reset();
+                    timer.Change(rest, Timeout.InfiniteTimeSpan);
+                    continue;
+                }
+
+                await woken;
+            }
+        }
+        finally
+        {
+            Disarm();
+        }
+    }
+
+    /// <summary>Whether the open window's timer has fired since it was last set; firing wakes the loop.</summary>
+    private sealed class WindowDue(Batcher batcher)
+    {
+        private int _fired;
+
+        public bool Fired => Volatile.Read(ref _fired) == 1;
+
+        public void Reset() => Interlocked.Exchange(ref _fired, 0);
+
+        public void Fire()
+        {
+            // A full fence before reading the wake-up, as producers do (see Arm).
+            Interlocked.Exchange(ref _fired, 1);
+            batcher.Wake();
+        }
+    }
+
+    /// <summary>
+    /// Envelope bytes at which the window's record reaches <see cref="BatchingOptions.FillRecordBytes"/> for every sink
+    /// that bills records whole; <see cref="BatchingOptions.MaxWindowBytes"/> caps it, and 0 means no sink asks.
+    /// </summary>
+    private long FillGoal()
+    {
+        long goal = 0;
+        foreach (var sink in _sinks)
+        {
+            goal = Math.Max(goal, sink.EnvelopeBytesToFill(_options.FillRecordBytes));
+        }
+
+        return Math.Min(goal, _options.MaxWindowBytes);
+    }
+
+    /// <summary>
+    /// Asks producers to wake the loop once the queue holds what the window still has room for (events) or what it
+    /// still needs (bytes). The marks and the completion are published with a full fence before the loop reads the
+    /// queue again, and producers add to their totals with one before they read the marks: so either the loop reads
+    /// a producer's events, or that producer sees the marks and wakes it.
+    /// </summary>
+    private Task Arm(int windowEvents, long windowBytes, long goalBytes)
+    {
+        Volatile.Write(ref _wakeAtEvents, _readEvents + (_options.MaxWindowEvents - windowEvents));
+        Volatile.Write(ref _wakeAtBytes, _readBytes + Math.Max(1, goalBytes - windowBytes));
+        var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Interlocked.Exchange(ref _wake, wake);
+        return wake.Task;
+    }
+
+    private void Disarm()
+    {
+        Volatile.Write(ref _wakeAtEvents, long.MaxValue);
+        Volatile.Write(ref _wakeAtBytes, long.MaxValue);
+        Interlocked.Exchange(ref _wake, null);
+    }
+
+    private void Wake() => Volatile.Read(ref _wake)?.TrySetResult();
+
     private async Task FlushAsync(List<PendingEvent> window, long windowBytes)
     {
         try
@@ -222,6 +342,8 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
 
             window.Add(e);
             bytes += e.Length;
+            _readEvents++;
+            _readBytes += e.Length;
         }
 
         return false;

@@ -72,8 +72,7 @@ public static class IngestApi
             return notStored.Answer(context, metrics);
         }
 
-        metrics.AckLatency(time.GetElapsedTime(events[0].EnqueuedAt));
-        metrics.Accepted(events.Count);
+        // Ack latency and accepted events are counted when the window answers, a slice at a time (WindowDelivery).
         return backlog ? StoredResult.Batch(events.Count) : StoredResult.Event(sensorId, events[0].Header);
     }
 }

@@ -55,16 +55,21 @@ internal sealed class PendingLimits(BatchingOptions options)
     /// <summary>Answers an event once and frees its place; later calls for the same event change nothing.</summary>
     public void Settle(PendingEvent e, DeliveryOutcome outcome, bool releaseBuffer = true)
     {
-        if (!e.Complete(outcome))
+        if (!e.TryClaimAnswer())
         {
             return;
         }
 
+        // The place is freed and the buffer returned before the completion: completing runs the request's
+        // continuation inline, and whatever it does next (a test reading the counts, the sensor's next event)
+        // finds the place free.
         Interlocked.Add(ref _events, -1);
         Interlocked.Add(ref _bytes, -e.Length);
         if (releaseBuffer)
         {
             e.ReleaseBuffer();
         }
+
+        e.Complete(outcome);
     }
 }

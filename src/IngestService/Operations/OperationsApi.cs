@@ -22,6 +22,7 @@ public static class OperationsApi
         services.Configure<KestrelServerOptions>(o => o.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10));
         services.Configure<KestrelServerOptions>(configuration.GetSection("Kestrel"));
         services.AddProblemDetails();
+        services.AddRequestLog();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, OperationsJsonContext.Default));
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ReadinessProbe>();

@@ -26,7 +26,7 @@ public sealed class IngestMetrics : IDisposable
     public IngestMetrics(IMeterFactory meterFactory)
     {
         _meter = meterFactory.Create(MeterName);
-        _accepted = _meter.CreateCounter<long>("ingest_events_accepted", "{event}", "Events acknowledged with 2xx");
+        _accepted = _meter.CreateCounter<long>("ingest_events_accepted", "{event}", "Events every sink stored, counted as their window answers them (2xx, unless a backlog they came in also held an event that failed)");
         _rejected = _meter.CreateCounter<long>("ingest_events_rejected", "{request}", "Requests answered with an error, by reason");
         _ackLatency = _meter.CreateHistogram<double>("ingest_ack_latency", "s", "Time from accepting an event to answering it",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10] });

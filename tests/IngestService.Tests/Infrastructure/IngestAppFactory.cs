@@ -50,6 +50,8 @@ public class IngestAppFactory : WebApplicationFactory<Program>
                 ["Ingest:Backend"] = "Aws",
                 ["Auth:AllowAnonymous"] = "true",
                 ["Batching:Window"] = "00:00:00.050",
+                // Tests post a few events at a time: windows that wait to fill a 5 KB record would only slow them.
+                ["Batching:FillWindow"] = "00:00:00.050",
                 ["Batching:AckTimeout"] = "00:00:05",
             },
             _ => new()

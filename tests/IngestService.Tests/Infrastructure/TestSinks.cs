@@ -18,6 +18,11 @@ public sealed class ScriptedSink(string name = "scripted", bool ignoresCancellat
 
     public string? ReadyProblem { get; set; }
 
+    /// <summary>What <see cref="EnvelopeBytesToFill"/> answers: 0, as for a sink that does not bill records whole.</summary>
+    public long FillBytes { get; set; }
+
+    public long EnvelopeBytesToFill(int recordBytes) => FillBytes;
+
     public async Task DeliverAsync(IReadOnlyList<PendingEvent> events, bool[] accepted, CancellationToken cancellationToken)
     {
         var call = new SinkCall([.. events.Select(e => e.Line.ToArray())], [.. events.Select(e => e.SensorId)], accepted);

@@ -308,6 +308,75 @@ public sealed class BatcherTests : IAsyncLifetime
         Assert.Equal(DeliveryOutcome.Stored, await second.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
+    [Fact]
+    public async Task A_window_whose_record_is_short_of_its_billing_increment_keeps_collecting_until_it_is_full()
+    {
+        var sink = new ScriptedSink();
+        var batcher = await StartAsync(sink);
+        PendingEvent[] events = [Event("s1", 1), Event("s2", 1), Event("s3", 1)];
+        sink.FillBytes = events.Sum(e => (long)e.Length);
+
+        batcher.TryEnqueue([events[0]]);
+        await CloseWindowAsync();
+        // The window's timer is armed again for the fill limit: the window is still open, with one event.
+        await _timers.WaitForArmedTimersAsync();
+        Assert.False(events[0].Completion.IsCompleted);
+        batcher.TryEnqueue([events[1]]);
+        batcher.TryEnqueue([events[2]]);
+
+        // No clock movement: the third event fills the record and closes the window.
+        var call = await sink.NextWindowAsync();
+        Assert.Equal(3, call.Lines.Length);
+        call.Accept();
+        Assert.All(await Task.WhenAll(events.Select(e => e.Completion)), o => Assert.Equal(DeliveryOutcome.Stored, o));
+    }
+
+    [Fact]
+    public async Task A_window_that_cannot_fill_its_record_closes_at_the_fill_window()
+    {
+        var sink = new ScriptedSink { FillBytes = 1_000_000 };
+        var batcher = await StartAsync([sink], o => o.FillWindow = TimeSpan.FromMilliseconds(500));
+
+        var early = Enqueue(batcher, "s1", 1);
+        await CloseWindowAsync();
+        await _timers.WaitForArmedTimersAsync();
+        var late = Enqueue(batcher, "s2", 1);
+        _clock.Advance(TimeSpan.FromMilliseconds(500) - Window - TimeSpan.FromMilliseconds(1));
+        Assert.False(early.Completion.IsCompleted);
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+
+        var call = await sink.NextWindowAsync();
+        Assert.Equal(["s1", "s2"], call.Sensors);
+        call.Accept();
+        Assert.Equal(DeliveryOutcome.Stored, await late.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task A_window_whose_record_is_already_worth_its_billing_closes_after_the_window()
+    {
+        var sink = new ScriptedSink();
+        var batcher = await StartAsync(sink);
+        var first = Enqueue(batcher, "s1", 1);
+        var second = Enqueue(batcher, "s2", 1);
+        sink.FillBytes = first.Length + second.Length;
+
+        await CloseWindowAsync();
+
+        Assert.Equal(2, (await sink.NextWindowAsync()).Lines.Length);
+    }
+
+    [Fact]
+    public void A_fill_window_as_long_as_the_ack_timeout_is_refused()
+    {
+        var options = new BatchingOptions { AckTimeout = TimeSpan.FromSeconds(1), FillWindow = TimeSpan.FromSeconds(1) };
+        var errors = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+
+        Assert.False(System.ComponentModel.DataAnnotations.Validator.TryValidateObject(options, new(options), errors, validateAllProperties: true));
+        Assert.Contains(errors, e => e.ErrorMessage!.Contains("Batching:FillWindow", StringComparison.Ordinal));
+        var off = new BatchingOptions { AckTimeout = TimeSpan.FromSeconds(1), FillWindow = TimeSpan.FromSeconds(1), FillRecordBytes = 0 };
+        Assert.True(System.ComponentModel.DataAnnotations.Validator.TryValidateObject(off, new(off), [], validateAllProperties: true));
+    }
+
     private async Task CloseWindowAsync(int timers = 1)
     {
         await _timers.WaitForArmedTimersAsync(timers);
