@@ -46,7 +46,7 @@ import os
 def fill_section():
     """Windows that fill Firehose records: billed bytes (5 KB per record, rounded up) against compressed bytes sent."""
     rows = []
-    for rate, label in (("ref", "reference fleet, one of 3 nodes (1,000 sensors, one event each per 8.64 s)"), ("sat", "saturation (200 closed-loop sensors)")):
+    for rate, label in (("ref", "reference fleet, one of 3 nodes (1,000 sensors, one event each per 8.64 s)"), ("sat", "saturation (2,000 closed-loop sensors)")):
         for mode in ("fill", "nofill"):
             name = f"fill-{rate}-{mode}"
             if not (results / f"{name}.metrics").exists() or not (results / f"{name}.json").read_text().strip():
@@ -70,7 +70,7 @@ def fill_section():
     o(f"Produced by `bench/cost.sh` (or `FILL_ONLY=1 bench/cost.sh`) on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC: the `Aws` "
       "backend against `bench/FakeAws` (5 ms round trip), 100 ms window, 300 B events padded with random readings "
       "(`--random-readings`, which compress as real readings do), the service's own counters after each run. `fill` is the "
-      "default (`Batching:FillWindow` 750 ms, `Batching:FillRecordBytes` 4700); `nofill` sets `Batching:FillWindow` to the "
+      "default (`Batching:FillWindow` 600 ms, `Batching:FillRecordBytes` 4700); `nofill` sets `Batching:FillWindow` to the "
       "window. Billed bytes round each record up to Firehose's 5 KB increment; $ a day is the reference fleet's 30 M events "
       f"a day at ${PRICES['firehose_gb']}/GB billed. Ack latency is the load generator's, FakeAws's 5 ms included: a real "
       "Firehose round trip adds its own.")

@@ -389,7 +389,7 @@ page = "\n".join(lines) + "\n"
 # keep them rather than write over what this script does not measure.
 try:
     old = open(out).read()
-    page += "\n" + old[old.index("<!-- cost:begin -->"):]
+    page += "\n" + old[min(i for i in (old.find("<!-- fill:begin -->"), old.find("<!-- cost:begin -->")) if i >= 0):]
 except (OSError, ValueError):
     pass
 open(out, "w").write(page)

@@ -17,11 +17,11 @@ public sealed class BatchingOptions : IValidatableObject
     /// How long a window may keep collecting past <see cref="Window"/> while its record is still smaller than
     /// <see cref="FillRecordBytes"/>, counted from the window's first event. Only a sink that bills each record
     /// whole (Firehose: 5 KB increments) asks for it; a window closes as soon as its record is that large. Equal
-    /// to <see cref="Window"/> (or shorter) turns filling off. Default 750 ms: the reference fleet's node fills a 5 KB gzip
-    /// record in about 0.4 s, and an acknowledgement stays under a second with Firehose's round trip on top.
+    /// to <see cref="Window"/> (or shorter) turns filling off. Default 600 ms: a node of the reference fleet fills a 5 KB gzip
+    /// record in about 0.4 s (bench/cost.sh), and an acknowledgement stays under a second with Firehose's round trip on top.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
-    public TimeSpan FillWindow { get; set; } = TimeSpan.FromMilliseconds(750);
+    public TimeSpan FillWindow { get; set; } = TimeSpan.FromMilliseconds(600);
 
     /// <summary>
     /// The record size, in bytes as the sink sends them (gzip-compressed for Firehose), that a window collects up
