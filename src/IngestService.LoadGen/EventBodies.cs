@@ -35,7 +35,7 @@ internal sealed class EventBodies(string runId, int eventBytes, bool randomReadi
 
             if (_randomReadings)
             {
-                WriteReadings(writer, output, start);
+                WriteReadings(writer, output, start, seq);
                 writer.WriteEndObject();
                 writer.Flush();
                 return;
@@ -60,15 +60,19 @@ internal sealed class EventBodies(string runId, int eventBytes, bool randomReadi
         }
     }
 
-    /// <summary>Readings <c>"r0":123.456,…</c> of random value until the event is about the asked size.</summary>
-    private void WriteReadings(Utf8JsonWriter writer, ArrayBufferWriter<byte> output, int start)
+    /// <summary>
+    /// Readings <c>"r0":123.456,…</c> of random value until the event is about the asked size, drawn from the seq so
+    /// that writing the same event again gives the same bytes.
+    /// </summary>
+    private void WriteReadings(Utf8JsonWriter writer, ArrayBufferWriter<byte> output, int start, long seq)
     {
+        var random = new Random(HashCode.Combine(seq, _runId));
         Span<byte> name = stackalloc byte[8];
         for (var k = 0; writer.BytesPending + output.WrittenCount - start + 14 <= _eventBytes; k++)
         {
             name[0] = (byte)'r';
             System.Buffers.Text.Utf8Formatter.TryFormat(k, name[1..], out var digits);
-            writer.WriteNumber(name[..(1 + digits)], Math.Round(Random.Shared.NextDouble() * 1000, 3));
+            writer.WriteNumber(name[..(1 + digits)], Math.Round(random.NextDouble() * 1000, 3));
         }
     }
 

@@ -46,4 +46,24 @@ public sealed class EventBodiesTests
 
         Assert.Equal(first.WrittenSpan.ToArray(), second.WrittenSpan.ToArray());
     }
+
+    [Fact]
+    public void Random_readings_bring_an_event_to_the_asked_size_and_a_resend_has_the_same_bytes()
+    {
+        var bodies = new EventBodies("run1", 300, randomReadings: true);
+        var first = new ArrayBufferWriter<byte>();
+        var again = new ArrayBufferWriter<byte>();
+        var next = new ArrayBufferWriter<byte>();
+
+        bodies.Write(first, 9, 1_000);
+        bodies.Write(again, 9, 1_000);
+        bodies.Write(next, 10, 1_000);
+
+        Assert.InRange(first.WrittenCount, 280, 300);
+        using var json = JsonDocument.Parse(first.WrittenMemory);
+        Assert.Equal(JsonValueKind.Number, json.RootElement.GetProperty("r0").ValueKind);
+        Assert.False(json.RootElement.TryGetProperty("pad", out _));
+        Assert.Equal(first.WrittenSpan.ToArray(), again.WrittenSpan.ToArray());
+        Assert.NotEqual(first.WrittenSpan.ToArray(), next.WrittenSpan.ToArray());
+    }
 }

@@ -94,4 +94,14 @@ public sealed class LoadGenOptionsTests
         Assert.False(LoadGenOptions.TryParse(["--sensors"], out _, out var error));
         Assert.Equal("--sensors needs a value", error);
     }
+
+    [Fact]
+    public void A_paced_run_with_random_readings_is_understood()
+    {
+        Assert.True(LoadGenOptions.TryParse(["--sensors", "1000", "--interval", "8.64s", "--random-readings"], out var options, out var error), error);
+
+        Assert.Equal(TimeSpan.FromSeconds(8.64), options.Interval);
+        Assert.True(options.RandomReadings);
+        Assert.Equal(TimeSpan.Zero, new LoadGenOptions().Interval);
+    }
 }
