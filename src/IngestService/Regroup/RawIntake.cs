@@ -21,13 +21,14 @@ public sealed partial class RawIntake
 {
     private static readonly TimeSpan SettleMargin = TimeSpan.FromMinutes(1);
 
-    private RawIntake(DateTimeOffset listedAt, List<ObjectInfo> listed, List<ObjectInfo> pending, List<ObjectInfo> late, bool complete)
+    private RawIntake(DateTimeOffset listedAt, List<ObjectInfo> listed, List<ObjectInfo> pending, List<ObjectInfo> late, bool complete, bool swept)
     {
         ListedAt = listedAt;
         Listed = listed;
         Pending = pending;
         Late = late;
         Complete = complete;
+        Swept = swept;
     }
 
     /// <summary>The clock before the listing: every batch that landed before it is in <see cref="Listed"/> (or under the floor).</summary>
@@ -45,7 +46,19 @@ public sealed partial class RawIntake
     /// <summary>False when the listing stopped early with more pending than a pass takes.</summary>
     public bool Complete { get; }
 
-    public static async Task<RawIntake> ListAsync(IObjectStore store, Manifest manifest, string rawPrefix, RegroupOptions options, DateTimeOffset listedAt, bool sweep, CancellationToken cancellationToken)
+    /// <summary>
+    /// Whether this listing covered the late window (or there was nothing behind the floor yet): only then may the
+    /// manifest's <see cref="Manifest.SweptAt"/> move to <see cref="ListedAt"/>, or a batch landing between two sweeps
+    /// would be missed.
+    /// </summary>
+    public bool Swept { get; }
+
+    /// <summary>
+    /// Lists the raw keys after the floor and, when the late sweep is due (<c>Regroup:LateSweepInterval</c> since the
+    /// last, or <paramref name="forceSweep"/>: a flush), the late window behind it.
+    /// </summary>
+
+    public static async Task<RawIntake> ListAsync(IObjectStore store, Manifest manifest, string rawPrefix, RegroupOptions options, DateTimeOffset listedAt, bool forceSweep, CancellationToken cancellationToken)
     {
         var consumed = new HashSet<string>(manifest.Consumed, StringComparer.Ordinal);
         var listed = new List<ObjectInfo>();
@@ -68,8 +81,10 @@ public sealed partial class RawIntake
         }
 
         var late = new List<ObjectInfo>();
-        if (sweep && options.LateWindow > TimeSpan.Zero && manifest.RawFloor is { } floor)
+        var swept = options.LateWindow > TimeSpan.Zero && manifest.RawFloor is null;
+        if (options.LateWindow > TimeSpan.Zero && manifest.RawFloor is { } floor && (forceSweep || SweepDue(manifest, options, listedAt)))
         {
+            swept = true;
             var since = (manifest.SweptAt ?? DateTimeOffset.MinValue.AddDays(1)) - SettleMargin;
             var from = rawPrefix + (listedAt - options.LateWindow).UtcDateTime.ToString("yyyy/MM/dd/HH", CultureInfo.InvariantCulture);
             await foreach (var info in store.ListAsync(rawPrefix, string.CompareOrdinal(from, floor) < 0 ? from : floor, cancellationToken))
@@ -87,8 +102,16 @@ public sealed partial class RawIntake
             }
         }
 
-        return new RawIntake(listedAt, listed, pending, late, complete);
+        return new RawIntake(listedAt, listed, pending, late, complete, swept);
     }
+
+    /// <summary>
+    /// Whether a pass at <paramref name="listedAt"/> lists the late window: the sweep is a listing of a day of keys
+    /// (two LIST pages at the reference fleet), so it runs every <c>Regroup:LateSweepInterval</c>, not every pass.
+    /// A batch landing late then waits at most that long longer; it is sealed again within the hour either way.
+    /// </summary>
+    public static bool SweepDue(Manifest manifest, RegroupOptions options, DateTimeOffset listedAt) =>
+        manifest.SweptAt is not { } last || listedAt - last >= options.LateSweepInterval;
 
     /// <summary>How far behind the listing a key's name time must be before the floor may pass it.</summary>
     public static TimeSpan FloorLag(RegroupOptions options) => options.DeliveryLag + SettleMargin;

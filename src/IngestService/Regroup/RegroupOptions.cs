@@ -40,6 +40,16 @@ public sealed class RegroupOptions
     public TimeSpan LateWindow { get; set; } = TimeSpan.FromHours(26);
 
     /// <summary>
+    /// How often a pass also lists <see cref="LateWindow"/> (a flush always does): that listing is a day of keys, two
+    /// LIST requests at the reference fleet, a quarter of the store's S3 bill when made every minute. A batch
+    /// Firehose lands late waits at most this long more before a pass reads it; its day is sealed again by the later
+    /// of this and <see cref="ResealAfter"/>, so at most half an hour keeps late data sealed within the hour. Zero
+    /// lists it every pass. Default five minutes.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:30:00")]
+    public TimeSpan LateSweepInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
     /// How many runs of one tier are compacted into one run of the next (tiers 0 to 3; at one-minute passes, tier 1
     /// spans about 8 minutes, tier 2 about an hour, tier 3 about 8.5 hours). Default 8.
     /// </summary>

@@ -127,7 +127,7 @@ public sealed partial class Regrouper(
             manifest.Consumed = start.Consumed;
         }
 
-        var intake = await RawIntake.ListAsync(store, manifest, rawPrefix, settings, time.GetUtcNow(), sweep: true, cancellationToken);
+        var intake = await RawIntake.ListAsync(store, manifest, rawPrefix, settings, time.GetUtcNow(), forceSweep: force, cancellationToken);
         // Batches another pass published as units are read by whoever claims them, not taken again.
         var published = manifest.Work.Where(u => u.Kind == WorkKind.Raw).SelectMany(u => u.Keys).ToHashSet(StringComparer.Ordinal);
         var candidates = intake.Pending.Where(p => !published.Contains(p.Key)).Take(settings.MaxBatchesPerPass).ToList();
@@ -161,7 +161,7 @@ public sealed partial class Regrouper(
                 m.Runs.Add(run.ToEntry(run.Index.Segments.Select(s => s.Day), now));
             }
 
-            if (!lateCut && (intake.Late.Count > 0 || m.SweptAt is null || settings.LateWindow > TimeSpan.Zero))
+            if (!lateCut && (intake.Swept || m.SweptAt is null))
             {
                 m.SweptAt = intake.ListedAt;
             }

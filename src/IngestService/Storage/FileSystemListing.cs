@@ -7,7 +7,7 @@ internal static class FileSystemListing
     /// Keys under <paramref name="prefix"/> after <paramref name="startAfter"/>, skipping temporary and lock files;
     /// <paramref name="keyOf"/> gives the key part a file or folder name stands for.
     /// </summary>
-    public static IEnumerable<(string Key, string Path)> Walk(string folder, string folderKey, string prefix, string? startAfter, Func<string, string> keyOf)
+    public static IEnumerable<(string Key, FileInfo File)> Walk(string folder, string folderKey, string prefix, string? startAfter, Func<string, string> keyOf)
     {
         if (!Directory.Exists(folder))
         {
@@ -15,19 +15,20 @@ internal static class FileSystemListing
         }
 
         // A folder sorts as its name plus '/', the way its keys do.
-        var entries = new List<(string Name, bool IsFolder, string Path)>();
+        // The entries carry what the directory walk already read (size, modification time), so a listing need not
+        // open the files.
+        var entries = new List<(string Name, FileSystemInfo Entry)>();
         foreach (var entry in new DirectoryInfo(folder).EnumerateFileSystemInfos())
         {
-            var isFolder = entry is DirectoryInfo;
             var name = keyOf(entry.Name);
-            entries.Add((isFolder ? name + "/" : name, isFolder, entry.FullName));
+            entries.Add((entry is DirectoryInfo ? name + "/" : name, entry));
         }
 
         entries.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
-        foreach (var (name, isFolder, path) in entries)
+        foreach (var (name, entry) in entries)
         {
             var key = folderKey + name;
-            if (isFolder)
+            if (entry is not FileInfo file)
             {
                 // Keys under key/ can match the prefix only if one starts with the other.
                 if (!key.StartsWith(prefix, StringComparison.Ordinal) && !prefix.StartsWith(key, StringComparison.Ordinal))
@@ -40,7 +41,7 @@ internal static class FileSystemListing
                     continue;
                 }
 
-                foreach (var inner in Walk(path, key, prefix, startAfter, keyOf))
+                foreach (var inner in Walk(entry.FullName, key, prefix, startAfter, keyOf))
                 {
                     yield return inner;
                 }
@@ -50,7 +51,7 @@ internal static class FileSystemListing
                 && !name.EndsWith(DurableFile.TemporarySuffix, StringComparison.Ordinal)
                 && !name.EndsWith(FileStripeLocks.LockSuffix, StringComparison.Ordinal))
             {
-                yield return (key, path);
+                yield return (key, file);
             }
         }
     }

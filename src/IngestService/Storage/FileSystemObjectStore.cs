@@ -13,7 +13,9 @@ namespace IngestService.Storage;
 /// </summary>
 /// <remarks>
 /// Conditional writes check the current ETag and rename under a <see cref="FileStripeLocks"/> lock; the header
-/// format is <see cref="FileObjectHeader"/>, the key-ordered walk <see cref="FileSystemListing"/>.
+/// format is <see cref="FileObjectHeader"/>, the key-ordered walk <see cref="FileSystemListing"/>. A listing takes size
+/// and modification time from the directory walk and reads a file's header only when the file changed since it last
+/// did (<see cref="FileHeaderCache"/>).
 /// </remarks>
 public sealed class FileSystemObjectStore : IObjectStore
 {
@@ -21,6 +23,7 @@ public sealed class FileSystemObjectStore : IObjectStore
     private readonly FileStripeLocks _locks;
     private readonly Func<string, string> _onDisk;
     private readonly Lazy<FileKeyNames> _names;
+    private readonly FileHeaderCache _headers = new();
 
     public FileSystemObjectStore(IOptions<LocalStoreOptions> options)
         : this(options.Value.DataPath)
@@ -50,6 +53,9 @@ public sealed class FileSystemObjectStore : IObjectStore
 
     /// <summary>Whether file names escape cased letters because the file system folds case.</summary>
     public bool EscapesCase => _names.Value.Escaped;
+
+    /// <summary>Files the listings have opened to read a header: each file once while it is unchanged.</summary>
+    internal long FilesOpenedByListings => _headers.Misses;
 
     public async Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
     {
@@ -116,22 +122,13 @@ public sealed class FileSystemObjectStore : IObjectStore
 
         var names = _names.Value;
         var folder = folderKey.Length == 0 ? _root : Path.Combine(_root, _onDisk(names.PathOf(folderKey)));
-        foreach (var (key, path) in FileSystemListing.Walk(folder, folderKey, prefix, startAfter, names.KeyOf))
+        foreach (var (key, file) in FileSystemListing.Walk(folder, folderKey, prefix, startAfter, names.KeyOf))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            ObjectInfo info;
-            try
+            if (await _headers.InfoAsync(key, file, cancellationToken) is { } info)
             {
-                await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.Asynchronous);
-                var header = await FileObjectHeader.ReadAsync(stream, withMetadata: false, cancellationToken);
-                info = new ObjectInfo(key, header.ETag, stream.Length - header.Length, File.GetLastWriteTimeUtc(stream.SafeFileHandle));
+                yield return info;
             }
-            catch (FileNotFoundException)
-            {
-                continue;
-            }
-
-            yield return info;
         }
     }
 

@@ -24,6 +24,13 @@ public sealed class RegroupOptionsTests
     }
 
     [Fact]
+    public void A_late_sweep_interval_beyond_half_an_hour_is_refused_so_late_data_is_still_sealed_within_the_hour()
+    {
+        Assert.Contains(Validate(new RegroupOptions { LateSweepInterval = TimeSpan.FromMinutes(31) }), r => r.MemberNames.Contains(nameof(RegroupOptions.LateSweepInterval)));
+        Assert.Empty(Validate(new RegroupOptions { LateSweepInterval = TimeSpan.Zero }));
+    }
+
+    [Fact]
     public void The_defaults_are_valid_and_the_Local_ones_pass_every_two_seconds_with_no_delivery_lag_or_late_window()
     {
         var local = new RegroupOptions();

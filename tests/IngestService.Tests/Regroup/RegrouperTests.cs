@@ -457,6 +457,60 @@ public sealed class RegrouperTests : IDisposable
     }
 
     [Fact]
+    public async Task The_late_window_is_listed_every_late_sweep_interval_not_every_pass_and_a_batch_landing_between_sweeps_is_still_found()
+    {
+        _f.Options.DeliveryLag = TimeSpan.FromMinutes(15);
+        _f.Options.LateWindow = TimeSpan.FromHours(26);
+        _f.Options.LateSweepInterval = TimeSpan.FromMinutes(5);
+        OnTimeBatchBehindTheFloor();
+        var regrouper = _f.CreateRegrouper();
+        await regrouper.LookAsync(Token);
+
+        // Lands behind the floor a minute after the last sweep: the passes before the next sweep do not list it.
+        _f.Time.Advance(TimeSpan.FromMinutes(1));
+        _f.WriteRaw(Line("s1", 1, "2026-11-21T09:59:00.000Z", Event(1, "2026-11-21T09:59:00Z")), name: "ingest-raw-1-2026-11-21-10-00-00-late");
+        var between = new List<int>();
+        for (var minute = 1; minute < 5; minute++)
+        {
+            between.Add((await regrouper.LookAsync(Token)).BatchesRead);
+            _f.Time.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        var swept = await regrouper.LookAsync(Token);
+
+        Assert.Equal([0, 0, 0, 0], between);
+        Assert.Equal(1, swept.BatchesRead);
+        Assert.Equal([1L, 2L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
+        Assert.Equal(_f.Now, (await _f.ManifestAsync()).SweptAt);
+    }
+
+    /// <summary>A batch landed within its delivery lag, then ten minutes pass: the first look moves the floor over it.</summary>
+    private void OnTimeBatchBehindTheFloor()
+    {
+        _f.WriteRaw(Line("s1", 2, "2026-11-21T11:50:00.000Z", Event(2, "2026-11-21T11:50:00Z")), hour: "2026/11/21/11", name: "ingest-raw-1-2026-11-21-11-50-00-z");
+        _f.Time.Advance(TimeSpan.FromMinutes(10));
+    }
+
+    [Fact]
+    public async Task A_flush_lists_the_late_window_whenever_the_last_sweep_was()
+    {
+        _f.Options.DeliveryLag = TimeSpan.FromMinutes(15);
+        _f.Options.LateWindow = TimeSpan.FromHours(26);
+        _f.Options.LateSweepInterval = TimeSpan.FromMinutes(30);
+        OnTimeBatchBehindTheFloor();
+        var regrouper = _f.CreateRegrouper();
+        await regrouper.LookAsync(Token);
+        _f.Time.Advance(TimeSpan.FromMinutes(1));
+        _f.WriteRaw(Line("s1", 1, "2026-11-21T09:59:00.000Z", Event(1, "2026-11-21T09:59:00Z")), name: "ingest-raw-1-2026-11-21-10-00-00-late");
+
+        var look = await regrouper.LookAsync(Token);
+        var flush = await regrouper.RunPassAsync(Token);
+
+        Assert.Equal((0, 1), (look.BatchesRead, flush.BatchesRead));
+        Assert.Equal([1L, 2L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(l => SeqOf(l)!.Value));
+    }
+
+    [Fact]
     public async Task A_raw_batch_where_plain_records_follow_gzip_members_is_read_whole()
     {
         // Firehose concatenates the records of every node: during a rolling upgrade, or with one node on

@@ -88,6 +88,61 @@ public sealed class FileSystemObjectStoreTests : ObjectStoreContract<FileSystemO
         Assert.NotNull(await Store.PutAsync("k", Bytes("x"), WriteCondition.CreateOnly, null, Token));
     }
 
+    [Fact]
+    public async Task A_listing_gives_the_ETag_size_and_time_a_head_gives_and_opens_each_unchanged_file_only_once()
+    {
+        await Store.PutAsync("raw/2026/11/21/10/stored", Bytes("hello"), WriteCondition.None, new Dictionary<string, string> { ["events"] = "1" }, Token);
+        var hour = Path.Combine(_folder.Path, "raw", "2026", "11", "21", "10");
+        await File.WriteAllTextAsync(Path.Combine(hour, "written-by-the-sink"), "{\"a\":1}\n", Token);
+
+        async Task<List<ObjectInfo>> ListInfosAsync()
+        {
+            var infos = new List<ObjectInfo>();
+            await foreach (var info in Store.ListAsync("raw/", null, Token))
+            {
+                infos.Add(info);
+            }
+
+            return infos;
+        }
+
+        var first = await ListInfosAsync();
+        var opened = Store.FilesOpenedByListings;
+        var again = await ListInfosAsync();
+
+        foreach (var listed in first)
+        {
+            var head = await Store.HeadAsync(listed.Key, Token);
+            Assert.Equal((head!.ETag, head.Size, head.LastModified), (listed.ETag, listed.Size, listed.LastModified));
+        }
+
+        Assert.Equal(2, opened);
+        Assert.Equal(opened, Store.FilesOpenedByListings);
+        Assert.Equal(first, again);
+    }
+
+    [Fact]
+    public async Task A_listing_sees_a_replaced_object_and_a_grown_file_as_they_are_now()
+    {
+        await Store.PutAsync("raw/a", Bytes("first"), WriteCondition.None, null, Token);
+        var sink = Path.Combine(_folder.Path, "raw", "b");
+        await File.WriteAllTextAsync(sink, "12", Token);
+        await foreach (var _ in Store.ListAsync("raw/", null, Token))
+        {
+        }
+
+        var replaced = await Store.PutAsync("raw/a", Bytes("second!"), WriteCondition.None, null, Token);
+        await File.AppendAllTextAsync(sink, "345", Token);
+        var listed = new Dictionary<string, ObjectInfo>();
+        await foreach (var info in Store.ListAsync("raw/", null, Token))
+        {
+            listed[info.Key] = info;
+        }
+
+        Assert.Equal((replaced, 7L), (listed["raw/a"].ETag, listed["raw/a"].Size));
+        Assert.Equal(((await Store.HeadAsync("raw/b", Token))!.ETag, 5L), (listed["raw/b"].ETag, listed["raw/b"].Size));
+    }
+
     [Theory]
     [InlineData("../outside")]
     [InlineData("/absolute")]
