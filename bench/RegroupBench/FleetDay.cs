@@ -30,13 +30,14 @@ internal static class FleetDay
         var started = Stopwatch.GetTimestamp();
         (long Put, long Get, long List) day = default;
         string readToday = "{}";
-        double regroupCpu = 0;
+        double regroupCpu = 0, dayCpu = 0;
         for (var minute = 0; minute < minutes + 3; minute++)
         {
             if (minute == minutes)
             {
                 // The day's own passes; what follows seals it (in a steady state the next day's passes do).
                 day = (counter.Put, counter.Get, counter.List);
+                dayCpu = regroupCpu;
             }
 
             if (minute < minutes)
@@ -65,13 +66,14 @@ internal static class FleetDay
 
         var final = await regroupers[0].RunPassAsync(CancellationToken.None);
         long storedBytes = 0, sensorDays = 0;
-        foreach (var file in Directory.EnumerateFiles(Path.Combine(data, "sensors"), "*.ndjson.gz", SearchOption.AllDirectories))
+        var sensorFolder = Path.Combine(data, "sensors");
+        foreach (var file in Directory.Exists(sensorFolder) ? Directory.EnumerateFiles(sensorFolder, "*.ndjson.gz", SearchOption.AllDirectories) : [])
         {
             storedBytes += new FileInfo(file).Length;
             sensorDays++;
         }
 
-        var sealedRead = await ReadSealedAsync(data, clock);
+        var sealedRead = sensorDays > 0 ? await ReadSealedAsync(data, clock) : "{}";
         process.Refresh();
         var dollars = ((day.Put + day.List) * 0.005 / 1000) + (day.Get * 0.0004 / 1000);
         var json = new StringBuilder();
@@ -84,7 +86,9 @@ internal static class FleetDay
         json.Append(CultureInfo.InvariantCulture, $"\"writeAmplificationBytes\":{(double)(counter.RunBytesWritten + counter.SensorDayBytesWritten) / storedBytes:0.00},");
         json.Append(CultureInfo.InvariantCulture, $"\"writeAmplificationEvents\":{(double)(counter.RunEventsWritten + counter.SensorDayEventsWritten) / events:0.00},");
         json.Append(CultureInfo.InvariantCulture, $"\"readToday\":{readToday},\"readSealed\":{sealedRead},");
+        json.Append(CultureInfo.InvariantCulture, $"\"regroupCpuSeconds\":{regroupCpu:0.00},\"passCpuSeconds\":{dayCpu:0.00},\"sealCpuSeconds\":{regroupCpu - dayCpu:0.00},");
         json.Append(CultureInfo.InvariantCulture, $"\"regroupCpuSecondsPerMillionEvents\":{regroupCpu * 1e6 / events:0.00},\"flushAfterDay\":{{\"batchesRead\":{final.BatchesRead},\"sensorDaysWritten\":{final.SensorDaysWritten}}},");
+        json.Append(CultureInfo.InvariantCulture, $"\"gcCollections\":[{GC.CollectionCount(0)},{GC.CollectionCount(1)},{GC.CollectionCount(2)}],\"allocatedMiB\":{GC.GetTotalAllocatedBytes() / 1048576.0:0},\"serverGc\":{(System.Runtime.GCSettings.IsServerGC ? "true" : "false")},");
         json.Append(CultureInfo.InvariantCulture, $"\"peakWorkingSetMiB\":{process.PeakWorkingSet64 / 1048576.0:0},\"seconds\":{Stopwatch.GetElapsedTime(started).TotalSeconds:0.0}}}");
         Console.WriteLine(json);
     }

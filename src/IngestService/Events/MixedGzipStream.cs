@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace IngestService.Events;
 
 /// <summary>
@@ -11,7 +13,7 @@ namespace IngestService.Events;
 /// compression come out as lines too. An object that ends inside a member throws
 /// <see cref="TruncatedGzipException"/>; a damaged member, <see cref="InvalidDataException"/>.
 /// </summary>
-internal sealed class MixedGzipStream(Stream inner) : ForwardOnlyStream
+internal sealed class MixedGzipStream(Stream inner, bool ownsInner = false) : ForwardOnlyStream
 {
     /// <summary>Firehose records are at most 1,000 KiB; a stated length beyond this is corrupt data, not a member.</summary>
     private const int MaxMemberBytes = 4 * 1024 * 1024;
@@ -19,7 +21,9 @@ internal sealed class MixedGzipStream(Stream inner) : ForwardOnlyStream
     /// <summary>Where a member starts after a line: a newline, then gzip's magic bytes.</summary>
     private static readonly byte[] NewlineThenMagic = [(byte)'\n', 0x1f, 0x8b];
 
-    private byte[] _buffer = new byte[64 * 1024];
+    // Pooled: a run read whole opens one of these per segment (a nested one per member), so a fresh 64 KiB each was
+    // most of a fleet day's allocation.
+    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
     private int _start;
     private int _end;
     private bool _innerEnded;
@@ -77,7 +81,9 @@ internal sealed class MixedGzipStream(Stream inner) : ForwardOnlyStream
         await FillAsync(DelimitedGzip.HeaderLength + DelimitedGzip.ExtraLength, cancellationToken);
         if (DelimitedGzip.StatedLength(_buffer.AsSpan(_start, _end - _start)) is not { } length)
         {
-            return new MixedGzipStream(await GzipMember.OpenAsync(new StreamedMember(this), cancellationToken));
+            // This stream owns the member: undisposed, its inflater's native state would wait for the finalizer
+            // (one per segment of a run read whole, a third of a fleet day's regroup CPU).
+            return new MixedGzipStream(await GzipMember.OpenAsync(new StreamedMember(this), cancellationToken), ownsInner: true);
         }
 
         if (length < DelimitedGzip.HeaderLength + DelimitedGzip.ExtraLength + 8 || length > MaxMemberBytes)
@@ -128,10 +134,11 @@ internal sealed class MixedGzipStream(Stream inner) : ForwardOnlyStream
     {
         if (_start < bytes.Length)
         {
-            var grown = new byte[Math.Max(_buffer.Length, _end - _start + bytes.Length)];
+            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length, _end - _start + bytes.Length));
             _buffer.AsSpan(_start, _end - _start).CopyTo(grown.AsSpan(bytes.Length));
             _end = _end - _start + bytes.Length;
             _start = bytes.Length;
+            ArrayPool<byte>.Shared.Return(_buffer);
             _buffer = grown;
         }
 
@@ -242,6 +249,17 @@ internal sealed class MixedGzipStream(Stream inner) : ForwardOnlyStream
         if (_output is not null)
         {
             await _output.DisposeAsync();
+        }
+
+        if (ownsInner)
+        {
+            await inner.DisposeAsync();
+        }
+
+        if (_buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = [];
         }
 
         await base.DisposeAsync();
