@@ -176,8 +176,9 @@ internal sealed class MixedGzipStream(Stream inner, bool ownsInner = false) : Fo
     {
         private const int Piece = 4096;
 
-        private readonly byte[] _previous = new byte[Piece];
-        private readonly byte[] _last = new byte[Piece];
+        // Pooled, and given back once the trailer is settled: one member per run segment read.
+        private byte[] _previous = ArrayPool<byte>.Shared.Rent((2 * Piece) + 8);
+        private byte[] _last = ArrayPool<byte>.Shared.Rent(Piece);
         private int _previousLength;
         private int _lastLength;
 
@@ -207,15 +208,28 @@ internal sealed class MixedGzipStream(Stream inner, bool ownsInner = false) : Fo
             // The pieces taken last, then up to 8 bytes the object has after them.
             await owner.FillAsync(8, cancellationToken);
             var ahead = Math.Min(8, owner._end - owner._start);
+            try
+            {
+                Settle(trailer.Span, ahead);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(_previous);
+                ArrayPool<byte>.Shared.Return(_last);
+                (_previous, _last) = ([], []);
+            }
+        }
+
+        private void Settle(ReadOnlySpan<byte> trailer, int ahead)
+        {
             var taken = _previousLength + _lastLength;
-            var window = new byte[taken + ahead];
-            _previous.AsSpan(0, _previousLength).CopyTo(window);
-            _last.AsSpan(0, _lastLength).CopyTo(window.AsSpan(_previousLength));
-            owner._buffer.AsSpan(owner._start, ahead).CopyTo(window.AsSpan(taken));
+            var window = _previous.AsSpan(0, taken + ahead);
+            _last.AsSpan(0, _lastLength).CopyTo(window[_previousLength..]);
+            owner._buffer.AsSpan(owner._start, ahead).CopyTo(window[taken..]);
             // The first match, moved on while the next byte starts a match too: an empty member's trailer is eight
             // zero bytes right after deflate data that ends in a zero, so it first matches one byte early.
-            var at = window.AsSpan().IndexOf(trailer.Span);
-            while (at >= 0 && at + 9 <= window.Length && window.AsSpan(at + 1, 8).SequenceEqual(trailer.Span))
+            var at = window.IndexOf(trailer);
+            while (at >= 0 && at + 9 <= window.Length && window.Slice(at + 1, 8).SequenceEqual(trailer))
             {
                 at++;
             }
@@ -224,7 +238,7 @@ internal sealed class MixedGzipStream(Stream inner, bool ownsInner = false) : Fo
             {
                 // A trailer with the right length but not the right CRC-32 is damage; no trailer at all where the
                 // object ends, a cut.
-                if (window.AsSpan().LastIndexOf(trailer.Span[4..]) < 4 && owner._innerEnded && owner._end - owner._start < 8)
+                if (window.LastIndexOf(trailer[4..]) < 4 && owner._innerEnded && owner._end - owner._start < 8)
                 {
                     throw new TruncatedGzipException("The object ends inside a gzip member.");
                 }
@@ -235,7 +249,7 @@ internal sealed class MixedGzipStream(Stream inner, bool ownsInner = false) : Fo
             var after = at + 8;
             if (after <= taken)
             {
-                owner.PushBack(window.AsSpan(after, taken - after));
+                owner.PushBack(window[after..taken]);
             }
             else
             {

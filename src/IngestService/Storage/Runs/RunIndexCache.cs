@@ -4,30 +4,48 @@ namespace IngestService.Storage.Runs;
 
 /// <summary>
 /// Run indexes by key. Runs never change, so an index is good for as long as the run exists: kept without expiry,
-/// up to <see cref="Capacity"/> of them (a node reading today's runs holds a few dozen).
+/// up to <see cref="Capacity"/> of them and <see cref="CapacitySegments"/> segments in all (a node reading today's
+/// runs holds a few dozen). Past either the cache starts again empty (cheaper than tracking recency on every read).
 /// </summary>
+/// <remarks>
+/// The segment bound is the memory bound: a writer adds the index of every run it writes, and at the reference fleet
+/// a day's runs hold about 5 million segments (3,000 per L0 run, 1,440 runs), some 650 MB of index entries that a
+/// count of runs alone would have kept. Live runs hold tens of thousands, so the cache starts again about hourly on
+/// a writer and the next reads fetch a few dozen indexes again.
+/// </remarks>
 public sealed class RunIndexCache(IObjectStore store)
 {
     public const int Capacity = 4096;
 
+    /// <summary>About 130 bytes each (the entry and its sensor id): some 35 MB.</summary>
+    public const long CapacitySegments = 262_144;
+
     private readonly ConcurrentDictionary<string, Lazy<Task<RunIndex?>>> _indexes = new(StringComparer.Ordinal);
+    private long _segments;
+
+    /// <summary>Segments in the indexes held now (approximately, while reads race a reset).</summary>
+    public long Segments => Interlocked.Read(ref _segments);
 
     /// <summary>The run's index, or null when the run is gone.</summary>
     public async Task<RunIndex?> GetAsync(string key, CancellationToken cancellationToken)
     {
-        if (_indexes.Count > Capacity)
+        ResetWhenFull();
+        var created = false;
+        var entry = _indexes.GetOrAdd(key, k =>
         {
-            // Rare, and the next reads fetch what they need again: cheaper than tracking recency on every read.
-            _indexes.Clear();
-        }
-
-        var entry = _indexes.GetOrAdd(key, k => new Lazy<Task<RunIndex?>>(() => RunIndex.ReadAsync(store, k, CancellationToken.None)));
+            created = true;
+            return new Lazy<Task<RunIndex?>>(() => RunIndex.ReadAsync(store, k, CancellationToken.None));
+        });
         try
         {
             var index = await entry.Value.WaitAsync(cancellationToken);
             if (index is null)
             {
                 _indexes.TryRemove(KeyValuePair.Create(key, entry));
+            }
+            else if (created)
+            {
+                Interlocked.Add(ref _segments, index.Segments.Count);
             }
 
             return index;
@@ -40,7 +58,22 @@ public sealed class RunIndexCache(IObjectStore store)
     }
 
     /// <summary>Remembers the index of a run this node just wrote, saving the GET.</summary>
-    public void Add(string key, RunIndex index) => _indexes[key] = new Lazy<Task<RunIndex?>>(Task.FromResult<RunIndex?>(index));
+    public void Add(string key, RunIndex index)
+    {
+        ResetWhenFull();
+        _indexes[key] = new Lazy<Task<RunIndex?>>(Task.FromResult<RunIndex?>(index));
+        Interlocked.Add(ref _segments, index.Segments.Count);
+    }
+
+    private void ResetWhenFull()
+    {
+        if (_indexes.Count > Capacity || Interlocked.Read(ref _segments) > CapacitySegments)
+        {
+            // Rare, and the next reads fetch what they need again.
+            _indexes.Clear();
+            Interlocked.Exchange(ref _segments, 0);
+        }
+    }
 }
 
 /// <summary>
