@@ -46,6 +46,12 @@ public sealed partial class Regrouper
     {
         while (true)
         {
+            // The manifest this node last read or committed names no unit: no request (a steady pass asks nothing more).
+            if (wait ? manifests.Latest.Work.Count == 0 : !claims.AnyFree(manifests.Latest))
+            {
+                return;
+            }
+
             var unit = await claims.ClaimAsync(AllKinds, cancellationToken);
             if (unit is null)
             {
