@@ -1,14 +1,14 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text;
 using IngestService.Events;
+using IngestService.Events.Columns;
 
 namespace IngestService.Query;
 
 /// <summary>
 /// A sensor-day as RFC 4180 CSV: <c>sensorId,seq,ts,receivedAt</c>, then every top-level field of the day's
 /// events in the order first seen; strings as text, numbers and literals as written, nested values as JSON.
-/// Column names never collide (<see cref="ColumnOf"/>): an event field named like an envelope column (the sensor's
+/// Column names never collide (<see cref="EventFields.ColumnOf"/>): an event field named like an envelope column (the sensor's
 /// own <c>ts</c> as sent, say), or whose name starts with <c>event.</c>, is prefixed <c>event.</c>. A string that
 /// a spreadsheet would run as a formula (it starts with <c>=</c>, <c>+</c>, <c>-</c>, <c>@</c>, tab or carriage
 /// return), and such a column name, is prefixed with <c>'</c>, as OWASP advises against CSV injection; numbers are
@@ -20,14 +20,14 @@ public static class CsvDay
     public static void CollectColumns(ReadOnlySpan<byte> line, List<string> columns, HashSet<string> seen)
     {
         var reader = new Utf8JsonReader(line);
-        if (!MoveToEvent(ref reader))
+        if (!EventFields.MoveToEvent(ref reader))
         {
             return;
         }
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = ColumnOf(Text(ref reader));
+            var name = EventFields.ColumnOf(EventFields.Text(ref reader));
             if (seen.Add(name))
             {
                 columns.Add(name);
@@ -68,7 +68,7 @@ public static class CsvDay
             {
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
-                    var name = ColumnOf(Text(ref reader));
+                    var name = EventFields.ColumnOf(EventFields.Text(ref reader));
                     reader.Read();
                     var value = ValueText(ref reader, line);
                     if (columnIndex.TryGetValue(name, out var index))
@@ -100,57 +100,20 @@ public static class CsvDay
         writer.Write("\r\n");
     }
 
-    private const string EventPrefix = "event.";
-
-    /// <summary>
-    /// The column of an event field: its name, or <c>event.</c> + its name when that is an envelope column's name
-    /// or already starts with <c>event.</c> (<c>ts</c> → <c>event.ts</c>, <c>event.ts</c> → <c>event.event.ts</c>).
-    /// Prefixed names all start with <c>event.</c> and others never do, so two fields never share a column, no
-    /// field takes an envelope column, and a field has the same column in every answer whatever else the day holds.
-    /// </summary>
-    public static string ColumnOf(string field) =>
-        StoredFields.EnvelopeColumns.Contains(field) || field.StartsWith(EventPrefix, StringComparison.Ordinal) ? EventPrefix + field : field;
-
-    internal static bool MoveToEvent(ref Utf8JsonReader reader)
-    {
-        reader.Read();
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            var isEvent = StoredFields.Of(ref reader) == StoredField.Event;
-            reader.Read();
-            if (isEvent)
-            {
-                return reader.TokenType == JsonTokenType.StartObject;
-            }
-
-            reader.Skip();
-        }
-
-        return false;
-    }
-
     /// <summary>The value under the reader as CSV text, leaving the reader on its last token.</summary>
     private static string? ValueText(ref Utf8JsonReader reader, ReadOnlySpan<byte> line)
     {
         switch (reader.TokenType)
         {
             case JsonTokenType.String:
-                return Neutralise(Text(ref reader));
+                return Neutralise(EventFields.Text(ref reader));
             case JsonTokenType.Null:
                 return null;
             case JsonTokenType.StartObject or JsonTokenType.StartArray:
-                return RawJson(ref reader, line);
+                return EventFields.RawJson(ref reader, line);
             default:
                 return Encoding.UTF8.GetString(reader.ValueSpan);
         }
-    }
-
-    /// <summary>A nested object or array under the reader as its JSON text, as sent, leaving the reader on its end.</summary>
-    internal static string RawJson(ref Utf8JsonReader reader, ReadOnlySpan<byte> line)
-    {
-        var start = (int)reader.TokenStartIndex;
-        reader.Skip();
-        return Encoding.UTF8.GetString(line[start..(int)reader.BytesConsumed]);
     }
 
     /// <summary>
@@ -164,63 +127,6 @@ public static class CsvDay
     {
         var start = value.IndexOfAnyExcept('\'');
         return start >= 0 && value[start] is '=' or '+' or '-' or '@' or '\t' or '\r';
-    }
-
-    /// <summary>
-    /// The string or name under the reader. Ingest rejects escaped lone surrogates, but a line stored before
-    /// it did may hold one, and <see cref="Utf8JsonReader.GetString"/> throws on it mid-response; such a
-    /// string reads with U+FFFD in place of each lone surrogate, as a UTF-8 encoder would write it.
-    /// </summary>
-    internal static string Text(ref Utf8JsonReader reader)
-    {
-        if (!reader.ValueIsEscaped || !JsonStrings.HasLoneSurrogate(reader.ValueSpan))
-        {
-            return reader.GetString()!;
-        }
-
-        var escaped = reader.ValueSpan;
-        var text = new StringBuilder(escaped.Length);
-        for (var i = 0; i < escaped.Length; i++)
-        {
-            var run = escaped[i..].IndexOf((byte)'\\');
-            if (run != 0)
-            {
-                var end = run < 0 ? escaped.Length : i + run;
-                text.Append(Encoding.UTF8.GetString(escaped[i..end]));
-                i = end - 1;
-                continue;
-            }
-
-            i++;
-            text.Append(escaped[i] switch
-            {
-                (byte)'b' => '\b',
-                (byte)'f' => '\f',
-                (byte)'n' => '\n',
-                (byte)'r' => '\r',
-                (byte)'t' => '\t',
-                (byte)'u' => (char)int.Parse(Encoding.ASCII.GetString(escaped.Slice(i + 1, 4)), NumberStyles.HexNumber, CultureInfo.InvariantCulture),
-                var c => (char)c,
-            });
-            if (escaped[i] == 'u')
-            {
-                i += 4;
-            }
-        }
-
-        for (var i = 0; i < text.Length; i++)
-        {
-            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
-            {
-                i++;
-            }
-            else if (char.IsSurrogate(text[i]))
-            {
-                text[i] = '\uFFFD';
-            }
-        }
-
-        return text.ToString();
     }
 
     private static void WriteField(TextWriter writer, string? value)

@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using IngestService.Events;
+using IngestService.Events.Columns;
 using IngestService.Storage.Runs;
 
 namespace IngestService.Query;

@@ -1,5 +1,6 @@
 using System.Text;
 using IngestService.Events;
+using IngestService.Events.Columns;
 using IngestService.Storage.Runs;
 using Microsoft.Extensions.Options;
 

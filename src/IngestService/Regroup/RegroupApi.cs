@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using System.Text.Json;
 using IngestService.Auth;
+using IngestService.Export;
 using IngestService.Storage;
 using IngestService.Storage.Runs;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -28,6 +29,7 @@ public static class RegroupApi
         services.AddSingleton<RegroupMetrics>();
         services.AddRunStore();
         services.AddSingleton<WorkClaims>();
+        services.AddExport();
         services.AddSingleton<Sealer>();
         services.AddSingleton<Compactor>();
         services.AddSingleton<RunCollector>();

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.IO.Compression;
 using IngestService.Events;
+using IngestService.Export;
 using IngestService.Resilience;
 using IngestService.Storage;
 using IngestService.Storage.Runs;
@@ -33,7 +34,8 @@ public sealed partial class Sealer(
     IOptions<RegroupOptions> options,
     IOptions<StorageOptions> storage,
     TimeProvider time,
-    ILogger<Sealer> logger)
+    ILogger<Sealer> logger,
+    FleetExport? export = null)
 {
     private const int MaxAttempts = 10;
 
@@ -74,6 +76,12 @@ public sealed partial class Sealer(
             }
 
             total = total.Add(await SealAsync(plan, null, cancellationToken));
+        }
+
+        if (export is not null)
+        {
+            // After the seal's commit, so the export reads the sealed objects; a day whose export failed is retried next pass.
+            await export.ExportDueAsync(Scratch.Folder, options.Value.DeleteGrace, cancellationToken);
         }
 
         return total with { Quarantined = manifests.Latest.Quarantine.Count };

@@ -73,6 +73,21 @@ internal static class FileObjectHeader
         return Quote(hex);
     }
 
+    /// <summary>
+    /// Writes the content alone to a new file and flushes it, for readers outside the service; answers null, as its
+    /// ETag (length and modification time, as for any file without a header) is known only once it is in place.
+    /// </summary>
+    public static async Task<string?> WritePlainAsync(string temporary, Stream content, CancellationToken cancellationToken)
+    {
+        await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 128 * 1024, FileOptions.Asynchronous))
+        {
+            await content.CopyToAsync(file, cancellationToken);
+            file.Flush(flushToDisk: true);
+        }
+
+        return null;
+    }
+
     public static async Task<string?> CurrentETagAsync(string path, CancellationToken cancellationToken)
     {
         try

@@ -7,7 +7,9 @@ namespace IngestService.Storage;
 /// <see cref="IObjectStore"/> over the folder <c>Ingest:DataPath</c>: a key is a relative path. Objects the
 /// store writes start with a small header that holds the ETag (the first 16 bytes of the content's SHA-256)
 /// and the metadata, so content, ETag and metadata change together in one rename. Files written by others
-/// (the local raw sink) have no header; their ETag is made from length and modification time. Keys that differ
+/// (the local raw sink), and the fleet export under <see cref="StorageOptions.AnalyticsPrefix"/> (Parquet readers
+/// find their footer by offsets from the file's start), have no header; their ETag is made from length and
+/// modification time, and they hold no metadata. Keys that differ
 /// only in case stay apart on a file system that folds case: the store finds out at first use and then escapes
 /// cased letters in file names (<see cref="FileKeyNames"/>); on a case-sensitive one the layout is the keys.
 /// </summary>
@@ -141,10 +143,11 @@ public sealed class FileSystemObjectStore : IObjectStore
         // The expensive part (copying and hashing) happens before taking the lock; only the check and the
         // rename are serialised.
         var temporary = $"{path}.{Guid.NewGuid():N}{DurableFile.TemporarySuffix}";
-        string etag;
+        var plain = key.StartsWith(StorageOptions.AnalyticsPrefix, StringComparison.Ordinal);
+        string? etag;
         try
         {
-            etag = await FileObjectHeader.WriteAsync(temporary, content, metadata, cancellationToken);
+            etag = plain ? await FileObjectHeader.WritePlainAsync(temporary, content, cancellationToken) : await FileObjectHeader.WriteAsync(temporary, content, metadata, cancellationToken);
             using (await _locks.LockAsync(key, cancellationToken))
             {
                 if (condition.IfNoneMatch || condition.IfMatch is not null)
@@ -159,6 +162,7 @@ public sealed class FileSystemObjectStore : IObjectStore
 
                 File.Move(temporary, path, overwrite: true);
                 DurableFile.SyncDirectory(directory);
+                etag ??= await FileObjectHeader.CurrentETagAsync(path, cancellationToken);
             }
         }
         catch

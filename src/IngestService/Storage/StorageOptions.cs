@@ -23,4 +23,10 @@ public sealed class StorageOptions
 
     /// <summary>Prefix of the service's own bookkeeping. Fixed by the contract.</summary>
     public const string BookkeepingPrefix = "_ingest/";
+
+    /// <summary>
+    /// Prefix of the fleet export (<c>analytics/day=YYYY-MM-DD/part-….parquet</c>), read by engines outside the service
+    /// (Athena, DuckDB): on <c>Local</c> its files are written plain, without the store's header.
+    /// </summary>
+    public const string AnalyticsPrefix = "analytics/";
 }

@@ -12,7 +12,7 @@ public sealed class RoomTests
     /// <summary>Bottom first. A room may depend on any room before it in this list, never on one after it.</summary>
     public static readonly string[] Layers =
     [
-        "Events", "Telemetry", "Auth", "Resilience", "Aws", "Storage", "Delivery", "Regroup", "Query", "Ingest", "Operations",
+        "Events", "Telemetry", "Auth", "Resilience", "Aws", "Storage", "Delivery", "Export", "Regroup", "Query", "Ingest", "Operations",
     ];
 
     private static readonly Assembly Service = typeof(Backends).Assembly;

@@ -2,6 +2,7 @@ using System.Text;
 using IngestService.Events;
 using IngestService.Query;
 using Parquet;
+using IngestService.Events.Columns;
 
 namespace IngestService.Tests.Events;
 

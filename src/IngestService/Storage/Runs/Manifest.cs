@@ -38,6 +38,9 @@ public sealed class Manifest
 
     public List<QuarantineEntry> Quarantine { get; set; } = [];
 
+    /// <summary>Day → its fleet export: the seal it was made from and its parts (<c>Export/</c>).</summary>
+    public SortedDictionary<string, ExportEntry> Exports { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>Runs no longer live, deleted once no read that began before their removal can still be using them.</summary>
     public List<GarbageEntry> Garbage { get; set; } = [];
 
@@ -176,6 +179,16 @@ public sealed class WorkUnit
     /// <summary>Whether a sensor id falls in this seal unit's range.</summary>
     public bool Covers(string sensorId) =>
         (From is null || string.CompareOrdinal(sensorId, From) >= 0) && (To is null || string.CompareOrdinal(sensorId, To) < 0);
+}
+
+/// <summary>A day's fleet export: the seal it holds, its Parquet parts and its rows.</summary>
+public sealed class ExportEntry
+{
+    public DateTimeOffset SealedAt { get; set; }
+
+    public List<string> Parts { get; set; } = [];
+
+    public long Events { get; set; }
 }
 
 public sealed class GarbageEntry

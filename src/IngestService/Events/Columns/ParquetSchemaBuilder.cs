@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace IngestService.Query;
+namespace IngestService.Events.Columns;
 
 /// <summary>The Parquet type of an event field, inferred across every value it takes.</summary>
 public enum FieldKind
@@ -14,7 +14,7 @@ public enum FieldKind
 }
 
 /// <summary>
-/// Infers the event columns of a Parquet answer: top-level fields in first-seen order; numbers are int64 when
+/// Infers the event columns of a Parquet answer or a fleet export: top-level fields in first-seen order; numbers are int64 when
 /// every value is an integer that fits, else double (a number beyond double's range makes the field a string);
 /// booleans; strings; nested values as JSON text; a field whose values have different types becomes a string.
 /// </summary>
@@ -25,28 +25,43 @@ public sealed class ParquetSchemaBuilder
 
     public IReadOnlyList<(string Name, FieldKind Kind)> Columns => _columns;
 
+    public int Count => _columns.Count;
+
+    /// <summary>Adds the columns of <paramref name="other"/> (built over other lines) as if its lines came after these.</summary>
+    public void Add(ParquetSchemaBuilder other)
+    {
+        foreach (var (name, kind) in other._columns)
+        {
+            Add(name, kind);
+        }
+    }
+
     public void Add(ReadOnlySpan<byte> line)
     {
         var reader = new Utf8JsonReader(line);
-        if (!CsvDay.MoveToEvent(ref reader))
+        if (!EventFields.MoveToEvent(ref reader))
         {
             return;
         }
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = CsvDay.ColumnOf(CsvDay.Text(ref reader));
+            var name = EventFields.ColumnOf(EventFields.Text(ref reader));
             reader.Read();
-            var kind = KindOf(ref reader);
-            if (!_index.TryGetValue(name, out var i))
-            {
-                _index[name] = _columns.Count;
-                _columns.Add((name, kind));
-            }
-            else
-            {
-                _columns[i] = (name, Merge(_columns[i].Kind, kind));
-            }
+            Add(name, KindOf(ref reader));
+        }
+    }
+
+    private void Add(string name, FieldKind kind)
+    {
+        if (!_index.TryGetValue(name, out var i))
+        {
+            _index[name] = _columns.Count;
+            _columns.Add((name, kind));
+        }
+        else
+        {
+            _columns[i] = (name, Merge(_columns[i].Kind, kind));
         }
     }
 
