@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using IngestService.Export;
-using IngestService.Tests.Query;
 using IngestService.Tests.Regroup;
 
 namespace IngestService.Tests.Export;
@@ -34,11 +32,11 @@ public sealed class FleetExportTests : IDisposable
 
         var part = Assert.Single(Parts());
         Assert.Matches(@"^part-0-[0-9a-f]{12}\.parquet$", Path.GetFileName(part));
-        var types = await SqlAsync($"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('{part}'))");
+        var types = await FleetGuide.SqlAsync($"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('{part}'))");
         Assert.Equal(
             ["sensorId VARCHAR", "seq BIGINT", "ts TIMESTAMP", "receivedAt TIMESTAMP", "level DOUBLE", "mode VARCHAR", "site VARCHAR", "ok BOOLEAN", "pump VARCHAR", "day DATE"],
             types.Select(r => $"{r["column_name"]} {r["column_type"]}"));
-        var rows = await SqlAsync($"SELECT sensorId, seq, strftime(ts, '%H:%M') AS t, level, mode, pump, ok FROM read_parquet('{part}')");
+        var rows = await FleetGuide.SqlAsync($"SELECT sensorId, seq, strftime(ts, '%H:%M') AS t, level, mode, pump, ok FROM read_parquet('{part}')");
         Assert.Equal(
             ["tank-a 1 07:00 6 1 - false", "tank-a 2 09:00 7 1 - true", "tank-b - 06:00 3 off - -", "tank-b 1 08:00 2.5 auto {\"on\":true} -"],
             rows.Select(r => string.Join(' ', new[] { "sensorId", "seq", "t", "level", "mode", "pump", "ok" }.Select(c => r[c] ?? "-"))));
@@ -55,7 +53,7 @@ public sealed class FleetExportTests : IDisposable
         await _fixture.CreateRegrouper(export: new ExportOptions { RowGroupEvents = 1_000 }).RunPassAsync(_fixture.Token);
 
         var part = Assert.Single(Parts());
-        var groups = await SqlAsync(
+        var groups = await FleetGuide.SqlAsync(
             $"SELECT row_group_id, path_in_schema, stats_min, stats_max, compression FROM parquet_metadata('{part}') WHERE path_in_schema IN ('sensorId', 'ts') ORDER BY 1, 2");
         Assert.Equal(4, groups.Count);
         Assert.All(groups, g => Assert.Equal("ZSTD", g["compression"]));
@@ -71,9 +69,9 @@ public sealed class FleetExportTests : IDisposable
         WriteFleetDay(Day, sensors: 6, eventsPerSensor: 5_000);
         await _fixture.CreateRegrouper(export: new ExportOptions { RowGroupEvents = 10_000 }).RunPassAsync(_fixture.Token);
         var query = $"SELECT count(*) AS n, round(sum(level), 3) AS total FROM read_parquet('{_fixture.Root}/analytics/*/*.parquet', hive_partitioning = true) WHERE day = DATE '{Day}' AND sensorId = 'tank-003'";
-        var expected = await SqlAsync(query);
+        var expected = await FleetGuide.SqlAsync(query);
 
-        var scan = Scan(await ProfileAsync(query));
+        var scan = FleetGuide.Scan(await FleetGuide.ProfileAsync(query));
         Assert.Equal("1/2", scan.GetProperty("extra_info").GetProperty("Scanning Files").GetString());
         Assert.Equal("1", scan.GetProperty("extra_info").GetProperty("Total Files Read").GetString());
         Assert.EndsWith($"day={Day}", Path.GetDirectoryName(scan.GetProperty("extra_info").GetProperty("Filename(s)").GetString()), StringComparison.Ordinal);
@@ -81,12 +79,12 @@ public sealed class FleetExportTests : IDisposable
         // Proof that the other row groups are skipped, not read and filtered: overwrite their column chunks with
         // garbage. The query still answers the same; a scan of the whole day fails on the garbage.
         var part = Assert.Single(Parts());
-        var groups = await SqlAsync($"SELECT row_group_id, stats_min, stats_max FROM parquet_metadata('{part}') WHERE path_in_schema = 'sensorId' ORDER BY 1");
+        var groups = await FleetGuide.SqlAsync($"SELECT row_group_id, stats_min, stats_max FROM parquet_metadata('{part}') WHERE path_in_schema = 'sensorId' ORDER BY 1");
         Assert.Equal(3, groups.Count);
         var skipped = groups.Where(g => string.CompareOrdinal(g["stats_max"], "tank-003") < 0 || string.CompareOrdinal(g["stats_min"], "tank-003") > 0)
             .Select(g => g["row_group_id"]).ToList();
         Assert.Equal(2, skipped.Count);
-        var chunks = await SqlAsync(
+        var chunks = await FleetGuide.SqlAsync(
             $"SELECT row_group_id, coalesce(least(dictionary_page_offset, data_page_offset), data_page_offset) AS start, total_compressed_size AS size FROM parquet_metadata('{part}')");
         await using (var file = new FileStream(part, FileMode.Open, FileAccess.Write))
         {
@@ -97,9 +95,9 @@ public sealed class FleetExportTests : IDisposable
             }
         }
 
-        Assert.Equal(expected[0], (await SqlAsync(query))[0]);
+        Assert.Equal(expected[0], (await FleetGuide.SqlAsync(query))[0]);
         Assert.Equal("5000", expected[0]["n"]);
-        await Assert.ThrowsAnyAsync<Exception>(() => SqlAsync($"SELECT sum(level) FROM read_parquet('{part}')"));
+        await Assert.ThrowsAnyAsync<Exception>(() => FleetGuide.SqlAsync($"SELECT sum(level) FROM read_parquet('{part}')"));
     }
 
     [Fact]
@@ -120,7 +118,7 @@ public sealed class FleetExportTests : IDisposable
         Assert.Equal(21, manifest.Exports[Day].Events);
         Assert.Contains(manifest.Garbage, g => g.Key.EndsWith(Path.GetFileName(first), StringComparison.Ordinal));
         Assert.True(File.Exists(first), "a reader that listed the day before the reseal may still read the old part");
-        var rows = await SqlAsync($"SELECT count(*) AS n, max(seq) AS top FROM read_parquet('{_fixture.Root}/{second}')");
+        var rows = await FleetGuide.SqlAsync($"SELECT count(*) AS n, max(seq) AS top FROM read_parquet('{_fixture.Root}/{second}')");
         Assert.Equal(("21", "99"), (rows[0]["n"], rows[0]["top"]));
 
         _fixture.Time.Advance(_fixture.Options.DeleteGrace + TimeSpan.FromMinutes(1));
@@ -139,7 +137,7 @@ public sealed class FleetExportTests : IDisposable
 
         var parts = Parts();
         Assert.True(parts.Count > 1, $"{parts.Count} part(s)");
-        var total = await SqlAsync($"SELECT count(*) AS n FROM read_parquet('{Folder}/*.parquet')");
+        var total = await FleetGuide.SqlAsync($"SELECT count(*) AS n FROM read_parquet('{Folder}/*.parquet')");
         Assert.Equal("16000", total[0]["n"]);
         Assert.Equal(parts.Count, (await _fixture.ManifestAsync()).Exports[Day].Parts.Count);
         Assert.All(parts, p => Assert.Matches(@"part-\d+-[0-9a-f]{12}\.parquet$", p));
@@ -164,38 +162,6 @@ public sealed class FleetExportTests : IDisposable
 
     private List<string> Parts() =>
         Directory.Exists(Folder) ? [.. Directory.EnumerateFiles(Folder, "*.parquet").Order(StringComparer.Ordinal)] : [];
-
-    internal static async Task<List<Dictionary<string, string?>>> SqlAsync(params string[] statements)
-    {
-        var output = await AnalystToolsTests.NodeAsync("duckdb-sql.mjs", statements);
-        return JsonSerializer.Deserialize<List<Dictionary<string, string?>>>(output)!;
-    }
-
-    /// <summary>DuckDB's profile of <paramref name="query"/> (<c>EXPLAIN ANALYZE</c> with JSON profiling).</summary>
-    internal static async Task<JsonElement> ProfileAsync(string query)
-    {
-        var rows = await SqlAsync("PRAGMA enable_profiling = 'json'", "EXPLAIN ANALYZE " + query);
-        return JsonDocument.Parse(rows[0]["explain_value"]!).RootElement;
-    }
-
-    /// <summary>The Parquet scan in a profile.</summary>
-    internal static JsonElement Scan(JsonElement node)
-    {
-        if (node.TryGetProperty("operator_name", out var name) && name.GetString() == "READ_PARQUET")
-        {
-            return node;
-        }
-
-        foreach (var child in node.GetProperty("children").EnumerateArray())
-        {
-            if (Scan(child) is { ValueKind: JsonValueKind.Object } found)
-            {
-                return found;
-            }
-        }
-
-        return default;
-    }
 
     public void Dispose() => _fixture.Dispose();
 }

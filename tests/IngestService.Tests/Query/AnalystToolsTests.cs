@@ -218,7 +218,7 @@ public sealed partial class AnalystToolsTests(AnalystNodeFixture fixture) : ICla
         return JsonDocument.Parse(await NodeAsync("viewer.mjs", args, token)).RootElement;
     }
 
-    internal static async Task<string> NodeAsync(string script, string[] args, string? token = null)
+    private static async Task<string> NodeAsync(string script, string[] args, string? token = null)
     {
         if (!Directory.Exists(Path.Combine(Folder, "node_modules", "playwright-core")))
         {
@@ -288,7 +288,7 @@ public sealed partial class AnalystToolsTests(AnalystNodeFixture fixture) : ICla
         }
     }
 
-    internal static string RepositoryRoot()
+    private static string RepositoryRoot()
     {
         var folder = new DirectoryInfo(AppContext.BaseDirectory);
         while (folder is not null && !File.Exists(Path.Combine(folder.FullName, "IngestService.sln")))

@@ -1,0 +1,67 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Amazon.S3.Model;
+using IngestService.Tests.Export;
+using IngestService.Tests.Infrastructure;
+
+namespace IngestService.IntegrationTests;
+
+/// <summary>
+/// The fleet export on the Aws backend: events through Firehose into moto's S3, flushed, and the day's Parquet parts
+/// downloaded from the bucket; the analyst guide's DuckDB queries then read them as on <c>Local</c>.
+/// </summary>
+[Collection(OpenMotoCollection.Name)]
+public sealed class FleetExportAwsTests(OpenMotoFixture moto)
+{
+    [Fact]
+    public async Task The_guides_DuckDB_fleet_queries_read_the_export_the_service_wrote_to_S3()
+    {
+        await using var app = new IngestAppFactory(moto.Settings(moto.Endpoint), backend: TestBackend.Aws, awsCredentials: moto.Service);
+        using var client = app.CreateClient();
+        var acknowledged = 0L;
+        foreach (var (sensorId, body) in FleetGuide.FleetDays())
+        {
+            using var content = new StringContent(body, Encoding.UTF8, "application/x-ndjson");
+            using var posted = await client.PostAsync($"/v1/sensors/{sensorId}/events", content);
+            Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
+            acknowledged += (await posted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("count").GetInt64();
+        }
+
+        using var flush = await client.PostAsync("/v1/admin/flush", null);
+        Assert.True(flush.IsSuccessStatusCode, await flush.Content.ReadAsStringAsync());
+
+        var folder = Path.Combine(Path.GetTempPath(), $"fleet-export-{Guid.NewGuid():N}");
+        try
+        {
+            using var s3 = moto.AdminS3();
+            var keys = new List<string>();
+            foreach (var day in new[] { "2026-11-19", "2026-11-20" })
+            {
+                var listed = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = moto.Bucket, Prefix = $"analytics/day={day}/" });
+                keys.AddRange((listed.S3Objects ?? []).Select(o => o.Key));
+            }
+
+            Assert.Equal(2, keys.Count);
+            foreach (var key in keys)
+            {
+                Assert.Matches(@"^analytics/day=2026-11-(19|20)/part-0-[0-9a-f]{12}\.parquet$", key);
+                using var stored = await s3.GetObjectAsync(moto.Bucket, key);
+                var path = Path.Combine(folder, key);
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                await using var file = File.Create(path);
+                await stored.ResponseStream.CopyToAsync(file);
+            }
+
+            await FleetGuide.AssertGuideAnswersAsync(folder, acknowledged);
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+}
