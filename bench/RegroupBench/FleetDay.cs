@@ -132,7 +132,7 @@ internal static class FleetDay
     }
 
     /// <summary>One Firehose-style object holding the events of this minute (each sensor one every <paramref name="every"/> minutes); answers their count and size.</summary>
-    private static (long Events, long Bytes) WriteBatch(string data, DateTimeOffset at, int minute, int sensors, int every, long[] seq)
+    internal static (long Events, long Bytes) WriteBatch(string data, DateTimeOffset at, int minute, int sensors, int every, long[] seq)
     {
         const int eventsPerMinute = 1;
         long written = 0;

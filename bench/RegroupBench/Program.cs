@@ -14,6 +14,8 @@ using Microsoft.Extensions.Options;
 //   fleetday --data DIR [--sensors 3000] [--every 10] [--nodes 1] [--minutes 1440] [--interval 00:01:00]
 //   read     --url URL --sensors S --day yyyy-MM-dd [--parallel P]
 //   share    --data DIR --nodes N [--unit-bytes B] [--unit-events E]   (node processes regrouping one landed backlog)
+//   sealday  --data DIR [--sensors 3000] [--every 2]            (bench/export.sh: one day's raw batches, sealed, not exported)
+//   export   --data DIR [--row-group-events N] [--part-mib N] [--compression Zstd|Snappy]
 var command = args.Length > 0 ? args[0] : "";
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 for (var i = 1; i + 1 < args.Length; i += 2)
@@ -43,6 +45,13 @@ switch (command)
     case "share-node":
         await Share.NodeAsync(Option("data", "bench-data"), Option("role", "help"), Option("stop", "stop"), long.Parse(Option("unit-bytes", "16777216"), CultureInfo.InvariantCulture),
             long.Parse(Option("unit-events", "200000"), CultureInfo.InvariantCulture));
+        break;
+    case "sealday":
+        await ExportDay.SealAsync(Option("data", "bench-data"), Number("sensors", 3000), Number("every", 2));
+        break;
+    case "export":
+        await ExportDay.ExportAsync(Option("data", "bench-data"), Number("row-group-events", new IngestService.Export.ExportOptions().RowGroupEvents),
+            Number("part-mib", 512) * 1048576L, Enum.Parse<IngestService.Export.ExportCompression>(Option("compression", "Zstd")));
         break;
     case "read":
         await ReadAsync(Option("url", "http://127.0.0.1:5091"), Number("sensors", 100), Option("day", "2026-11-21"), Number("parallel", 1));

@@ -50,7 +50,7 @@ public sealed partial class FleetExport(
             return ExportReport.None;
         }
 
-        var manifest = manifests.Latest;
+        var manifest = await manifests.CurrentAsync(cancellationToken);
         var due = manifest.Sealed.Where(s => !manifest.Exports.TryGetValue(s.Key, out var e) || e.SealedAt < s.Value).ToList();
         var total = ExportReport.None;
         foreach (var (day, sealedAt) in due)

@@ -54,6 +54,24 @@ public sealed partial class DeploymentFilesTests
     }
 
     [Fact]
+    public async Task The_fleet_table_projects_day_as_a_date_over_the_analytics_prefix_with_no_crawler_and_no_injected_column()
+    {
+        using var template = await LoadYamlAsJsonAsync(Path.Combine("deploy", "cloudformation", "ingest-service.yaml"));
+        var resources = template.RootElement.GetProperty("Resources");
+        var table = resources.GetProperty("FleetEventsTable").GetProperty("Properties").GetProperty("TableInput");
+        var parameters = table.GetProperty("Parameters");
+
+        Assert.Equal("date", parameters.GetProperty("projection.day.type").GetString());
+        Assert.Contains(",NOW", parameters.GetProperty("projection.day.range").GetRawText(), StringComparison.Ordinal);
+        Assert.Contains("AnalyticsFirstDay", parameters.GetProperty("projection.day.range").GetRawText(), StringComparison.Ordinal);
+        Assert.Contains("/analytics/day=${!day}/", parameters.GetProperty("storage.location.template").GetRawText(), StringComparison.Ordinal);
+        Assert.DoesNotContain("injected", parameters.GetRawText(), StringComparison.Ordinal);
+        Assert.Equal(["day"], table.GetProperty("PartitionKeys").EnumerateArray().Select(k => k.GetProperty("Name").GetString()));
+        Assert.Contains("Parquet", table.GetProperty("StorageDescriptor").GetProperty("SerdeInfo").GetProperty("SerializationLibrary").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(resources.EnumerateObject(), r => r.Value.GetProperty("Type").GetString() == "AWS::Glue::Crawler");
+    }
+
+    [Fact]
     public async Task The_delivery_stream_is_uncompressed_because_the_service_sends_gzip_records()
     {
         using var template = await LoadYamlAsJsonAsync(Path.Combine("deploy", "cloudformation", "ingest-service.yaml"));
