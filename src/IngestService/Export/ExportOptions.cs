@@ -25,7 +25,7 @@ public sealed class ExportOptions
     public long PartBytes { get; set; } = 512L * 1024 * 1024;
 
     /// <summary>
-    /// <c>Zstd</c> (default: about a third smaller than Snappy on sensor events, so Athena scans and bills fewer bytes)
+    /// <c>Zstd</c> (default: smaller than Snappy on sensor events, docs/benchmarks.md, so Athena scans and bills fewer bytes)
     /// or <c>Snappy</c>. Athena (engine v3), DuckDB, Spark and pandas (pyarrow) read both.
     /// </summary>
     public ExportCompression Compression { get; set; } = ExportCompression.Zstd;
