@@ -78,12 +78,7 @@ public sealed partial class Sealer(
             total = total.Add(await SealAsync(plan, null, cancellationToken));
         }
 
-        if (export is not null)
-        {
-            // After the seal's commit, so the export reads the sealed objects; a day whose export failed is retried next pass.
-            await export.ExportDueAsync(Scratch.Folder, options.Value.DeleteGrace, cancellationToken);
-        }
-
+        await ExportAsync(cancellationToken);
         return total with { Quarantined = manifests.Latest.Quarantine.Count };
     }
 
@@ -91,7 +86,22 @@ public sealed partial class Sealer(
     public async Task<SealReport> SealUnitAsync(WorkUnit unit, CancellationToken cancellationToken)
     {
         var plan = await PlanAsync(manifests.Latest, Manifest.ParseDay(unit.Day!), unit, unit.Runs, cancellationToken);
-        return await SealAsync(plan, unit, cancellationToken);
+        var report = await SealAsync(plan, unit, cancellationToken);
+        // The node whose unit finished the day (its commit marks it sealed) exports it.
+        await ExportAsync(cancellationToken);
+        return report;
+    }
+
+    /// <summary>
+    /// The fleet export of every day sealed since its last export, after the seal's commit so it reads the sealed
+    /// objects; a day whose export failed is found again by the next seal or pass.
+    /// </summary>
+    private async Task ExportAsync(CancellationToken cancellationToken)
+    {
+        if (export is not null)
+        {
+            await export.ExportDueAsync(Scratch.Folder, options.Value.DeleteGrace, cancellationToken);
+        }
     }
 
     private static bool IsDue(Manifest manifest, string day, DateTimeOffset now, bool force, RegroupOptions settings)

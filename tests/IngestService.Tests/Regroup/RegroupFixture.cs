@@ -78,14 +78,10 @@ public sealed class RegroupFixture : IDisposable
         var storage = Microsoft.Extensions.Options.Options.Create(new StorageOptions { RawPrefix = rawPrefix });
         var manifests = new ManifestStore(store, Time);
         var indexes = new RunIndexCache(store);
-<<<<<<< HEAD
         var claims = new WorkClaims(manifests, options, Time);
-        var sealer = new Sealer(store, manifests, indexes, claims, options, storage, Time, NullLogger<Sealer>.Instance);
-=======
         var fleet = export is null ? null : new FleetExport(store, manifests, new SensorDayReader(store, manifests, indexes, storage),
             Microsoft.Extensions.Options.Options.Create(export), storage, Time, NullLogger<FleetExport>.Instance);
-        var sealer = new Sealer(store, manifests, indexes, options, storage, Time, NullLogger<Sealer>.Instance, fleet);
->>>>>>> f6f8e9b (Fleet export (issue 20): each seal of a day writes analytics/day=YYYY-MM-DD/part-{n}-{id}.parquet, sorted by sensor then ts, typed across the fleet-day)
+        var sealer = new Sealer(store, manifests, indexes, claims, options, storage, Time, NullLogger<Sealer>.Instance, fleet);
         var compactor = new Compactor(store, manifests, indexes, options, Time, NullLogger<Compactor>.Instance);
         var collector = new RunCollector(store, manifests, options, Time, NullLogger<RunCollector>.Instance);
         return new Regrouper(store, manifests, indexes, sealer, compactor, collector, claims, options, storage,
