@@ -216,10 +216,10 @@ public sealed partial class FleetExport(
         }
     }
 
-    [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Exported {Day}: {Events} events of {Sensors} sensors in {Parts} Parquet parts, {Bytes} bytes, {Seconds:F1} s")]
+    [LoggerMessage(EventId = 7001, Level = LogLevel.Information, Message = "Exported {Day}: {Events} events of {Sensors} sensors in {Parts} Parquet parts, {Bytes} bytes, {Seconds:F1} s")]
     private static partial void LogExported(ILogger logger, string day, long events, int sensors, int parts, long bytes, double seconds);
 
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Error, Message = "Sensor-day {SensorId} {Day} could not be read for the fleet export and is left out of it")]
+    [LoggerMessage(EventId = 7002, Level = LogLevel.Error, Message = "Sensor-day {SensorId} {Day} could not be read for the fleet export and is left out of it")]
     private static partial void LogUnreadable(ILogger logger, string sensorId, string day, Exception exception);
 
     internal static string PartName(string folder, int n, string id) => string.Create(CultureInfo.InvariantCulture, $"{folder}part-{n}-{id}.parquet");

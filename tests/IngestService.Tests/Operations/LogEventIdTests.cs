@@ -6,7 +6,7 @@ namespace IngestService.Tests.Operations;
 /// <summary>
 /// Each feature folder logs in its own range of event ids, so an id found in a log names one message:
 /// Ingest 1000–1999, Delivery 2000–2999, Regroup 3000–3999, Operations 4000–4999, Query 5000–5999,
-/// Storage 6000–6999 (also in docs/operations.md).
+/// Storage 6000–6999, Export 7000–7999 (also in docs/operations.md).
 /// </summary>
 public sealed class LogEventIdTests
 {
@@ -18,6 +18,7 @@ public sealed class LogEventIdTests
         ["Operations"] = 4000,
         ["Query"] = 5000,
         ["Storage"] = 6000,
+        ["Export"] = 7000,
     };
 
     [Fact]
