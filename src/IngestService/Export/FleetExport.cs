@@ -19,7 +19,10 @@ public sealed record ExportReport(int Days, int Parts, long Events)
 /// columns of the Parquet answers typed across the whole fleet-day. Two passes over the sealed sensor-days: the
 /// first infers the types (a field typed differently by two sensors becomes a string), the second streams rows a
 /// row group at a time into parts of about <c>Export:PartBytes</c>, each uploaded with one PUT. One manifest commit
-/// names the new parts and turns the day's earlier parts into garbage, deleted after <c>Regroup:DeleteGrace</c>.
+/// names the new parts and turns the previous export's parts into garbage, deleted by the same pass's collection: a
+/// reader that lists the folder after the commit sees one generation, never the day twice; a query already reading
+/// an old part when it goes may fail and is retried (on the file system an open file stays readable). Parts no
+/// export names (one that died, or another node's not yet committed) are deleted after <c>Regroup:DeleteGrace</c>.
 /// </summary>
 /// <remarks>
 /// Part names are new for every export, so a reader never sees a part change under it, and two nodes exporting the
@@ -94,11 +97,16 @@ public sealed partial class FleetExport(
             if (m.Exports.TryGetValue(dayText, out var previous) && previous.SealedAt >= sealedAt)
             {
                 // Another node exported this seal (or a newer one) first: these parts are not needed.
-                Collect(m, written, now + deleteGrace);
+                Collect(m, written, now);
                 return true;
             }
 
-            Collect(m, before.Concat(previous?.Parts ?? []).Except(written), now + deleteGrace);
+            // The previous generation goes in this pass's collection, not after the grace: a query that lists the
+            // folder must never count the day twice. Unnamed parts (an export that died, or one another node has not
+            // committed yet) wait the grace, so a slower exporter's parts are still there when it commits.
+            var superseded = (previous?.Parts ?? []).Except(written).ToList();
+            Collect(m, superseded, now);
+            Collect(m, before.Except(superseded).Except(written), now + deleteGrace);
             m.Garbage.RemoveAll(g => written.Contains(g.Key));
             m.Exports[dayText] = new ExportEntry { SealedAt = sealedAt, Parts = written, Events = parts.Events };
             // Exports are kept as long as the seals they follow (60 days); a day sealed again later starts a new one,
