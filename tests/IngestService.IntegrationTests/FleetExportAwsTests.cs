@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text;
-using System.Text.Json;
 using Amazon.S3.Model;
 using IngestService.Tests.Export;
 using IngestService.Tests.Infrastructure;
@@ -20,17 +16,7 @@ public sealed class FleetExportAwsTests(OpenMotoFixture moto)
     {
         await using var app = new IngestAppFactory(moto.Settings(moto.Endpoint), backend: TestBackend.Aws, awsCredentials: moto.Service);
         using var client = app.CreateClient();
-        var acknowledged = 0L;
-        foreach (var (sensorId, body) in FleetGuide.FleetDays())
-        {
-            using var content = new StringContent(body, Encoding.UTF8, "application/x-ndjson");
-            using var posted = await client.PostAsync($"/v1/sensors/{sensorId}/events", content);
-            Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
-            acknowledged += (await posted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("count").GetInt64();
-        }
-
-        using var flush = await client.PostAsync("/v1/admin/flush", null);
-        Assert.True(flush.IsSuccessStatusCode, await flush.Content.ReadAsStringAsync());
+        var acknowledged = await FleetGuide.PostAndFlushAsync(client);
 
         var folder = Path.Combine(Path.GetTempPath(), $"fleet-export-{Guid.NewGuid():N}");
         try

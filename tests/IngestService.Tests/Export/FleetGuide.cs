@@ -1,8 +1,10 @@
-using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using IngestService.Tests.Infrastructure;
 
 namespace IngestService.Tests.Export;
 
@@ -13,7 +15,7 @@ namespace IngestService.Tests.Export;
 /// </summary>
 internal static partial class FleetGuide
 {
-    private static readonly string Analyst = Path.Combine(RepositoryRoot(), "tests", "analyst");
+    private static readonly string Analyst = Path.Combine(ToolProcess.RepositoryRoot(), "tests", "analyst");
 
     /// <summary>
     /// Four tanks, 48 half-hourly events on each of 2026-11-19 and 2026-11-20; the north tanks read 10 and 11 degrees
@@ -45,6 +47,23 @@ internal static partial class FleetGuide
         }
     }
 
+    /// <summary>Posts <see cref="FleetDays"/> to the service and flushes it; answers the events acknowledged.</summary>
+    public static async Task<long> PostAndFlushAsync(HttpClient client)
+    {
+        var acknowledged = 0L;
+        foreach (var (sensorId, body) in FleetDays())
+        {
+            using var content = new StringContent(body, Encoding.UTF8, "application/x-ndjson");
+            using var posted = await client.PostAsync($"/v1/sensors/{sensorId}/events", content);
+            Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
+            acknowledged += (await posted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("count").GetInt64();
+        }
+
+        using var flushed = await client.PostAsync("/v1/admin/flush", null);
+        Assert.True(flushed.StatusCode == HttpStatusCode.OK, await flushed.Content.ReadAsStringAsync());
+        return acknowledged;
+    }
+
     /// <summary>Runs the guide's queries over the export under <paramref name="dataPath"/> and checks what <see cref="FleetDays"/> must give.</summary>
     public static async Task AssertGuideAnswersAsync(string dataPath, long acknowledged)
     {
@@ -68,7 +87,7 @@ internal static partial class FleetGuide
 
     public static List<string> GuideQueries()
     {
-        var guide = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "analysts.md"));
+        var guide = File.ReadAllText(Path.Combine(ToolProcess.RepositoryRoot(), "docs", "analysts.md"));
         var queries = DuckDbBlock().Matches(guide).Select(m => m.Groups[1].Value.Trim().TrimEnd(';')).ToList();
         Assert.Equal(3, queries.Count);
         return queries;
@@ -108,45 +127,10 @@ internal static partial class FleetGuide
     {
         if (!Directory.Exists(Path.Combine(Analyst, "node_modules", "@duckdb")))
         {
-            await RunAsync("npm", ["ci", "--no-audit", "--no-fund"]);
+            await ToolProcess.RunAsync("npm", ["ci", "--no-audit", "--no-fund"], Analyst);
         }
 
-        return await RunAsync("node", [script, .. args]);
-    }
-
-    private static async Task<string> RunAsync(string file, string[] args)
-    {
-        Process process;
-        try
-        {
-            process = Process.Start(new ProcessStartInfo(file, args) { WorkingDirectory = Analyst, RedirectStandardOutput = true, RedirectStandardError = true })!;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            Assert.Fail($"`{file}` is not installed: apt-get install -y nodejs npm (.ci/run installs them).");
-            throw;
-        }
-
-        using (process)
-        {
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-            await process.WaitForExitAsync(timeout.Token);
-            Assert.True(process.ExitCode == 0, $"`{file} {string.Join(' ', args)}` failed ({process.ExitCode}): {await stdout}{await stderr}");
-            return await stdout;
-        }
-    }
-
-    private static string RepositoryRoot()
-    {
-        var folder = new DirectoryInfo(AppContext.BaseDirectory);
-        while (folder is not null && !File.Exists(Path.Combine(folder.FullName, "IngestService.sln")))
-        {
-            folder = folder.Parent;
-        }
-
-        return folder?.FullName ?? throw new InvalidOperationException("IngestService.sln not found above the test binaries.");
+        return await ToolProcess.RunAsync("node", [script, .. args], Analyst);
     }
 
     [GeneratedRegex("```sql duckdb\n(.*?)```", RegexOptions.Singleline)]

@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text;
-using System.Text.Json;
 using IngestService.Tests.Infrastructure;
 
 namespace IngestService.Tests.Export;
@@ -14,17 +10,7 @@ public sealed class FleetGuideTests
     {
         using var app = new IngestAppFactory();
         using var client = app.CreateClient();
-        var acknowledged = 0L;
-        foreach (var (sensorId, body) in FleetGuide.FleetDays())
-        {
-            using var content = new StringContent(body, Encoding.UTF8, "application/x-ndjson");
-            using var posted = await client.PostAsync($"/v1/sensors/{sensorId}/events", content);
-            Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
-            acknowledged += (await posted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("count").GetInt64();
-        }
-
-        using var flushed = await client.PostAsync("/v1/admin/flush", null);
-        Assert.Equal(HttpStatusCode.OK, flushed.StatusCode);
+        var acknowledged = await FleetGuide.PostAndFlushAsync(client);
 
         Assert.Equal(2 * 4 * 48 - 13, acknowledged);
         await FleetGuide.AssertGuideAnswersAsync(app.DataPath, acknowledged);

@@ -39,7 +39,7 @@ public sealed class AnalystNodeFixture : IAsyncLifetime
 /// </summary>
 public sealed partial class AnalystToolsTests(AnalystNodeFixture fixture) : IClassFixture<AnalystNodeFixture>
 {
-    private static readonly string Folder = Path.Combine(RepositoryRoot(), "tests", "analyst");
+    private static readonly string Folder = Path.Combine(ToolProcess.RepositoryRoot(), "tests", "analyst");
 
     private string DeepLink => $"{fixture.BaseUrl}/?sensor={AnalystNodeFixture.Sensor}&day=2026-11-21&tz=Europe/Paris";
 
@@ -154,7 +154,7 @@ public sealed partial class AnalystToolsTests(AnalystNodeFixture fixture) : ICla
     {
         var code = GuideBlock("python").Replace("http://localhost:5080", fixture.BaseUrl, StringComparison.Ordinal);
 
-        var output = await RunAsync(FindPythonWithPandas(), ["-c", code], Folder);
+        var output = await ToolProcess.RunAsync(FindPythonWithPandas(), ["-c", code], Folder);
 
         Assert.Equal(["48 float64 UTC", "48 3"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
@@ -167,10 +167,10 @@ public sealed partial class AnalystToolsTests(AnalystNodeFixture fixture) : ICla
         try
         {
             var curl = GuideBlock("sh").Replace("http://localhost:5080", fixture.BaseUrl, StringComparison.Ordinal);
-            await RunAsync("sh", ["-c", curl], work);
+            await ToolProcess.RunAsync("sh", ["-c", curl], work);
             await File.WriteAllTextAsync(Path.Combine(work, "example.mjs"), GuideBlock("js"));
 
-            var output = await RunAsync("node", ["example.mjs"], work);
+            var output = await ToolProcess.RunAsync("node", ["example.mjs"], work);
 
             Assert.Equal("""[{"events":48,"mean":3.75}]""", output.Trim());
         }
@@ -222,16 +222,16 @@ public sealed partial class AnalystToolsTests(AnalystNodeFixture fixture) : ICla
     {
         if (!Directory.Exists(Path.Combine(Folder, "node_modules", "playwright-core")))
         {
-            await RunAsync("npm", ["ci", "--no-audit", "--no-fund"], Folder);
+            await ToolProcess.RunAsync("npm", ["ci", "--no-audit", "--no-fund"], Folder);
         }
 
-        return await RunAsync("node", [script, .. args], Folder, token is null ? null : new() { ["VIEWER_TOKEN"] = token });
+        return await ToolProcess.RunAsync("node", [script, .. args], Folder, token is null ? null : new() { ["VIEWER_TOKEN"] = token });
     }
 
     /// <summary>The one fenced block of <paramref name="language"/> in docs/analysts.md.</summary>
     private static string GuideBlock(string language)
     {
-        var guide = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "analysts.md"));
+        var guide = File.ReadAllText(Path.Combine(ToolProcess.RepositoryRoot(), "docs", "analysts.md"));
         return Regex.Matches(guide, "```" + language + "\n(.*?)```", RegexOptions.Singleline).Single().Groups[1].Value;
     }
 
@@ -257,45 +257,5 @@ public sealed partial class AnalystToolsTests(AnalystNodeFixture fixture) : ICla
 
         Assert.Fail("No python3 with pandas was found: apt-get install -y python3-pandas (.ci/run installs it).");
         return "";
-    }
-
-    private static async Task<string> RunAsync(string file, string[] args, string folder, Dictionary<string, string>? environment = null)
-    {
-        var start = new ProcessStartInfo(file, args) { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var (name, value) in environment ?? [])
-        {
-            start.Environment[name] = value;
-        }
-
-        Process process;
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            Assert.Fail($"`{file}` is not installed: apt-get install -y nodejs npm chromium python3-pandas (.ci/run installs them).");
-            throw;
-        }
-
-        using (process)
-        {
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromMinutes(3)).Token);
-            Assert.True(process.ExitCode == 0, $"`{file} {string.Join(' ', args)}` failed ({process.ExitCode}): {await stdout}{await stderr}");
-            return await stdout;
-        }
-    }
-
-    private static string RepositoryRoot()
-    {
-        var folder = new DirectoryInfo(AppContext.BaseDirectory);
-        while (folder is not null && !File.Exists(Path.Combine(folder.FullName, "IngestService.sln")))
-        {
-            folder = folder.Parent;
-        }
-
-        return folder?.FullName ?? throw new InvalidOperationException("IngestService.sln not found above the test binaries.");
     }
 }
