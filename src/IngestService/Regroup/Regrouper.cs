@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using IngestService.Events;
 using IngestService.Storage;
 using IngestService.Storage.Runs;
 using Microsoft.Extensions.Options;
@@ -194,83 +193,6 @@ public sealed partial class Regrouper(
         return pass.Report(left, quarantined, deleted, Seconds(started), committed.Watermark ?? before, taken.Count > 0);
     }
 
-    /// <summary>Reads the batches (several at a time: on S3 each is a round trip), sorts their lines and writes one L0 run.</summary>
-    private async Task<WrittenRun?> WriteRunAsync(List<string> batches, PassState pass, CancellationToken cancellationToken)
-    {
-        var settings = options.Value;
-        await using var sorter = new LineSorter(settings.MemoryBytes);
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = settings.MaxParallelWrites, CancellationToken = cancellationToken };
-        await Parallel.ForEachAsync(batches, parallel, async (batch, ct) => await ReadBatchAsync(batch, sorter, pass, ct));
-        var key = RunOutput.KeyFor(0, batches);
-        return await RunOutput.WriteAsync(store, indexes, key, 0, sorter.SortedAsync(pass.Duplicates, cancellationToken), cancellationToken);
-    }
-
-    private async Task ReadBatchAsync(string key, LineSorter sorter, PassState pass, CancellationToken cancellationToken)
-    {
-        var badInBatch = 0;
-        var events = 0;
-        // Lines go to the shared sorter a chunk at a time: one lock per chunk, not per line.
-        var chunk = new List<StoredLine>(ChunkLines);
-        await using (var batch = await store.GetAsync(key, cancellationToken))
-        {
-            if (batch is null)
-            {
-                // Removed since it was listed (a lifecycle rule): nothing left to regroup.
-                return;
-            }
-
-            Interlocked.Increment(ref pass.BatchesRead);
-            var lineNumber = 0;
-            try
-            {
-                await foreach (var line in LineReader.ReadAsync(batch.Content, cancellationToken))
-                {
-                    lineNumber++;
-                    var parsed = line.TooLong ? null : StoredLine.TryParse(line.Bytes.Span);
-                    if (parsed is null)
-                    {
-                        // A few per batch say where to look; a garbage batch must not flood the log.
-                        if (++badInBatch <= MaxBadLinesLogged)
-                        {
-                            LogBadLine(logger, key, lineNumber, line.TooLong ? "longer than the line limit" : "not a complete stored event");
-                        }
-
-                        continue;
-                    }
-
-                    events++;
-                    chunk.Add(parsed);
-                    if (chunk.Count == ChunkLines)
-                    {
-                        sorter.Add(chunk);
-                        chunk.Clear();
-                    }
-                }
-            }
-            catch (TruncatedGzipException ex)
-            {
-                // The object (or this read of it) ends inside a gzip member: the rest is not lost but not here.
-                pass.Cut[key] = true;
-                LogBatchCut(logger, key, lineNumber, ex.Message);
-            }
-            catch (InvalidDataException)
-            {
-                // Corrupt compression never heals: retrying would stall every pass on this batch. What was
-                // read before the damage is kept, the rest is counted as one bad line.
-                badInBatch++;
-                LogBadLine(logger, key, lineNumber + 1, "the gzip data is corrupt; the rest of the batch is unreadable");
-            }
-        }
-
-        sorter.Add(chunk);
-        Interlocked.Add(ref pass.Events, events);
-        if (badInBatch > 0)
-        {
-            Interlocked.Add(ref pass.BadLines, badInBatch);
-            LogBadLines(logger, key, badInBatch);
-        }
-    }
-
     private static double Seconds(long started) => Math.Round(Stopwatch.GetElapsedTime(started).TotalSeconds, 3);
 
     private sealed class PassState
@@ -294,13 +216,4 @@ public sealed partial class Regrouper(
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information,
         Message = "Regroup pass: {Batches} raw batches, {Events} events, {Runs} runs written, {SensorDays} sensor-days sealed, {Compactions} compactions, {Duplicates} duplicates dropped, {BadLines} bad lines in {Seconds} s")]
     private static partial void LogPass(ILogger logger, int batches, long events, int runs, int sensorDays, int compactions, long duplicates, long badLines, double seconds);
-
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Skipped line {Line} of raw batch {Key}: {Reason}")]
-    private static partial void LogBadLine(ILogger logger, string key, int line, string reason);
-
-    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Raw batch {Key} had {Count} bad lines, skipped")]
-    private static partial void LogBadLines(ILogger logger, string key, int count);
-
-    [LoggerMessage(EventId = 3007, Level = LogLevel.Warning, Message = "Raw batch {Key} is cut short after line {Line} ({Reason}); it stays pending and is read again")]
-    private static partial void LogBatchCut(ILogger logger, string key, int line, string reason);
 }
