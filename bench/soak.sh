@@ -8,7 +8,8 @@
 #   - every SAMPLE_SECONDS: RSS and open descriptors per node, regroup lag and progress from the nodes'
 #     /metrics, and haproxy's 2xx/5xx answer counts.
 # At the end the load generator flushes and reads every sensor-day back (acknowledged, missing, duplicated,
-# out of order). Writes bench/results/soak-<backend>.md (a markdown section for docs/reliability.md),
+# out of order) through node1, which is never killed (--verify-url): a flush of a large backlog can outlast
+# haproxy's server timeout, and on a slow moto haproxy can find no node ready at that moment. Writes bench/results/soak-<backend>.md (a markdown section for docs/reliability.md),
 # bench/results/soak-<backend>.csv (the samples), and the logs under bench/results/soak-<backend>/.
 #
 #   BACKEND=Local bench/soak.sh                          # the measurement: 30 minutes, a kill every 5 minutes
@@ -252,8 +253,7 @@ defaults
     mode http
     timeout connect 2s
     timeout client 120s
-    # Longer than Batching:AckTimeout (10 s), so a sensor gets the node's own 503; long enough for the final
-    # POST /v1/admin/flush of --verify, which answers once its regroup pass is done.
+    # Longer than Batching:AckTimeout (10 s), so a sensor gets the node's own 503.
     timeout server 300s
     retries 3
     option redispatch
@@ -352,6 +352,7 @@ T0=$(date +%s)
 echo "seconds,event,node,pid" > "$EVENTS"
 sample_header > "$SAMPLES"
 dotnet "$LOADGEN_DLL" --url "http://127.0.0.1:$HAPROXY_PORT" --sensors "$SENSORS" --duration "$DURATION" --verify \
+  --verify-url "http://127.0.0.1:${NODE_PORTS[1]}" \
   > "$LOGS/loadgen.out" 2> "$LOGS/loadgen.err" &
 LOADGEN_PID=$!
 restarter &

@@ -72,7 +72,7 @@ internal static class LoadGenCommand
         {
             try
             {
-                verify = await new Verifier(client, options.Url, options.Token).VerifyAsync(run.Sensors, interrupt);
+                verify = await new Verifier(client, options.VerifyUrl ?? options.Url, options.Token).VerifyAsync(run.Sensors, interrupt);
             }
             catch (Exception ex) when (ex is VerifyException or HttpRequestException)
             {

@@ -33,6 +33,12 @@ internal sealed record LoadGenOptions
 
     public bool Verify { get; init; }
 
+    /// <summary>
+    /// Where --verify flushes and reads back; null: <see cref="Url"/>. Behind a load balancer a flush can outlast its
+    /// timeout and the balancer can have no node ready at that moment: one node answers for the whole store.
+    /// </summary>
+    public Uri? VerifyUrl { get; init; }
+
     /// <summary>Event timestamps run from now − spread up to now over the run, crossing UTC midnights.</summary>
     public TimeSpan TsSpread { get; init; }
 
@@ -64,6 +70,7 @@ internal sealed record LoadGenOptions
           --run-id ID            sensor ids are lg-{ID}-{n} (default: random)
           --verify               flush, read back every sensor-day written and count missing,
                                  duplicate and out-of-order events; exit 1 when any is found
+          --verify-url URL       flush and read back through this node rather than --url
         """;
 
     public static bool TryParse(IReadOnlyList<string> args, out LoadGenOptions options, out string? error)
@@ -110,14 +117,14 @@ internal sealed record LoadGenOptions
 
             switch (name)
             {
-                case "--url":
+                case "--url" or "--verify-url":
                     if (!Uri.TryCreate(value, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
                     {
-                        error = $"--url '{value}' is not an http(s) address";
+                        error = $"{name} '{value}' is not an http(s) address";
                         return false;
                     }
 
-                    options = options with { Url = url };
+                    options = name == "--url" ? options with { Url = url } : options with { VerifyUrl = url };
                     break;
                 case "--sensors":
                     if (!TryPositive(name, value, 1_000_000, out var sensors, out error))

@@ -19,7 +19,7 @@ public sealed class LoadGenOptionsTests
     public void Every_option_is_read_including_the_equals_form()
     {
         Assert.True(LoadGenOptions.TryParse(
-            ["--events=7", "--event-bytes", "1024", "--batch", "50", "--token", "abc", "--ts-spread", "3d", "--max-retry-after", "500ms", "--run-id", "r1"],
+            ["--events=7", "--event-bytes", "1024", "--batch", "50", "--token", "abc", "--ts-spread", "3d", "--max-retry-after", "500ms", "--run-id", "r1", "--verify-url=http://127.0.0.1:5081"],
             out var options, out var error), error);
 
         Assert.Equal(7, options.EventsPerSensor);
@@ -30,6 +30,7 @@ public sealed class LoadGenOptionsTests
         Assert.Equal(TimeSpan.FromDays(3), options.TsSpread);
         Assert.Equal(TimeSpan.FromMilliseconds(500), options.MaxRetryAfter);
         Assert.Equal("r1", options.RunId);
+        Assert.Equal(new Uri("http://127.0.0.1:5081"), options.VerifyUrl);
         Assert.False(options.Verify);
     }
 
@@ -62,6 +63,7 @@ public sealed class LoadGenOptionsTests
     [InlineData("--duration", "soon", "--duration")]
     [InlineData("--duration", "0s", "--duration")]
     [InlineData("--url", "ftp://host", "--url")]
+    [InlineData("--verify-url", "node1", "--verify-url")]
     [InlineData("--bogus", "1", "unknown option")]
     [InlineData("--run-id", "a/b", "--run-id")]
     public void Bad_values_are_refused_with_the_option_named(string name, string value, string expected)
