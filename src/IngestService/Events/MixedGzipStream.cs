@@ -21,11 +21,21 @@ internal sealed class MixedGzipStream(Stream inner, bool ownsInner = false) : Fo
     /// <summary>Where a member starts after a line: a newline, then gzip's magic bytes.</summary>
     private static readonly byte[] NewlineThenMagic = [(byte)'\n', 0x1f, 0x8b];
 
+    /// <summary>
+    /// What a streamed member's reader may put back (<see cref="StreamedMember"/>'s last two pieces and 8 bytes): reads
+    /// leave this much of the buffer free, so a push-back moves bytes rather than growing it. Growing, a stream of
+    /// many small members (a run's segment after compactions that copy) doubled its buffer again and again.
+    /// </summary>
+    private const int PushBackRoom = (2 * StreamedMember.Piece) + 8;
+
     // Pooled: a run read whole opens one of these per segment (a nested one per member), so a fresh 64 KiB each was
     // most of a fleet day's allocation.
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
     private int _start;
     private int _end;
+
+    /// <summary>The size of the read buffer now (tests: it stays the pooled 64 KiB, however many members pass).</summary>
+    internal int BufferLength => _buffer.Length;
     private bool _innerEnded;
     private bool _atLineStart = true;
     private Stream? _output;
@@ -121,7 +131,7 @@ internal sealed class MixedGzipStream(Stream inner, bool ownsInner = false) : Fo
                 _start = 0;
             }
 
-            var read = await inner.ReadAsync(_buffer.AsMemory(_end), cancellationToken);
+            var read = await inner.ReadAsync(_buffer.AsMemory(_end, Math.Max(_buffer.Length - PushBackRoom, count) - _end), cancellationToken);
             _innerEnded = read == 0;
             _end += read;
         }
@@ -132,7 +142,13 @@ internal sealed class MixedGzipStream(Stream inner, bool ownsInner = false) : Fo
     /// <summary>Puts bytes a member's reader took beyond its end back in front of what is buffered.</summary>
     private void PushBack(ReadOnlySpan<byte> bytes)
     {
-        if (_start < bytes.Length)
+        if (_start < bytes.Length && _end + bytes.Length - _start <= _buffer.Length)
+        {
+            _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer.AsSpan(bytes.Length));
+            _end += bytes.Length - _start;
+            _start = bytes.Length;
+        }
+        else if (_start < bytes.Length)
         {
             var grown = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length, _end - _start + bytes.Length));
             _buffer.AsSpan(_start, _end - _start).CopyTo(grown.AsSpan(bytes.Length));
@@ -174,7 +190,7 @@ internal sealed class MixedGzipStream(Stream inner, bool ownsInner = false) : Fo
     /// </summary>
     private sealed class StreamedMember(MixedGzipStream owner) : GzipMemberSource
     {
-        private const int Piece = 4096;
+        public const int Piece = 4096;
 
         // Pooled, and given back once the trailer is settled: one member per run segment read.
         private byte[] _previous = ArrayPool<byte>.Shared.Rent((2 * Piece) + 8);

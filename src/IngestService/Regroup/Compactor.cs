@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using IngestService.Events;
 using IngestService.Storage;
 using IngestService.Storage.Runs;
 using Microsoft.Extensions.Options;
@@ -81,18 +79,12 @@ public sealed partial class Compactor(
     private async Task<bool> CompactAsync(List<RunEntry> inputs, int level, WorkUnit? unit, CancellationToken cancellationToken)
     {
         var key = RunOutput.KeyFor(level, inputs.Select(i => i.Key));
-        var lines = new List<IAsyncEnumerable<StoredLine>>();
-        foreach (var input in inputs)
-        {
-            var days = input.Days.Select(Manifest.ParseDay).ToHashSet();
-            lines.Add(RunLinesAsync(input.Key, days, cancellationToken));
-        }
 
         // A unit whose inputs are no longer all live (another node compacted them after its claim ran out) is dropped.
         var stale = unit is not null && inputs.Count != unit.Keys.Count;
         var output = stale
             ? null
-            : await RunOutput.WriteAsync(store, indexes, key, level, LineMerge.MergeAsync(lines, null, cancellationToken), cancellationToken);
+            : await RunOutput.WriteAsync(store, indexes, key, level, writer => MergeAsync(inputs, writer, cancellationToken), cancellationToken);
         var now = time.GetUtcNow();
         var grace = options.Value.DeleteGrace;
         var inputKeys = inputs.Select(i => i.Key).ToHashSet(StringComparer.Ordinal);
@@ -145,17 +137,29 @@ public sealed partial class Compactor(
         return applied;
     }
 
-    /// <summary>Every line of a run's live days, in run order: one GET of its data, streamed.</summary>
-    private async IAsyncEnumerable<StoredLine> RunLinesAsync(string key, HashSet<DateOnly> days, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>The inputs' live days merged into <paramref name="writer"/>: one GET of each input's data, streamed.</summary>
+    private async Task MergeAsync(List<RunEntry> inputs, RunWriter writer, CancellationToken cancellationToken)
     {
-        var index = await indexes.GetAsync(key, cancellationToken) ?? throw new IOException($"Live run {key} is missing from the store.");
-        await using var stored = await store.GetRangeAsync(key, new ObjectRange(0, index.DataLength), cancellationToken)
-            ?? throw new IOException($"Live run {key} is missing from the store.");
-        await foreach (var line in LineReader.ReadAsync(stored.Content, cancellationToken))
+        var data = new List<StoredObject>(inputs.Count);
+        try
         {
-            if (!line.TooLong && StoredLine.TryParse(line.Bytes.Span) is { } parsed && days.Contains(parsed.Day))
+            var merging = new List<SegmentMerge.Input>(inputs.Count);
+            foreach (var input in inputs)
             {
-                yield return parsed;
+                var index = await indexes.GetAsync(input.Key, cancellationToken) ?? throw new IOException($"Live run {input.Key} is missing from the store.");
+                var stored = await store.GetRangeAsync(input.Key, new ObjectRange(0, index.DataLength), cancellationToken)
+                    ?? throw new IOException($"Live run {input.Key} is missing from the store.");
+                data.Add(stored);
+                merging.Add(new SegmentMerge.Input(index, stored.Content, input.Days.Select(Manifest.ParseDay).ToHashSet()));
+            }
+
+            await SegmentMerge.WriteAsync(merging, writer, null, cancellationToken);
+        }
+        finally
+        {
+            foreach (var stored in data)
+            {
+                await stored.DisposeAsync();
             }
         }
     }

@@ -34,15 +34,22 @@ public static class RunOutput
     }
 
     /// <summary>Writes the run; null when <paramref name="lines"/> holds none.</summary>
+    public static Task<WrittenRun?> WriteAsync(
+        IObjectStore store, RunIndexCache indexes, string key, int level, IAsyncEnumerable<StoredLine> lines, CancellationToken cancellationToken) =>
+        WriteAsync(store, indexes, key, level, async writer =>
+        {
+            await foreach (var line in lines.WithCancellation(cancellationToken))
+            {
+                writer.Add(line);
+            }
+        }, cancellationToken);
+
+    /// <summary>Writes the run <paramref name="fill"/> gives its writer; null when it holds no line.</summary>
     public static async Task<WrittenRun?> WriteAsync(
-        IObjectStore store, RunIndexCache indexes, string key, int level, IAsyncEnumerable<StoredLine> lines, CancellationToken cancellationToken)
+        IObjectStore store, RunIndexCache indexes, string key, int level, Func<RunWriter, Task> fill, CancellationToken cancellationToken)
     {
         await using var writer = new RunWriter(Scratch.Folder);
-        await foreach (var line in lines.WithCancellation(cancellationToken))
-        {
-            writer.Add(line);
-        }
-
+        await fill(writer);
         if (writer.Events == 0)
         {
             return null;

@@ -1,7 +1,7 @@
 namespace IngestService.Storage;
 
-/// <summary>Reads at most a number of bytes of an inner stream, and disposes it with itself.</summary>
-public sealed class BoundedStream(Stream inner, long length) : Stream
+/// <summary>Reads at most a number of bytes of an inner stream, and disposes it with itself unless told to leave it open.</summary>
+public sealed class BoundedStream(Stream inner, long length, bool leaveOpen = false) : Stream
 {
     private long _left = length;
 
@@ -56,7 +56,7 @@ public sealed class BoundedStream(Stream inner, long length) : Stream
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
+        if (disposing && !leaveOpen)
         {
             inner.Dispose();
         }
@@ -66,7 +66,11 @@ public sealed class BoundedStream(Stream inner, long length) : Stream
 
     public override async ValueTask DisposeAsync()
     {
-        await inner.DisposeAsync();
+        if (!leaveOpen)
+        {
+            await inner.DisposeAsync();
+        }
+
         await base.DisposeAsync();
     }
 }

@@ -50,6 +50,21 @@ public sealed class MixedGzipStreamTests
     }
 
     [Fact]
+    public async Task Many_small_members_are_read_with_the_buffer_they_started_with()
+    {
+        // A run's segment after compactions that copy: one member per pass, thousands back to back. Putting back
+        // what the inflater took past a member's end used to double the buffer whenever the last read had filled it.
+        var members = Enumerable.Range(0, 5_000).Select(i => Gzip($"{{\"seq\":{i},\"note\":\"{new string('x', i % 300)}\"}}\n", CompressionLevel.Fastest)).ToList();
+        await using var stream = new MixedGzipStream(new MemoryStream([.. members.SelectMany(m => m)]));
+        var before = stream.BufferLength;
+
+        var text = Encoding.UTF8.GetString(await ReadAllAsync(stream));
+
+        Assert.Equal(5_000, text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal(before, stream.BufferLength);
+    }
+
+    [Fact]
     public async Task Firehose_GZIP_around_our_gzip_records_and_plain_ones_gives_every_line()
     {
         byte[] delivered = [.. Delimited("a\nb\n"), .. Plain("c\n"), .. Delimited("d\n"), .. Plain("e\n")];
@@ -120,6 +135,13 @@ public sealed class MixedGzipStreamTests
             var differ = expected.Zip(read).TakeWhile(x => x.First == x.Second).Count();
             Assert.True(expected.SequenceEqual(read), $"seed {Seed}, run {run}: {read.Count} lines read for {expected.Count} written, first difference at {differ}: {read.ElementAtOrDefault(differ)?[..Math.Min(80, read[differ].Length)]} / {(differ < expected.Count ? expected[differ][..Math.Min(80, expected[differ].Length)] : "")}; parts {string.Join(",", kinds)}");
         }
+    }
+
+    private static async Task<byte[]> ReadAllAsync(Stream stream)
+    {
+        using var copy = new MemoryStream();
+        await stream.CopyToAsync(copy);
+        return copy.ToArray();
     }
 
     private static async Task<List<string>> ReadAsync(byte[] raw)

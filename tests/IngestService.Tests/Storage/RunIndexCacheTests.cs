@@ -10,7 +10,7 @@ public sealed class RunIndexCacheTests : IDisposable
     public void Dispose() => _folder.Dispose();
 
     private static RunIndex IndexOf(long segments) =>
-        new([.. Enumerable.Range(0, (int)segments).Select(i => new RunSegment($"s{i}", new DateOnly(2026, 11, 21), i, 1, 1, 1, 0, 0, -1))], segments);
+        new([.. Enumerable.Range(0, (int)segments).Select(i => new RunSegment($"s{i}", new DateOnly(2026, 11, 21), i, 1, 1, 1, 0, 0, -1, -1))], segments);
 
     [Fact]
     public async Task Indexes_a_writer_adds_are_kept_until_their_segments_pass_the_bound_then_the_cache_starts_again()

@@ -5,11 +5,12 @@ using System.Text;
 namespace IngestService.Storage.Runs;
 
 /// <summary>
-/// One (sensor, day) segment of a run: a standalone gzip member at <see cref="Offset"/> of <see cref="Length"/>
-/// bytes holding <see cref="Events"/> lines (<see cref="Bytes"/> once inflated), ordered by <c>ts</c> then
-/// <c>seq</c>. <see cref="MaxSeq"/> is -1 when no line has a <c>seq</c>.
+/// One (sensor, day) segment of a run: gzip members at <see cref="Offset"/> of <see cref="Length"/> bytes
+/// holding <see cref="Events"/> lines (<see cref="Bytes"/> once inflated), ordered by <c>ts</c> then <c>seq</c>.
+/// A compaction that copies segments whole leaves several members in one (<see cref="SegmentMerge"/>).
+/// <see cref="MinSeq"/> and <see cref="MaxSeq"/> are -1 when no line has a <c>seq</c>.
 /// </summary>
-public sealed record RunSegment(string SensorId, DateOnly Day, long Offset, long Length, long Events, long Bytes, long MinTicks, long MaxTicks, long MaxSeq);
+public sealed record RunSegment(string SensorId, DateOnly Day, long Offset, long Length, long Events, long Bytes, long MinTicks, long MaxTicks, long MinSeq, long MaxSeq);
 
 /// <summary>
 /// The footer of a run: its segments in (sensor, day) order, then a fixed trailer (magic, index offset, index
@@ -23,7 +24,10 @@ public sealed class RunIndex
 
     public const int TrailerBytes = 24;
 
-    private static readonly byte[] Magic = "IGRUN001"u8.ToArray();
+    private static readonly byte[] Magic = "IGRUN002"u8.ToArray();
+
+    // Runs written before segments recorded their least seq; still read (a seq is never below 0, so 0 is a bound).
+    private static readonly byte[] MagicWithoutMinSeq = "IGRUN001"u8.ToArray();
 
     public RunIndex(IReadOnlyList<RunSegment> segments, long dataLength)
     {
@@ -90,6 +94,7 @@ public sealed class RunIndex
                 writer.Write(s.MinTicks);
                 writer.Write(s.MaxTicks);
                 writer.Write(s.MaxSeq);
+                writer.Write(s.MinSeq);
             }
         }
 
@@ -109,7 +114,9 @@ public sealed class RunIndex
     public static RunIndex? TryDecode(ReadOnlySpan<byte> tail, long size, out ObjectRange missing)
     {
         missing = default;
-        if (tail.Length < TrailerBytes || !tail[^TrailerBytes..^16].SequenceEqual(Magic))
+        ReadOnlySpan<byte> magic = tail.Length < TrailerBytes ? [] : tail[^TrailerBytes..^16];
+        var withMinSeq = magic.SequenceEqual(Magic);
+        if (!withMinSeq && !magic.SequenceEqual(MagicWithoutMinSeq))
         {
             throw new InvalidDataException("Not a run: the trailer's magic number is missing.");
         }
@@ -127,10 +134,10 @@ public sealed class RunIndex
             return null;
         }
 
-        return Decode(tail.Slice(tail.Length - TrailerBytes - (int)indexLength, (int)indexLength), dataLength);
+        return Decode(tail.Slice(tail.Length - TrailerBytes - (int)indexLength, (int)indexLength), dataLength, withMinSeq);
     }
 
-    private static RunIndex Decode(ReadOnlySpan<byte> index, long dataLength)
+    private static RunIndex Decode(ReadOnlySpan<byte> index, long dataLength, bool withMinSeq)
     {
         using var gzip = new GZipStream(new MemoryStream(index.ToArray()), CompressionMode.Decompress);
         using var reader = new BinaryReader(gzip, Encoding.UTF8);
@@ -138,8 +145,10 @@ public sealed class RunIndex
         var segments = new RunSegment[count];
         for (var i = 0; i < count; i++)
         {
-            segments[i] = new RunSegment(reader.ReadString(), DateOnly.FromDayNumber(reader.ReadInt32()), reader.ReadInt64(), reader.ReadInt64(),
-                reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64());
+            var (sensorId, day, offset, length) = (reader.ReadString(), DateOnly.FromDayNumber(reader.ReadInt32()), reader.ReadInt64(), reader.ReadInt64());
+            var (events, bytes, minTicks, maxTicks, maxSeq) = (reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64());
+            var minSeq = withMinSeq ? reader.ReadInt64() : Math.Min(maxSeq, 0);
+            segments[i] = new RunSegment(sensorId, day, offset, length, events, bytes, minTicks, maxTicks, minSeq, maxSeq);
         }
 
         return new RunIndex(segments, dataLength);
