@@ -9,13 +9,14 @@ using Microsoft.Extensions.Options;
 /// <summary>
 /// A simulated fleet day under a driven clock: every minute one raw batch lands (the events of that minute, as one
 /// Firehose object per minute would hold them) and every node looks, as the worker does each Regroup:Interval. Each
-/// sensor sends one event every <c>every</c> minutes (staggered), a scaled-down reference fleet. After the day the
+/// sensor sends one event every <c>every</c> minutes (staggered), a scaled-down reference fleet, or <c>perMinute</c>
+/// events a minute (7 is the reference fleet's 10,000 a day: its segments, with fewer sensors). After the day the
 /// clock runs on until the day is sealed. Requests are counted at the store seam; reads of today are counted cold
 /// (a new node) and warm at 23:00; CPU from the process's CPU time.
 /// </summary>
 internal static class FleetDay
 {
-    public static async Task RunAsync(string data, int sensors, int every, int nodes, int minutes, TimeSpan interval)
+    public static async Task RunAsync(string data, int sensors, int every, int perMinute, int nodes, int minutes, TimeSpan interval)
     {
         var clock = new DrivenClock(new DateTimeOffset(2026, 11, 21, 0, 0, 0, TimeSpan.Zero));
         var counter = new RequestCounter();
@@ -42,7 +43,7 @@ internal static class FleetDay
 
             if (minute < minutes)
             {
-                var (written, bytes) = WriteBatch(data, clock.Now, minute, sensors, every, seq);
+                var (written, bytes) = WriteBatch(data, clock.Now, minute, sensors, every, seq, perMinute);
                 events += written;
                 rawBytes += bytes;
             }
@@ -77,7 +78,7 @@ internal static class FleetDay
         process.Refresh();
         var dollars = ((day.Put + day.List) * 0.005 / 1000) + (day.Get * 0.0004 / 1000);
         var json = new StringBuilder();
-        json.Append(CultureInfo.InvariantCulture, $"{{\"command\":\"fleetday\",\"sensors\":{sensors},\"everyMinutes\":{every},\"nodes\":{nodes},\"minutes\":{minutes},");
+        json.Append(CultureInfo.InvariantCulture, $"{{\"command\":\"fleetday\",\"sensors\":{sensors},\"everyMinutes\":{every},\"perMinute\":{perMinute},\"nodes\":{nodes},\"minutes\":{minutes},");
         json.Append(CultureInfo.InvariantCulture, $"\"interval\":\"{interval}\",\"events\":{events},\"rawBytes\":{rawBytes},\"sensorDays\":{sensorDays},");
         json.Append(CultureInfo.InvariantCulture, $"\"day\":{{\"put\":{day.Put},\"get\":{day.Get},\"list\":{day.List},\"s3Dollars\":{dollars:0.0000}}},");
         json.Append(CultureInfo.InvariantCulture, $"\"put\":{counter.Put},\"get\":{counter.Get},\"head\":{counter.Head},\"list\":{counter.List},\"delete\":{counter.Delete},");
@@ -131,10 +132,12 @@ internal static class FleetDay
         return $"{{\"sealedOnly\":{(parts.SealedOnly ? "true" : "false")},\"gets\":{counter.Get - before}}}";
     }
 
-    /// <summary>One Firehose-style object holding the events of this minute (each sensor one every <paramref name="every"/> minutes); answers their count and size.</summary>
-    internal static (long Events, long Bytes) WriteBatch(string data, DateTimeOffset at, int minute, int sensors, int every, long[] seq)
+    /// <summary>
+    /// One Firehose-style object holding the events of this minute (each sensor <paramref name="eventsPerMinute"/> every
+    /// <paramref name="every"/> minutes); answers their count and size.
+    /// </summary>
+    internal static (long Events, long Bytes) WriteBatch(string data, DateTimeOffset at, int minute, int sensors, int every, long[] seq, int eventsPerMinute = 1)
     {
-        const int eventsPerMinute = 1;
         long written = 0;
         var folder = Path.Combine(data, "raw", at.ToString("yyyy/MM/dd/HH", CultureInfo.InvariantCulture));
         Directory.CreateDirectory(folder);

@@ -11,7 +11,7 @@ using Microsoft.Extensions.Options;
 // Harness for bench/regroup.sh. Each command prints one JSON line on stdout.
 //   generate --data DIR --events N --sensors S --batches B [--days D] [--resend-percent P]
 //   regroup  --data DIR [--memory-mib N]
-//   fleetday --data DIR [--sensors 3000] [--every 10] [--nodes 1] [--minutes 1440] [--interval 00:01:00]
+//   fleetday --data DIR [--sensors 3000] [--every 10] [--per-minute 1] [--nodes 1] [--minutes 1440] [--interval 00:01:00]
 //   read     --url URL --sensors S --day yyyy-MM-dd [--parallel P]
 //   share    --data DIR --nodes N [--unit-bytes B] [--unit-events E]   (node processes regrouping one landed backlog)
 //   sealday  --data DIR [--sensors 3000] [--every 2]            (bench/export.sh: one day's raw batches, sealed, not exported)
@@ -35,7 +35,7 @@ switch (command)
         await RegroupAsync(Option("data", "bench-data"), Number("memory-mib", (int)(new RegroupOptions().MemoryBytes / 1048576)));
         break;
     case "fleetday":
-        await FleetDay.RunAsync(Option("data", "bench-data"), Number("sensors", 3000), Number("every", 10), Number("nodes", 1), Number("minutes", 1440),
+        await FleetDay.RunAsync(Option("data", "bench-data"), Number("sensors", 3000), Number("every", 10), Number("per-minute", 1), Number("nodes", 1), Number("minutes", 1440),
             TimeSpan.Parse(Option("interval", "00:01:00"), CultureInfo.InvariantCulture));
         break;
     case "share":

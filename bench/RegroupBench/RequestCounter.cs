@@ -27,8 +27,18 @@ internal sealed class RequestCounter
         var tail = new byte[(int)Math.Min(IngestService.Storage.Runs.RunIndex.TailBytes, run.Length - start)];
         run.Position = run.Length - tail.Length;
         run.ReadExactly(tail);
+        var index = IngestService.Storage.Runs.RunIndex.TryDecode(tail, run.Length - start, out var missing);
+        if (index is null)
+        {
+            // An index longer than the tail a reader asks for first (a run of thousands of segments): read it all.
+            var rest = new byte[(int)missing.Length];
+            run.Position = start + missing.Offset;
+            run.ReadExactly(rest);
+            index = IngestService.Storage.Runs.RunIndex.TryDecode(rest, run.Length - start, out _);
+        }
+
         run.Position = start;
-        return IngestService.Storage.Runs.RunIndex.TryDecode(tail, run.Length - start, out _)?.Events ?? 0;
+        return index?.Events ?? 0;
     }
 
     private sealed class Counting(IObjectStore inner, RequestCounter counter) : IObjectStore
