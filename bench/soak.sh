@@ -289,6 +289,9 @@ EOF
 # --- sampling ---------------------------------------------------------------------------------------------
 
 rss_mb() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || true; }
+# Anonymous resident memory (the GC heap and native allocations), without the code a node maps and JIT-compiles
+# as it warms up: what a leak grows.
+anon_mb() { awk '/^RssAnon:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || true; }
 fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 
 # metric NAME < scrape: NAME summed over its label sets; empty when the scrape does not hold it.
@@ -303,7 +306,7 @@ haproxy_counts() {
 
 sample_header() {
   local h="seconds"
-  for i in $(seq 1 $NODES); do h+=",node${i}_pid,node${i}_rss_mb,node${i}_fds"; done
+  for i in $(seq 1 $NODES); do h+=",node${i}_pid,node${i}_rss_mb,node${i}_fds,node${i}_anon_mb"; done
   echo "$h,regroup_lag_s,regroup_pending_batches,regroup_passes,regroup_pass_failures,haproxy_2xx,haproxy_5xx"
 }
 
@@ -315,9 +318,9 @@ sample() {
   for i in $(seq 1 $NODES); do
     pid=$(node_pid "$i")
     if [[ -n $pid && -d /proc/$pid ]]; then
-      row+=",$pid,$(rss_mb "$pid"),$(fd_count "$pid")"
+      row+=",$pid,$(rss_mb "$pid"),$(fd_count "$pid"),$(anon_mb "$pid")"
     else
-      row+=",,,"
+      row+=",,,,"
     fi
     scrape=$(curl -sf -m 2 "http://127.0.0.1:${NODE_PORTS[$i]}/metrics" || true)
     v=$(metric regroup_oldest_pending_age_seconds <<< "$scrape")
@@ -341,7 +344,20 @@ if [[ $BACKEND == Aws ]]; then
 fi
 for i in $(seq 1 $NODES); do NODE_PORTS[$i]=$(free_port); done
 log "starting $NODES nodes ($BACKEND) on ports ${NODE_PORTS[*]}"
-for i in $(seq 1 $NODES); do start_node "$i"; done
+# node1, never killed, starts first and takes the regroup lease before the others start: the one node that runs the
+# whole soak then keeps one role throughout, so its memory over the last 20 minutes is a warm node's, not the
+# warm-up of a node that took over the lease from a killed one (LEASE_FIRST=0: all at once, any node may hold it).
+if [[ ${LEASE_FIRST:-1} == 1 ]]; then
+  start_node 1
+  wait_healthy 1
+  for _ in $(seq 1 120); do
+    [[ -n $(curl -sf -m 2 "http://127.0.0.1:${NODE_PORTS[1]}/metrics" | metric regroup_oldest_pending_age_seconds) ]] && break
+    sleep 0.5
+  done
+  for i in $(seq 2 $NODES); do start_node "$i"; done
+else
+  for i in $(seq 1 $NODES); do start_node "$i"; done
+fi
 for i in $(seq 1 $NODES); do wait_healthy "$i"; done
 start_haproxy
 
@@ -465,15 +481,15 @@ w("")
 w(f"RSS and open descriptors per node over the last two-thirds of the load (from {window_start:.0f} s to {duration_s} s; "
   f"mean of the window's first sixth of samples → mean of its last sixth; growth must be ≤ 10 %):")
 w("")
-w("| node | RSS MB | RSS growth | RSS max MB | descriptors | descriptor growth | descriptors max | measured over |")
-w("| --- | --- | ---: | ---: | --- | ---: | ---: | --- |")
+w("| node | RSS MB | RSS growth | RSS max MB | anonymous MB | anonymous growth | descriptors | descriptor growth | descriptors max | measured over |")
+w("| --- | --- | ---: | ---: | --- | ---: | --- | ---: | ---: | --- |")
 for n in range(1, nodes + 1):
-    rg, fg = growth(n, "rss_mb"), growth(n, "fds")
-    if rg is None or fg is None:
-        w(f"| node{n} | n/a | | | | | | too few samples |")
+    rg, ag, fg = growth(n, "rss_mb"), growth(n, "anon_mb"), growth(n, "fds")
+    if rg is None or ag is None or fg is None:
+        w(f"| node{n} | n/a | | | | | | | | too few samples |")
         continue
     span = f"{rg['from']}–{rg['to']} s" + (" (restarted in the window)" if rg["restarted"] else "")
-    w(f"| node{n} | {rg['first']:.0f} → {rg['last']:.0f} | {rg['growth']:+.1f} % | {rg['max']:.0f} | {fg['first']:.0f} → {fg['last']:.0f} | {fg['growth']:+.1f} % | {fg['max']:.0f} | {span} |")
+    w(f"| node{n} | {rg['first']:.0f} → {rg['last']:.0f} | {rg['growth']:+.1f} % | {rg['max']:.0f} | {ag['first']:.0f} → {ag['last']:.0f} | {ag['growth']:+.1f} % | {fg['first']:.0f} → {fg['last']:.0f} | {fg['growth']:+.1f} % | {fg['max']:.0f} | {span} |")
 w("")
 if lag:
     w(f"Regroup lag (`regroup_oldest_pending_age_seconds` of the lease holder, every {sample_s} s during the load): "

@@ -6,7 +6,8 @@ namespace IngestService.Regroup;
 
 /// <summary>
 /// Compacts runs in tiers: once a tier holds <c>Regroup:Fanout</c> live runs, its oldest <c>Fanout</c> are merged
-/// k-way into one run a tier up (one buffer per input, duplicates dropped by identity), committed in the manifest
+/// into one run a tier up, a sensor-day at a time (<see cref="SegmentMerge"/>: copied as gzip members where the inputs
+/// cannot interleave, merged k-way with duplicates dropped by identity where they can), committed in the manifest
 /// in one step, and the inputs deleted after <c>Regroup:DeleteGrace</c>. The top tier waits for sealing. With the
 /// default fanout 8 a day is read from at most 7 runs of each lower tier and the top tier's few.
 /// </summary>
