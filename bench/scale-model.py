@@ -2,9 +2,10 @@
 """The sensor-day store's day at SCALE times the reference fleet (3,000 sensors x 10,000 events a day x 300 B),
 stepped pass by pass with the rules of docs/regroup.md (passes, raw units, tiers and their compaction units, the
 seal in sensor ranges, the lease, helpers' looks, listings): requests a day as S3 bills them, manifest commits a
-second, runs live at the end of the day, and the nodes needed at a measured regroup rate per node.
+second, runs live at the end of the day, and the nodes needed at the regroup CPU per event measured by
+bench/fleetday.sh at the reference fleet's density (all tiers and the seal).
 
-  python3 bench/scale-model.py [scale] [--unit-bytes B] [--unit-events E] [--nodes N] [--rate EVENTS_PER_S]
+  python3 bench/scale-model.py [scale] [--unit-bytes B] [--unit-events E] [--nodes N] [--cpu-us US] [--vcpus V]
 
 At scale 1 it reproduces the formula table of docs/regroup.md (bench/fleetday.sh measures that day for real)."""
 import argparse, math
@@ -17,7 +18,9 @@ p.add_argument("scale", type=float, nargs="?", default=1)
 p.add_argument("--unit-bytes", type=float, default=None, help="Regroup:UnitBytes (default 64 MiB; 512 MiB above 100x)")
 p.add_argument("--unit-events", type=float, default=2_000_000)
 p.add_argument("--nodes", type=int, default=None, help="nodes looking (default: as many as the rate needs)")
-p.add_argument("--rate", type=float, default=100_000, help="event-writes a second one node sustains (runs and seals; measured 116,900 on 2 loaded vCPUs)")
+p.add_argument("--cpu-us", type=float, default=12.5, help="regroup CPU per event, all tiers and the seal (measured 12.5 us: docs/regroup.md)")
+p.add_argument("--fixed-cpu-s", type=float, default=25.3, help="regroup CPU a day that does not grow with events (per pass; measured 25.3 s)")
+p.add_argument("--vcpus", type=int, default=2, help="vCPUs a node has")
 p.add_argument("--fanout", type=int, default=8)
 p.add_argument("--late-window-hours", type=float, default=26)
 a = p.parse_args()
@@ -68,9 +71,10 @@ units["seal"] = seal_units
 put += sensors + 1 + seal_units * 2                   # a PUT per sensor-day, the publishing commit, claims and completions
 get += runs_at_seal * max(1, seal_units) + seal_units * 2
 commits += 1 + seal_units * 2
-# Compaction writes every event once per tier it climbs: L1 and L2 always, L3 for what reaches it.
+# Compaction writes every event once per tier it climbs: L1 and L2 always, L3 for what reaches it (mostly copies).
 written = events * (1 + 1 + 1 + (1 if tiers[3] else 0) + 1)   # event-writes: L0, L1, L2, L3, the seal
-nodes = a.nodes or max(1, math.ceil(written / 86_400 / a.rate / 0.5))   # half busy: room for spikes and failover
+cpu_s = a.fixed_cpu_s + events * a.cpu_us / 1e6
+nodes = a.nodes or max(1, math.ceil(cpu_s / 86_400 / a.vcpus / 0.5))   # half busy: room for spikes and failover
 put += 288                                            # the lease, renewed at half its 10 minutes
 get += (nodes - 1) * (PASSES / 2 + 144)               # helpers: the manifest every other look, the lease once a period
 put += 24                                             # hourly orphan stamps
@@ -81,4 +85,5 @@ print(f"scale {S:g}: {events:,.0f} events, {sensors:,.0f} sensor-days, {raw_byte
 print(f"units a day: raw {units['raw']:,}, compact {units['compact']:,}, seal {units['seal']:,} (UnitBytes {unit_bytes / 2**20:.0f} MiB, UnitEvents {a.unit_events:,.0f})")
 print(f"requests a day: {put:,.0f} PUT, {get:,.0f} GET, {lst:,.0f} LIST: S3 request ${dollars:,.2f}; Firehose ${firehose:,.2f}")
 print(f"manifest commits: {commits:,.0f} a day, {commits / 86_400:.2f} a second; runs live at the day's end {runs_at_seal} (tiers {tiers})")
-print(f"event-writes {written / events:.1f} per event; nodes at {a.rate:,.0f} a second each, half busy: {nodes}")
+print(f"event-writes {written / events:.1f} per event; regroup CPU {cpu_s:,.0f} s a day ({a.cpu_us:g} us an event + {a.fixed_cpu_s:g} s): "
+      f"{cpu_s / 86_400:.1f} vCPUs busy, {nodes} nodes of {a.vcpus} vCPUs half busy")
