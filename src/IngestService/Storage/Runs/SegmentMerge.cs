@@ -26,13 +26,11 @@ public static class SegmentMerge
         private long _position;
         private int _next;
 
-        public RunIndex Index { get; } = index;
-
         internal RunSegment? NextLive()
         {
-            while (_next < Index.Segments.Count)
+            while (_next < index.Segments.Count)
             {
-                var segment = Index.Segments[_next++];
+                var segment = index.Segments[_next++];
                 if (liveDays.Contains(segment.Day))
                 {
                     return segment;
