@@ -136,8 +136,9 @@ public sealed class SegmentMergeTests : IDisposable
     }
 
     [Fact]
-    public async Task An_index_written_before_segments_kept_their_least_seq_is_read_with_a_bound_that_never_copies_wrongly()
+    public void An_index_written_before_segments_kept_their_least_seq_is_read_with_a_bound_that_never_copies_wrongly()
     {
+        // The entries as the previous version wrote them, without the least seqs that now follow them.
         var old = new MemoryStream();
         using (var gzip = new GZipStream(old, CompressionLevel.Fastest, leaveOpen: true))
         using (var writer = new BinaryWriter(gzip, Encoding.UTF8))
@@ -164,5 +165,23 @@ public sealed class SegmentMergeTests : IDisposable
 
         Assert.Equal([(0L, 7L), (-1L, -1L)], index.Segments.Select(s => (s.MinSeq, s.MaxSeq)));
         Assert.Equal((5L, 6L, 100L), (index.Segments[0].MinTicks, index.Segments[0].MaxTicks, index.Segments[0].Bytes));
+    }
+
+    [Fact]
+    public void An_index_written_now_reads_as_before_for_a_node_of_the_previous_version()
+    {
+        RunSegment[] segments = [new("a", Day, 0, 10, 2, 100, 5, 6, 3, 4), new("b", Day, 10, 20, 1, 50, 7, 7, -1, -1)];
+        var encoded = RunIndex.Encode(segments, 0);
+
+        // What the previous version's reader reads: the entries in their old layout, then it stops.
+        using var gzip = new GZipStream(new MemoryStream(encoded, 0, encoded.Length - RunIndex.TrailerBytes), CompressionMode.Decompress);
+        using var reader = new BinaryReader(gzip, Encoding.UTF8);
+        var count = reader.ReadInt32();
+        var old = Enumerable.Range(0, count).Select(_ => (reader.ReadString(), reader.ReadInt32(), reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64(),
+            reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64())).ToList();
+
+        Assert.Equal(segments.Select(x => (x.SensorId, x.Day.DayNumber, x.Offset, x.Length, x.Events, x.Bytes, x.MinTicks, x.MaxTicks, x.MaxSeq)), old);
+        Assert.Equal(segments, RunIndex.TryDecode(encoded, encoded.Length, out _)!.Segments);
+        Assert.Equal("IGRUN001"u8.ToArray(), encoded[^RunIndex.TrailerBytes..^16]);
     }
 }

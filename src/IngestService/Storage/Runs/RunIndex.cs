@@ -24,10 +24,7 @@ public sealed class RunIndex
 
     public const int TrailerBytes = 24;
 
-    private static readonly byte[] Magic = "IGRUN002"u8.ToArray();
-
-    // Runs written before segments recorded their least seq; still read (a seq is never below 0, so 0 is a bound).
-    private static readonly byte[] MagicWithoutMinSeq = "IGRUN001"u8.ToArray();
+    private static readonly byte[] Magic = "IGRUN001"u8.ToArray();
 
     public RunIndex(IReadOnlyList<RunSegment> segments, long dataLength)
     {
@@ -94,6 +91,12 @@ public sealed class RunIndex
                 writer.Write(s.MinTicks);
                 writer.Write(s.MaxTicks);
                 writer.Write(s.MaxSeq);
+            }
+
+            // The least seqs come after the entries, where a reader from before they existed stops reading: during a
+            // rolling upgrade old and new nodes read each other's runs.
+            foreach (var s in segments)
+            {
                 writer.Write(s.MinSeq);
             }
         }
@@ -114,9 +117,7 @@ public sealed class RunIndex
     public static RunIndex? TryDecode(ReadOnlySpan<byte> tail, long size, out ObjectRange missing)
     {
         missing = default;
-        ReadOnlySpan<byte> magic = tail.Length < TrailerBytes ? [] : tail[^TrailerBytes..^16];
-        var withMinSeq = magic.SequenceEqual(Magic);
-        if (!withMinSeq && !magic.SequenceEqual(MagicWithoutMinSeq))
+        if (tail.Length < TrailerBytes || !tail[^TrailerBytes..^16].SequenceEqual(Magic))
         {
             throw new InvalidDataException("Not a run: the trailer's magic number is missing.");
         }
@@ -134,10 +135,10 @@ public sealed class RunIndex
             return null;
         }
 
-        return Decode(tail.Slice(tail.Length - TrailerBytes - (int)indexLength, (int)indexLength), dataLength, withMinSeq);
+        return Decode(tail.Slice(tail.Length - TrailerBytes - (int)indexLength, (int)indexLength), dataLength);
     }
 
-    private static RunIndex Decode(ReadOnlySpan<byte> index, long dataLength, bool withMinSeq)
+    private static RunIndex Decode(ReadOnlySpan<byte> index, long dataLength)
     {
         using var gzip = new GZipStream(new MemoryStream(index.ToArray()), CompressionMode.Decompress);
         using var reader = new BinaryReader(gzip, Encoding.UTF8);
@@ -147,8 +148,20 @@ public sealed class RunIndex
         {
             var (sensorId, day, offset, length) = (reader.ReadString(), DateOnly.FromDayNumber(reader.ReadInt32()), reader.ReadInt64(), reader.ReadInt64());
             var (events, bytes, minTicks, maxTicks, maxSeq) = (reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64());
-            var minSeq = withMinSeq ? reader.ReadInt64() : Math.Min(maxSeq, 0);
-            segments[i] = new RunSegment(sensorId, day, offset, length, events, bytes, minTicks, maxTicks, minSeq, maxSeq);
+            // A seq is never below 0, so 0 bounds the least seq of a run written before it was recorded (never copied wrongly).
+            segments[i] = new RunSegment(sensorId, day, offset, length, events, bytes, minTicks, maxTicks, Math.Min(maxSeq, 0), maxSeq);
+        }
+
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                segments[i] = segments[i] with { MinSeq = reader.ReadInt64() };
+            }
+        }
+        catch (EndOfStreamException)
+        {
+            // A run from before the least seqs: the bounds above stand.
         }
 
         return new RunIndex(segments, dataLength);
