@@ -161,7 +161,7 @@ internal static class Harness
         return new Regrouper(store, manifests, indexes,
             new Sealer(store, manifests, indexes, claims, options, storage, clock, NullLogger<Sealer>.Instance),
             new Compactor(store, manifests, indexes, options, clock, NullLogger<Compactor>.Instance),
-            new RunCollector(store, manifests, options, clock, NullLogger<RunCollector>.Instance),
+            new RunCollector(store, manifests, indexes, options, clock, NullLogger<RunCollector>.Instance),
             claims, options, storage, clock, new RegroupMetrics(meters, clock, options), NullLogger<Regrouper>.Instance);
     }
 }

@@ -10,7 +10,8 @@ namespace IngestService.Regroup;
 /// every flush, orphans (runs of passes and compactions that died before their commit, or lost it) that no manifest
 /// names and that are older than <c>Regroup:OrphanAge</c>.
 /// </summary>
-public sealed partial class RunCollector(IObjectStore store, ManifestStore manifests, IOptions<RegroupOptions> options, TimeProvider time, ILogger<RunCollector> logger)
+public sealed partial class RunCollector(
+    IObjectStore store, ManifestStore manifests, RunIndexCache indexes, IOptions<RegroupOptions> options, TimeProvider time, ILogger<RunCollector> logger)
 {
     /// <summary>Answers how many runs were deleted.</summary>
     public async Task<int> CollectAsync(bool force, CancellationToken cancellationToken)
@@ -23,6 +24,8 @@ public sealed partial class RunCollector(IObjectStore store, ManifestStore manif
         {
             await store.DeleteAsync(key, cancellationToken);
         }
+
+        indexes.Forget(due);
 
         var orphans = new List<string>();
         var orphansDue = manifest.OrphansCollectedAt is null || now - manifest.OrphansCollectedAt >= orphanAge;
@@ -61,10 +64,13 @@ public sealed partial class RunCollector(IObjectStore store, ManifestStore manif
 
         // Checked again against the manifest just committed: a run its pass committed after the listing is not an orphan.
         var committed = (await manifests.ReadAsync(cancellationToken)).Manifest.KnownRuns();
-        foreach (var key in orphans.Where(k => !committed.Contains(k)))
+        var deleted = orphans.Where(k => !committed.Contains(k)).ToList();
+        foreach (var key in deleted)
         {
             await store.DeleteAsync(key, cancellationToken);
         }
+
+        indexes.Forget(deleted);
 
         if (due.Count + orphans.Count > 0)
         {

@@ -83,7 +83,7 @@ public sealed class RegroupFixture : IDisposable
             Microsoft.Extensions.Options.Options.Create(export), storage, Time, NullLogger<FleetExport>.Instance);
         var sealer = new Sealer(store, manifests, indexes, claims, options, storage, Time, NullLogger<Sealer>.Instance, fleet);
         var compactor = new Compactor(store, manifests, indexes, options, Time, NullLogger<Compactor>.Instance);
-        var collector = new RunCollector(store, manifests, options, Time, NullLogger<RunCollector>.Instance);
+        var collector = new RunCollector(store, manifests, indexes, options, Time, NullLogger<RunCollector>.Instance);
         return new Regrouper(store, manifests, indexes, sealer, compactor, collector, claims, options, storage,
             Time, new RegroupMetrics(meters ?? Meters, Time, options), NullLogger<Regrouper>.Instance);
     }

@@ -28,4 +28,18 @@ public sealed class RunIndexCacheTests : IDisposable
         Assert.NotNull(await cache.GetAsync("_ingest/runs/L0/c.run", CancellationToken.None));
         Assert.Equal(1, cache.Segments);
     }
+
+    [Fact]
+    public async Task Indexes_of_deleted_runs_are_forgotten_and_their_segments_no_longer_count()
+    {
+        var cache = new RunIndexCache(new FileSystemObjectStore(_folder.Path));
+        cache.Add("_ingest/runs/L0/a.run", IndexOf(5));
+        cache.Add("_ingest/runs/L0/b.run", IndexOf(7));
+
+        cache.Forget(["_ingest/runs/L0/a.run", "_ingest/runs/L0/never-cached.run"]);
+
+        Assert.Equal(7, cache.Segments);
+        Assert.Null(await cache.GetAsync("_ingest/runs/L0/a.run", CancellationToken.None));
+        Assert.NotNull(await cache.GetAsync("_ingest/runs/L0/b.run", CancellationToken.None));
+    }
 }

@@ -10,8 +10,8 @@ namespace IngestService.Storage.Runs;
 /// <remarks>
 /// The segment bound is the memory bound: a writer adds the index of every run it writes, and at the reference fleet
 /// a day's runs hold about 5 million segments (3,000 per L0 run, 1,440 runs), some 650 MB of index entries that a
-/// count of runs alone would have kept. Live runs hold tens of thousands, so the cache starts again about hourly on
-/// a writer and the next reads fetch a few dozen indexes again.
+/// count of runs alone would have kept. The node that deletes runs forgets their indexes (<see cref="Forget"/>), so
+/// its cache follows the live runs, tens of thousands of segments; on other nodes the bounds start it again.
 /// </remarks>
 public sealed class RunIndexCache(IObjectStore store)
 {
@@ -63,6 +63,18 @@ public sealed class RunIndexCache(IObjectStore store)
         ResetWhenFull();
         _indexes[key] = new Lazy<Task<RunIndex?>>(Task.FromResult<RunIndex?>(index));
         Interlocked.Add(ref _segments, index.Segments.Count);
+    }
+
+    /// <summary>Drops the indexes of runs deleted from the store: a writer's cache then holds live runs, not a day of dead ones.</summary>
+    public void Forget(IEnumerable<string> keys)
+    {
+        foreach (var key in keys)
+        {
+            if (_indexes.TryRemove(key, out var entry) && entry.IsValueCreated && entry.Value.IsCompletedSuccessfully && entry.Value.Result is { } index)
+            {
+                Interlocked.Add(ref _segments, -index.Segments.Count);
+            }
+        }
     }
 
     private void ResetWhenFull()
