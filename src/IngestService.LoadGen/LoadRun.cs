@@ -36,7 +36,7 @@ internal sealed class LoadRun(LoadGenOptions options, HttpClient client, RunStat
 
     private async Task RunSensorAsync(SensorLog sensor, CancellationToken stopNew, CancellationToken abort)
     {
-        var bodies = new EventBodies(_options.RunId, _options.EventBytes, _options.RandomReadings);
+        var bodies = new EventBodies(_options.RunId, _options.EventBytes, _options.RandomReadings, sensor.Id);
         var body = new ArrayBufferWriter<byte>(Math.Max(256, (_options.EventBytes + 128) * _options.Batch));
         var scratch = new byte[2048];
         var ts = new long[_options.Batch];

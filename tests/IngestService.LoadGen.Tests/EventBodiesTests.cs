@@ -66,4 +66,16 @@ public sealed class EventBodiesTests
         Assert.Equal(first.WrittenSpan.ToArray(), again.WrittenSpan.ToArray());
         Assert.NotEqual(first.WrittenSpan.ToArray(), next.WrittenSpan.ToArray());
     }
+
+    [Fact]
+    public void Random_readings_of_two_sensors_differ_at_the_same_seq()
+    {
+        var one = new ArrayBufferWriter<byte>();
+        var other = new ArrayBufferWriter<byte>();
+
+        new EventBodies("run1", 300, randomReadings: true, sensorId: "lg-run1-0").Write(one, 9, 1_000);
+        new EventBodies("run1", 300, randomReadings: true, sensorId: "lg-run1-1").Write(other, 9, 1_000);
+
+        Assert.NotEqual(one.WrittenSpan.ToArray(), other.WrittenSpan.ToArray());
+    }
 }
