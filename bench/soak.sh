@@ -114,6 +114,9 @@ if [[ $BACKEND == Aws ]] && ! command -v moto_server >/dev/null; then
   exit 1
 fi
 
+# The build the nodes run: the commit checked out now, and whether the tree had changes (the report is written at
+# the end, when another commit may be checked out).
+BUILT_FROM="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' with changes in src/')"
 log "building Release"
 for project in src/IngestService src/IngestService.LoadGen; do
   dotnet build "$project" -c Release -v q -nologo | grep -E " error |rror\(s\)" | grep -v " 0 Error" || true
@@ -402,7 +405,7 @@ machine="$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), nproc $(
 [[ $BACKEND == Aws ]] && machine+=", moto $(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || echo '?')"
 
 python3 - "$SAMPLES" "$EVENTS" "$LOGS/loadgen.out" "$REPORT" "$exit_code" "$command" "$started" "$machine" \
-  "$load_before" "$load_after" "$(git rev-parse --short HEAD)" "$BACKEND" "$DURATION_S" "$SAMPLE_SECONDS" "$NODES" \
+  "$load_before" "$load_after" "$BUILT_FROM" "$BACKEND" "$DURATION_S" "$SAMPLE_SECONDS" "$NODES" \
   "${SAMPLES#"$ROOT"/}" "$(node_settings_summary)" <<'PY'
 import csv, json, statistics, sys
 (samples_path, events_path, loadgen_out, report_path, exit_code, command, started, machine, load_before, load_after,
@@ -464,7 +467,7 @@ out = []
 w = out.append
 w(f"### Soak, `{backend}`, {duration_s // 60} min {duration_s % 60} s — {started}")
 w("")
-w(f"`{command}` — commit `{commit}`; {machine}; load average before {load_before}, after {load_after}.")
+w(f"`{command}` — built from `{commit}`; {machine}; load average before {load_before}, after {load_after}.")
 w("")
 w(f"Nodes: {settings}.")
 w("")
