@@ -459,16 +459,8 @@ public sealed class RegrouperTests : IDisposable
     [Fact]
     public async Task The_late_window_is_listed_every_late_sweep_interval_not_every_pass_and_a_batch_landing_between_sweeps_is_still_found()
     {
-        _f.Options.DeliveryLag = TimeSpan.FromMinutes(15);
-        _f.Options.LateWindow = TimeSpan.FromHours(26);
-        _f.Options.LateSweepInterval = TimeSpan.FromMinutes(5);
-        OnTimeBatchBehindTheFloor();
-        var regrouper = _f.CreateRegrouper();
-        await regrouper.LookAsync(Token);
-
         // Lands behind the floor a minute after the last sweep: the passes before the next sweep do not list it.
-        _f.Time.Advance(TimeSpan.FromMinutes(1));
-        _f.WriteRaw(Line("s1", 1, "2026-11-21T09:59:00.000Z", Event(1, "2026-11-21T09:59:00Z")), name: "ingest-raw-1-2026-11-21-10-00-00-late");
+        var regrouper = await LateBatchAMinuteAfterASweepAsync(TimeSpan.FromMinutes(5));
         var between = new List<int>();
         for (var minute = 1; minute < 5; minute++)
         {
@@ -491,17 +483,27 @@ public sealed class RegrouperTests : IDisposable
         _f.Time.Advance(TimeSpan.FromMinutes(10));
     }
 
-    [Fact]
-    public async Task A_flush_lists_the_late_window_whenever_the_last_sweep_was()
+    /// <summary>
+    /// With Firehose's lags and a 26-hour late window: a look that sweeps (and moves the floor over an on-time batch),
+    /// then, a minute later, a batch of an earlier hour lands behind the floor.
+    /// </summary>
+    private async Task<IngestService.Regroup.Regrouper> LateBatchAMinuteAfterASweepAsync(TimeSpan sweepInterval)
     {
         _f.Options.DeliveryLag = TimeSpan.FromMinutes(15);
         _f.Options.LateWindow = TimeSpan.FromHours(26);
-        _f.Options.LateSweepInterval = TimeSpan.FromMinutes(30);
+        _f.Options.LateSweepInterval = sweepInterval;
         OnTimeBatchBehindTheFloor();
         var regrouper = _f.CreateRegrouper();
         await regrouper.LookAsync(Token);
         _f.Time.Advance(TimeSpan.FromMinutes(1));
         _f.WriteRaw(Line("s1", 1, "2026-11-21T09:59:00.000Z", Event(1, "2026-11-21T09:59:00Z")), name: "ingest-raw-1-2026-11-21-10-00-00-late");
+        return regrouper;
+    }
+
+    [Fact]
+    public async Task A_flush_lists_the_late_window_whenever_the_last_sweep_was()
+    {
+        var regrouper = await LateBatchAMinuteAfterASweepAsync(TimeSpan.FromMinutes(30));
 
         var look = await regrouper.LookAsync(Token);
         var flush = await regrouper.RunPassAsync(Token);
