@@ -117,6 +117,13 @@ public sealed class RegroupOptions
     public int MaxParallelWrites { get; set; } = 8;
 
     /// <summary>
+    /// Published units (a backlog's raw units, compactions, seal ranges) one node works at the same time. A unit's
+    /// merge and deflate run on one thread, so two keep two cores busy where one keeps about one and a half. Default 2.
+    /// </summary>
+    [Range(1, 64)]
+    public int MaxParallelUnits { get; set; } = 2;
+
+    /// <summary>
     /// The <c>Local</c> backend's defaults: a pass every two seconds, no delivery lag, no late window; a lease of ten
     /// seconds, so a node killed while holding it (a restarted <c>dotnet run</c>) delays passes by no more than that.
     /// </summary>

@@ -39,10 +39,14 @@ public sealed partial class Regrouper
     }
 
     /// <summary>
-    /// Claims and does published units until none is free; with <paramref name="wait"/> (a flush) until none is left,
-    /// looking again every <see cref="WaitStep"/> while other nodes hold the rest (a dead node's claim lapses and is taken).
+    /// Claims and does published units until none is free, <c>Regroup:MaxParallelUnits</c> at a time; with
+    /// <paramref name="wait"/> (a flush) until none is left, looking again every <see cref="WaitStep"/> while other
+    /// nodes hold the rest (a dead node's claim lapses and is taken).
     /// </summary>
-    private async Task WorkAsync(PassState pass, bool wait, CancellationToken cancellationToken)
+    private Task WorkAsync(PassState pass, bool wait, CancellationToken cancellationToken) =>
+        Task.WhenAll(Enumerable.Range(0, options.Value.MaxParallelUnits).Select(_ => WorkOneAtATimeAsync(pass, wait, cancellationToken)));
+
+    private async Task WorkOneAtATimeAsync(PassState pass, bool wait, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -69,7 +73,7 @@ public sealed partial class Regrouper
             try
             {
                 await DoAsync(unit, pass, cancellationToken);
-                pass.Units++;
+                Interlocked.Increment(ref pass.Units);
             }
             catch (Exception) when (!cancellationToken.IsCancellationRequested)
             {
@@ -103,13 +107,13 @@ public sealed partial class Regrouper
 
                     RawIntake.Consume(m, read);
                 }, cancellationToken);
-                pass.RunsWritten += applied && run is not null ? 1 : 0;
+                Interlocked.Add(ref pass.RunsWritten, applied && run is not null ? 1 : 0);
                 break;
             case WorkKind.Compact:
-                pass.Compactions += await compactor.CompactUnitAsync(unit, cancellationToken) ? 1 : 0;
+                Interlocked.Add(ref pass.Compactions, await compactor.CompactUnitAsync(unit, cancellationToken) ? 1 : 0);
                 break;
             case WorkKind.Seal:
-                pass.Seal = pass.Seal.Add(await sealer.SealUnitAsync(unit, cancellationToken));
+                pass.AddSeal(await sealer.SealUnitAsync(unit, cancellationToken));
                 break;
         }
     }

@@ -184,7 +184,7 @@ public sealed partial class Regrouper(
         var beyond = intake.Pending.Where(p => !published.Contains(p.Key)).Skip(settings.MaxBatchesPerPass);
         metrics.OldestPending(intake.Pending.Where(p => published.Contains(p.Key)).Concat(beyond).Select(p => p.LastModified));
 
-        pass.Seal = pass.Seal.Add(await sealer.SealDueAsync(manifests.Latest, force, cancellationToken));
+        pass.AddSeal(await sealer.SealDueAsync(manifests.Latest, force, cancellationToken));
         pass.Compactions += await compactor.CompactAsync(cancellationToken);
         await WorkAsync(pass, wait: force, cancellationToken);
         var deleted = await collector.CollectAsync(force, cancellationToken);
@@ -195,6 +195,7 @@ public sealed partial class Regrouper(
 
     private static double Seconds(long started) => Math.Round(Stopwatch.GetElapsedTime(started).TotalSeconds, 3);
 
+    /// <summary>What a pass did; the units a node works at the same time add to it from several threads.</summary>
     private sealed class PassState
     {
         public int BatchesRead;
@@ -204,8 +205,17 @@ public sealed partial class Regrouper(
         public int Compactions;
         public int Units;
         public SealReport Seal = SealReport.None;
+        private readonly Lock _gate = new();
         public readonly DuplicateCounter Duplicates = new();
         public readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> Cut = new(StringComparer.Ordinal);
+
+        public void AddSeal(SealReport seal)
+        {
+            lock (_gate)
+            {
+                Seal = Seal.Add(seal);
+            }
+        }
 
         public RegroupReport Report(int pending, int quarantined, int deleted, double seconds, DateTimeOffset? currentAsOf, bool merged) => new(
             BatchesRead, Events, RunsWritten, Seal.SensorDaysWritten, Duplicates.Count + Seal.Duplicates, BadLines, Seal.Conflicts, pending,

@@ -130,7 +130,7 @@ public sealed partial class Sealer(
                 var (wrote, raced, dropped) = await seal(ct);
                 Interlocked.Add(ref written, wrote ? 1 : 0);
                 Interlocked.Add(ref conflicts, raced);
-                Interlocked.Add(ref duplicates.Count, dropped);
+                duplicates.Add(dropped);
             }
             catch (Exception ex) when (IsBadData(ex))
             {

@@ -14,6 +14,13 @@ public sealed class SharedWorkTests : IDisposable
     private readonly RegroupFixture _f = new();
     private readonly Dictionary<(string Sensor, string Day), List<long>> _expected = [];
 
+    public SharedWorkTests()
+    {
+        // Which node does which unit is what these tests check: each node works one unit at a time, except in the
+        // test of a node's own parallel units.
+        _f.Options.MaxParallelUnits = 1;
+    }
+
     private CancellationToken Token => _f.Token;
 
     public void Dispose() => _f.Dispose();
@@ -91,6 +98,27 @@ public sealed class SharedWorkTests : IDisposable
         var manifest = await _f.ManifestAsync();
         Assert.Empty(manifest.Work);
         Assert.Equal(4, manifest.Runs.Count);
+        await AssertEveryEventOnceInOrderAsync();
+    }
+
+    [Fact]
+    public async Task One_node_works_as_many_units_at_once_as_it_is_allowed_and_no_more()
+    {
+        _f.Options.UnitBytes = 1;
+        _f.Options.MaxParallelUnits = 2;
+        for (var b = 0; b < 4; b++)
+        {
+            WriteBatch(b, 3, "2026-11-21");
+        }
+
+        // A unit a batch: the first raw read waits until a second unit's read has started beside it.
+        var meeting = new MeetingStore(_f.Store, meet: 2);
+        var looking = _f.CreateRegrouper(meeting).RunPassAsync(Token);
+        await meeting.Met.WaitAsync(TimeSpan.FromSeconds(30), Token);
+        var report = await looking;
+
+        Assert.Equal((4, 4, 2), (report.Units, report.RunsWritten, meeting.MostAtOnce));
+        Assert.Empty((await _f.ManifestAsync()).Work);
         await AssertEveryEventOnceInOrderAsync();
     }
 
@@ -188,6 +216,64 @@ public sealed class SharedWorkTests : IDisposable
         Assert.Empty(manifest.Work);
         Assert.DoesNotContain(manifest.Runs, r => r.Level == 0);
         await AssertEveryEventOnceInOrderAsync();
+    }
+
+    /// <summary>Holds raw reads until <c>meet</c> of them are in flight at once; counts the most that ever were.</summary>
+    private sealed class MeetingStore(IObjectStore inner, int meet) : IObjectStore
+    {
+        private readonly TaskCompletionSource _met = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _inFlight;
+        private int _mostAtOnce;
+
+        public Task Met => _met.Task;
+
+        public int MostAtOnce => Volatile.Read(ref _mostAtOnce);
+
+        public async Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
+        {
+            if (!key.StartsWith("raw/", StringComparison.Ordinal))
+            {
+                return await inner.GetAsync(key, cancellationToken);
+            }
+
+            var now = Interlocked.Increment(ref _inFlight);
+            InterlockedMax(ref _mostAtOnce, now);
+            try
+            {
+                if (now >= meet)
+                {
+                    _met.TrySetResult();
+                }
+
+                await _met.Task.WaitAsync(cancellationToken);
+                return await inner.GetAsync(key, cancellationToken);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _inFlight);
+            }
+        }
+
+        private static void InterlockedMax(ref int target, int value)
+        {
+            int seen;
+            while ((seen = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, seen) != seen)
+            {
+            }
+        }
+
+        public Task<StoredObject?> GetRangeAsync(string key, ObjectRange range, CancellationToken cancellationToken) => inner.GetRangeAsync(key, range, cancellationToken);
+
+        public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
+
+        public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, CancellationToken cancellationToken) => inner.ListAsync(prefix, startAfter, cancellationToken);
+
+        public Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken) =>
+            inner.PutAsync(key, content, condition, metadata, cancellationToken);
+
+        public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
+
+        public Task<string?> CheckReadyAsync(CancellationToken cancellationToken) => inner.CheckReadyAsync(cancellationToken);
     }
 
     /// <summary>Holds the first matching call until <see cref="Open"/>, as a node busy (or slow) there would.</summary>

@@ -47,7 +47,7 @@ public static class LineMerge
                 }
                 else if (duplicates is not null)
                 {
-                    duplicates.Count++;
+                    duplicates.Add();
                 }
 
                 if (await enumerators[i].MoveNextAsync())
@@ -77,7 +77,7 @@ public static class LineMerge
             }
             else if (duplicates is not null)
             {
-                duplicates.Count++;
+                duplicates.Add();
             }
         }
     }
@@ -118,8 +118,13 @@ public static class LineMerge
     }
 }
 
-/// <summary>Counts the duplicates a merge dropped.</summary>
+/// <summary>Counts the duplicates merges dropped.</summary>
 public sealed class DuplicateCounter
 {
-    public long Count;
+    private long _count;
+
+    public long Count => Interlocked.Read(ref _count);
+
+    /// <summary>Counts one dropped line; the merges of units worked at the same time share a pass's counter.</summary>
+    public void Add(long count = 1) => Interlocked.Add(ref _count, count);
 }
