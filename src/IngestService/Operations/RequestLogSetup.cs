@@ -21,8 +21,8 @@ public sealed class RequestLogOptions
 }
 
 /// <summary>
-/// One log line per failed or slow request, and a sample of the rest: method, path, status and duration, never the
-/// body, the query string or headers, so neither event payloads nor tokens reach the logs.
+/// One log line per failed or slow request, and a sample of the rest: method, path, request id, status and duration,
+/// never the body, the query string or headers, so neither event payloads nor tokens reach the logs.
 /// </summary>
 /// <remarks>
 /// Serilog's request logging did this for every request: it opened a diagnostic context (an async-local, so a new
@@ -54,7 +54,7 @@ public static partial class RequestLogSetup
         }
         catch (Exception ex)
         {
-            LogFailed(logger, ex, context.Request.Method, context.Request.Path.Value, StatusCodes.Status500InternalServerError, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            LogFailed(logger, ex, context.Request.Method, context.Request.Path.Value, context.TraceIdentifier, StatusCodes.Status500InternalServerError, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             throw;
         }
 
@@ -62,38 +62,38 @@ public static partial class RequestLogSetup
         var elapsed = Stopwatch.GetElapsedTime(started);
         if (status >= 500)
         {
-            LogFailed(logger, null, context.Request.Method, context.Request.Path.Value, status, elapsed.TotalMilliseconds);
+            LogFailed(logger, null, context.Request.Method, context.Request.Path.Value, context.TraceIdentifier, status, elapsed.TotalMilliseconds);
         }
         else if (status >= 400)
         {
-            LogRejected(logger, context.Request.Method, context.Request.Path.Value, status, elapsed.TotalMilliseconds);
+            LogRejected(logger, context.Request.Method, context.Request.Path.Value, context.TraceIdentifier, status, elapsed.TotalMilliseconds);
         }
         else if (elapsed >= options.SlowRequest)
         {
-            LogSlow(logger, context.Request.Method, context.Request.Path.Value, status, elapsed.TotalMilliseconds);
+            LogSlow(logger, context.Request.Method, context.Request.Path.Value, context.TraceIdentifier, status, elapsed.TotalMilliseconds);
         }
         else if (logger.IsEnabled(LogLevel.Debug))
         {
-            LogSucceeded(logger, context.Request.Method, context.Request.Path.Value, status, elapsed.TotalMilliseconds);
+            LogSucceeded(logger, context.Request.Method, context.Request.Path.Value, context.TraceIdentifier, status, elapsed.TotalMilliseconds);
         }
         else if (options.SampleEvery > 0 && Random.Shared.Next(options.SampleEvery) == 0)
         {
-            LogSampled(logger, context.Request.Method, context.Request.Path.Value, status, elapsed.TotalMilliseconds, options.SampleEvery);
+            LogSampled(logger, context.Request.Method, context.Request.Path.Value, context.TraceIdentifier, status, elapsed.TotalMilliseconds, options.SampleEvery);
         }
     }
 
-    [LoggerMessage(4101, LogLevel.Warning, "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms")]
-    private static partial void LogFailed(ILogger logger, Exception? exception, string requestMethod, string? requestPath, int statusCode, double elapsed);
+    [LoggerMessage(4101, LogLevel.Warning, "HTTP {RequestMethod} {RequestPath} ({RequestId}) responded {StatusCode} in {Elapsed:0.0000} ms")]
+    private static partial void LogFailed(ILogger logger, Exception? exception, string requestMethod, string? requestPath, string requestId, int statusCode, double elapsed);
 
-    [LoggerMessage(4102, LogLevel.Information, "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms")]
-    private static partial void LogRejected(ILogger logger, string requestMethod, string? requestPath, int statusCode, double elapsed);
+    [LoggerMessage(4102, LogLevel.Information, "HTTP {RequestMethod} {RequestPath} ({RequestId}) responded {StatusCode} in {Elapsed:0.0000} ms")]
+    private static partial void LogRejected(ILogger logger, string requestMethod, string? requestPath, string requestId, int statusCode, double elapsed);
 
-    [LoggerMessage(4103, LogLevel.Information, "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms, slower than RequestLog:SlowRequest")]
-    private static partial void LogSlow(ILogger logger, string requestMethod, string? requestPath, int statusCode, double elapsed);
+    [LoggerMessage(4103, LogLevel.Information, "HTTP {RequestMethod} {RequestPath} ({RequestId}) responded {StatusCode} in {Elapsed:0.0000} ms, slower than RequestLog:SlowRequest")]
+    private static partial void LogSlow(ILogger logger, string requestMethod, string? requestPath, string requestId, int statusCode, double elapsed);
 
-    [LoggerMessage(4104, LogLevel.Debug, "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms")]
-    private static partial void LogSucceeded(ILogger logger, string requestMethod, string? requestPath, int statusCode, double elapsed);
+    [LoggerMessage(4104, LogLevel.Debug, "HTTP {RequestMethod} {RequestPath} ({RequestId}) responded {StatusCode} in {Elapsed:0.0000} ms")]
+    private static partial void LogSucceeded(ILogger logger, string requestMethod, string? requestPath, string requestId, int statusCode, double elapsed);
 
-    [LoggerMessage(4105, LogLevel.Information, "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms (one success in {SampleEvery} is logged)")]
-    private static partial void LogSampled(ILogger logger, string requestMethod, string? requestPath, int statusCode, double elapsed, int sampleEvery);
+    [LoggerMessage(4105, LogLevel.Information, "HTTP {RequestMethod} {RequestPath} ({RequestId}) responded {StatusCode} in {Elapsed:0.0000} ms (one success in {SampleEvery} is logged)")]
+    private static partial void LogSampled(ILogger logger, string requestMethod, string? requestPath, string requestId, int statusCode, double elapsed, int sampleEvery);
 }

@@ -5,8 +5,8 @@ using IngestService.Tests.Infrastructure;
 namespace IngestService.Tests.Operations;
 
 /// <summary>
-/// Serilog's request logging on a real process with the service's own loggers at every level. ASP.NET Core's
-/// stay at the shipped Warning: at Information its hosting log writes each URL, query string included.
+/// The request log on a real process with the service's own loggers at every level. ASP.NET Core's stay at the
+/// shipped Warning, and its hosting log is off: at Information it would write each URL, query string included.
 /// </summary>
 public sealed class RequestLogTests
 {
@@ -27,10 +27,30 @@ public sealed class RequestLogTests
         var output = node.Output;
         Assert.Contains("\"RequestPath\":\"/v1/sensors/log-s1/events\"", output);
         Assert.Contains("\"StatusCode\":200", output);
+        Assert.Contains("\"RequestId\":\"", output);
         foreach (var secret in new[] { "bearer-secret-0", "body-secret-1", "body-secret-2", "query-secret-3" })
         {
             Assert.DoesNotContain(secret, output);
         }
+    }
+
+    [Fact]
+    public async Task The_hosting_log_stays_off_when_configured_to_log_everything()
+    {
+        // Enabled at any level, it gives every request an Activity and a log scope; at Information it writes each URL.
+        await using var node = await ServiceNode.StartAsync(new()
+        {
+            ["Serilog__MinimumLevel__Default"] = "Verbose",
+            ["Serilog__MinimumLevel__Override__Microsoft.AspNetCore"] = "Verbose",
+            ["Serilog__MinimumLevel__Override__Microsoft.AspNetCore.Hosting.Diagnostics"] = "Verbose",
+        });
+        using var rejected = Post("/v1/sensors/log-s2/events?token=query-secret-4", "{\"seq\":2}");
+
+        Assert.False((await node.Client.SendAsync(rejected)).IsSuccessStatusCode);
+        await node.WaitUntilAsync("the 400 is logged", () => Task.FromResult(node.Output.Contains("\"StatusCode\":400", StringComparison.Ordinal)));
+
+        Assert.DoesNotContain("Microsoft.AspNetCore.Hosting.Diagnostics", node.Output);
+        Assert.DoesNotContain("query-secret-4", node.Output);
     }
 
     private static HttpRequestMessage Post(string path, string body)
