@@ -143,74 +143,62 @@ public sealed class RegroupFixture : IDisposable
     }
 }
 
+/// <summary>Passes every call to <c>inner</c>; the test stores override the calls they watch, hold or break.</summary>
+public abstract class PassThroughStore(IObjectStore inner) : IObjectStore
+{
+    public virtual Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
+
+    public virtual Task<StoredObject?> GetRangeAsync(string key, ObjectRange range, CancellationToken cancellationToken) => inner.GetRangeAsync(key, range, cancellationToken);
+
+    public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
+
+    public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, CancellationToken cancellationToken) => inner.ListAsync(prefix, startAfter, cancellationToken);
+
+    public virtual Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken) =>
+        inner.PutAsync(key, content, condition, metadata, cancellationToken);
+
+    public virtual Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
+
+    public Task<string?> CheckReadyAsync(CancellationToken cancellationToken) => inner.CheckReadyAsync(cancellationToken);
+}
+
 /// <summary>Passes everything to a real store, but fails every write after the first <c>allowedPuts</c>, as a node that dies would.</summary>
-public sealed class DyingStore(IObjectStore inner, int allowedPuts) : IObjectStore
+public sealed class DyingStore(IObjectStore inner, int allowedPuts) : PassThroughStore(inner)
 {
     private int _puts;
 
     public int Puts => _puts;
 
-    public Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
-
-    public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
-
-    public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, CancellationToken cancellationToken) => inner.ListAsync(prefix, startAfter, cancellationToken);
-
-    public Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken) =>
+    public override Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken) =>
         Interlocked.Increment(ref _puts) > allowedPuts
             ? throw new IOException("the node died")
-            : inner.PutAsync(key, content, condition, metadata, cancellationToken);
-
-    public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
-
-    public Task<string?> CheckReadyAsync(CancellationToken cancellationToken) => inner.CheckReadyAsync(cancellationToken);
+            : base.PutAsync(key, content, condition, metadata, cancellationToken);
 }
 
 /// <summary>Counts writes per key.</summary>
-public sealed class CountingStore(IObjectStore inner) : IObjectStore
+public sealed class CountingStore(IObjectStore inner) : PassThroughStore(inner)
 {
     public System.Collections.Concurrent.ConcurrentDictionary<string, int> Writes { get; } = new();
 
-    public Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
-
-    public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
-
-    public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, CancellationToken cancellationToken) => inner.ListAsync(prefix, startAfter, cancellationToken);
-
-    public Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken)
+    public override Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken)
     {
         Writes.AddOrUpdate(key, 1, (_, n) => n + 1);
-        return inner.PutAsync(key, content, condition, metadata, cancellationToken);
+        return base.PutAsync(key, content, condition, metadata, cancellationToken);
     }
-
-    public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
-
-    public Task<string?> CheckReadyAsync(CancellationToken cancellationToken) => inner.CheckReadyAsync(cancellationToken);
 }
 
 /// <summary>Runs an action once, just before the first raw batch is read: what lands or changes while a pass reads.</summary>
-public sealed class OnFirstRawRead(IObjectStore inner, Action action) : IObjectStore
+public sealed class OnFirstRawRead(IObjectStore inner, Action action) : PassThroughStore(inner)
 {
     private int _fired;
 
-    public Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
+    public override Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
     {
         if (key.StartsWith("raw/", StringComparison.Ordinal) && Interlocked.Exchange(ref _fired, 1) == 0)
         {
             action();
         }
 
-        return inner.GetAsync(key, cancellationToken);
+        return base.GetAsync(key, cancellationToken);
     }
-
-    public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
-
-    public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, CancellationToken cancellationToken) => inner.ListAsync(prefix, startAfter, cancellationToken);
-
-    public Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken) =>
-        inner.PutAsync(key, content, condition, metadata, cancellationToken);
-
-    public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
-
-    public Task<string?> CheckReadyAsync(CancellationToken cancellationToken) => inner.CheckReadyAsync(cancellationToken);
 }

@@ -219,7 +219,7 @@ public sealed class SharedWorkTests : IDisposable
     }
 
     /// <summary>Holds raw reads until <c>meet</c> of them are in flight at once; counts the most that ever were.</summary>
-    private sealed class MeetingStore(IObjectStore inner, int meet) : IObjectStore
+    private sealed class MeetingStore(IObjectStore inner, int meet) : PassThroughStore(inner)
     {
         private readonly TaskCompletionSource _met = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _inFlight;
@@ -229,11 +229,11 @@ public sealed class SharedWorkTests : IDisposable
 
         public int MostAtOnce => Volatile.Read(ref _mostAtOnce);
 
-        public async Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
+        public override async Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
         {
             if (!key.StartsWith("raw/", StringComparison.Ordinal))
             {
-                return await inner.GetAsync(key, cancellationToken);
+                return await base.GetAsync(key, cancellationToken);
             }
 
             var now = Interlocked.Increment(ref _inFlight);
@@ -246,7 +246,7 @@ public sealed class SharedWorkTests : IDisposable
                 }
 
                 await _met.Task.WaitAsync(cancellationToken);
-                return await inner.GetAsync(key, cancellationToken);
+                return await base.GetAsync(key, cancellationToken);
             }
             finally
             {
@@ -261,23 +261,10 @@ public sealed class SharedWorkTests : IDisposable
             {
             }
         }
-
-        public Task<StoredObject?> GetRangeAsync(string key, ObjectRange range, CancellationToken cancellationToken) => inner.GetRangeAsync(key, range, cancellationToken);
-
-        public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
-
-        public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, CancellationToken cancellationToken) => inner.ListAsync(prefix, startAfter, cancellationToken);
-
-        public Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken) =>
-            inner.PutAsync(key, content, condition, metadata, cancellationToken);
-
-        public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
-
-        public Task<string?> CheckReadyAsync(CancellationToken cancellationToken) => inner.CheckReadyAsync(cancellationToken);
     }
 
     /// <summary>Holds the first matching call until <see cref="Open"/>, as a node busy (or slow) there would.</summary>
-    private sealed class GateStore(IObjectStore inner, Func<string, string, bool> matches) : IObjectStore
+    private sealed class GateStore(IObjectStore inner, Func<string, string, bool> matches) : PassThroughStore(inner)
     {
         private readonly TaskCompletionSource _blocked = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -296,26 +283,16 @@ public sealed class SharedWorkTests : IDisposable
             }
         }
 
-        public async Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
+        public override async Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
         {
             await WaitAsync("get", key);
-            return await inner.GetAsync(key, cancellationToken);
+            return await base.GetAsync(key, cancellationToken);
         }
 
-        public Task<StoredObject?> GetRangeAsync(string key, ObjectRange range, CancellationToken cancellationToken) => inner.GetRangeAsync(key, range, cancellationToken);
-
-        public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
-
-        public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, CancellationToken cancellationToken) => inner.ListAsync(prefix, startAfter, cancellationToken);
-
-        public async Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken)
+        public override async Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken)
         {
             await WaitAsync("put", key);
-            return await inner.PutAsync(key, content, condition, metadata, cancellationToken);
+            return await base.PutAsync(key, content, condition, metadata, cancellationToken);
         }
-
-        public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
-
-        public Task<string?> CheckReadyAsync(CancellationToken cancellationToken) => inner.CheckReadyAsync(cancellationToken);
     }
 }

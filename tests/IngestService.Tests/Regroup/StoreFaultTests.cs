@@ -214,7 +214,7 @@ public sealed class StoreFaultTests : IDisposable
     }
 
     /// <summary>Fails one kind of call on keys under a prefix after it has let <c>allowed</c> of them through, as a node that dies there would.</summary>
-    private sealed class FaultStore(IObjectStore inner, string operation, string keyPrefix, int allowed) : IObjectStore
+    private sealed class FaultStore(IObjectStore inner, string operation, string keyPrefix, int allowed) : PassThroughStore(inner)
     {
         private int _calls;
 
@@ -226,26 +226,16 @@ public sealed class StoreFaultTests : IDisposable
             }
         }
 
-        public Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
-
-        public Task<StoredObject?> GetRangeAsync(string key, ObjectRange range, CancellationToken cancellationToken) => inner.GetRangeAsync(key, range, cancellationToken);
-
-        public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
-
-        public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, string? startAfter, CancellationToken cancellationToken) => inner.ListAsync(prefix, startAfter, cancellationToken);
-
-        public Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken)
+        public override Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken)
         {
             Strike("put", key);
-            return inner.PutAsync(key, content, condition, metadata, cancellationToken);
+            return base.PutAsync(key, content, condition, metadata, cancellationToken);
         }
 
-        public Task DeleteAsync(string key, CancellationToken cancellationToken)
+        public override Task DeleteAsync(string key, CancellationToken cancellationToken)
         {
             Strike("delete", key);
-            return inner.DeleteAsync(key, cancellationToken);
+            return base.DeleteAsync(key, cancellationToken);
         }
-
-        public Task<string?> CheckReadyAsync(CancellationToken cancellationToken) => inner.CheckReadyAsync(cancellationToken);
     }
 }
