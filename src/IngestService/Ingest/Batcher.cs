@@ -9,7 +9,8 @@ namespace IngestService.Ingest;
 /// The cross-sensor batcher: one loop over one queue for every sensor. A window closes after
 /// <see cref="BatchingOptions.Window"/> or at its size caps and is handed to <see cref="WindowDelivery"/>, which
 /// delivers it to every sink in parallel while the loop already fills the next one. A window whose record would be
-/// billed for more than it holds keeps collecting up to <see cref="BatchingOptions.FillWindow"/>. Each event is
+/// billed for more than it holds keeps collecting up to <see cref="BatchingOptions.FillWindow"/>, while events keep
+/// arriving. Each event is
 /// completed exactly once (<see cref="PendingLimits.Settle"/>): stored when every sink accepted it, failed otherwise.
 /// </summary>
 /// <remarks>
@@ -41,6 +42,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
     private long _queuedBytes;
     private long _wakeAtEvents = long.MaxValue;
     private long _wakeAtBytes = long.MaxValue;
+    private long _lastArrival;
     private TaskCompletionSource? _wake;
     private long _readEvents;
     private long _readBytes;
@@ -107,6 +109,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
             bytes += e.Length;
         }
 
+        Volatile.Write(ref _lastArrival, _time.GetTimestamp());
         // Counted after the writes: when a total reaches the loop's mark, the events that reached it are readable.
         var queuedEvents = Interlocked.Add(ref _queuedEvents, events.Count);
         var queuedBytes = Interlocked.Add(ref _queuedBytes, bytes);
@@ -173,7 +176,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
     /// <summary>
     /// Fills the open window until it is full, the node drains, or its time is up: <see cref="BatchingOptions.Window"/>,
     /// or up to <see cref="BatchingOptions.FillWindow"/> while its record is still short of
-    /// <see cref="BatchingOptions.FillRecordBytes"/>. Answers the window's envelope bytes.
+    /// <see cref="BatchingOptions.FillRecordBytes"/> and events keep arriving. Answers the window's envelope bytes.
     /// </summary>
     private async Task<long> CollectAsync(ChannelReader<PendingEvent> reader, List<PendingEvent> window, long bytes)
     {
@@ -199,23 +202,27 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
 
                 if (due.Fired || _time.GetElapsedTime(opened) >= closeAfter)
                 {
-                    if (filling || !_options.Fills || bytes >= (goalBytes = FillGoal()))
+                    if (!filling && (!_options.Fills || bytes >= (goalBytes = FillGoal())))
                     {
                         return bytes;
                     }
 
                     // Too little for a record worth its billing increment: keep collecting until it is, or until the
-                    // longer limit. Armed again at once with the lower goal, so events already queued count.
-                    var rest = _options.FillWindow - _time.GetElapsedTime(opened);
-                    if (rest <= TimeSpan.Zero)
+                    // longer limit, but only while events keep arriving. A Window with none means the senders are
+                    // waiting for this one (a sensor sends its next event after its answer): waiting longer would
+                    // fill nothing. Armed again at once with the lower goal, so events already queued count.
+                    var open = _time.GetElapsedTime(opened);
+                    var quiet = _time.GetElapsedTime(Volatile.Read(ref _lastArrival));
+                    if (open >= _options.FillWindow || quiet >= _options.Window)
                     {
                         return bytes;
                     }
 
                     filling = true;
-                    closeAfter = _options.FillWindow;
+                    var next = Min(_options.FillWindow - open, _options.Window - quiet);
+                    closeAfter = open + next;
                     due.Reset();
-                    timer.Change(rest, Timeout.InfiniteTimeSpan);
+                    timer.Change(next, Timeout.InfiniteTimeSpan);
                     continue;
                 }
 
@@ -227,6 +234,8 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
             Disarm();
         }
     }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private async Task FlushAsync(List<PendingEvent> window, long windowBytes)
     {

@@ -16,7 +16,8 @@ public sealed class BatchingOptions : IValidatableObject
     /// <summary>
     /// How long a window may keep collecting past <see cref="Window"/> while its record is still smaller than
     /// <see cref="FillRecordBytes"/>, counted from the window's first event. Only a sink that bills each record
-    /// whole (Firehose: 5 KB increments) asks for it; a window closes as soon as its record is that large. Equal
+    /// whole (Firehose: 5 KB increments) asks for it; a window closes as soon as its record is that large, or once a
+    /// <see cref="Window"/> passes with no event arriving (its senders are waiting for their answers). Equal
     /// to <see cref="Window"/> (or shorter) turns filling off. Default 600 ms: a node of the reference fleet fills a 5 KB gzip
     /// record in about 0.4 s (bench/cost.sh), and an acknowledgement stays under a second with Firehose's round trip on top.
     /// </summary>

@@ -317,11 +317,13 @@ public sealed class BatcherTests : IAsyncLifetime
         sink.FillBytes = events.Sum(e => (long)e.Length);
 
         batcher.TryEnqueue([events[0]]);
-        await CloseWindowAsync();
-        // The window's timer is armed again for the fill limit: the window is still open, with one event.
+        await _timers.WaitForArmedTimersAsync();
+        _clock.Advance(Window / 2);
+        batcher.TryEnqueue([events[1]]);
+        _clock.Advance(Window / 2);
+        // Its time is up with the record short and an event arrived within the Window: the timer is armed again.
         await _timers.WaitForArmedTimersAsync();
         Assert.False(events[0].Completion.IsCompleted);
-        batcher.TryEnqueue([events[1]]);
         batcher.TryEnqueue([events[2]]);
 
         // No clock movement: the third event fills the record and closes the window.
@@ -332,23 +334,42 @@ public sealed class BatcherTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_window_that_cannot_fill_its_record_closes_at_the_fill_window()
+    public async Task A_window_that_cannot_fill_its_record_closes_at_the_fill_window_while_events_keep_arriving()
     {
         var sink = new ScriptedSink { FillBytes = 1_000_000 };
         var batcher = await StartAsync([sink], o => o.FillWindow = TimeSpan.FromMilliseconds(500));
 
-        var early = Enqueue(batcher, "s1", 1);
-        await CloseWindowAsync();
+        // An event every half Window: the window never goes a Window without one.
+        Enqueue(batcher, "s0", 1);
         await _timers.WaitForArmedTimersAsync();
-        var late = Enqueue(batcher, "s2", 1);
-        _clock.Advance(TimeSpan.FromMilliseconds(500) - Window - TimeSpan.FromMilliseconds(1));
-        Assert.False(early.Completion.IsCompleted);
-        _clock.Advance(TimeSpan.FromMilliseconds(1));
+        for (var i = 1; i <= 10; i++)
+        {
+            _clock.Advance(Window / 2);
+            if (i < 10)
+            {
+                Enqueue(batcher, $"s{i}", 1);
+            }
+        }
 
+        var call = await sink.NextWindowAsync();
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"s{i}"), call.Sensors);
+    }
+
+    [Fact]
+    public async Task A_filling_window_closes_once_a_window_passes_with_no_event_as_when_its_senders_wait_for_their_answers()
+    {
+        var sink = new ScriptedSink { FillBytes = 1_000_000 };
+        var batcher = await StartAsync([sink], o => o.FillWindow = TimeSpan.FromMilliseconds(500));
+
+        var first = Enqueue(batcher, "s1", 1);
+        var second = Enqueue(batcher, "s2", 1);
+        await CloseWindowAsync();
+
+        // No clock movement past the Window: nothing arrived in it, so nothing would fill the record by waiting.
         var call = await sink.NextWindowAsync();
         Assert.Equal(["s1", "s2"], call.Sensors);
         call.Accept();
-        Assert.Equal(DeliveryOutcome.Stored, await late.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(DeliveryOutcome.Stored, await second.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
     [Fact]
