@@ -9,9 +9,9 @@ namespace IngestService.Ingest;
 /// The cross-sensor batcher: one loop over one queue for every sensor. A window closes after
 /// <see cref="BatchingOptions.Window"/> or at its size caps and is handed to <see cref="WindowDelivery"/>, which
 /// delivers it to every sink in parallel while the loop already fills the next one. A window whose record would be
-/// billed for more than it holds keeps collecting up to <see cref="BatchingOptions.FillWindow"/>, while events keep
-/// arriving. Each event is
-/// completed exactly once (<see cref="PendingLimits.Settle"/>): stored when every sink accepted it, failed otherwise.
+/// billed for more than it holds keeps collecting up to <see cref="BatchingOptions.FillWindow"/> while events keep
+/// arriving. Each event is completed exactly once (<see cref="PendingLimits.Settle"/>): stored when every sink
+/// accepted it, failed otherwise.
 /// </summary>
 /// <remarks>
 /// The loop wakes once per window, not once per event: producers count what they queue and wake it only when the
