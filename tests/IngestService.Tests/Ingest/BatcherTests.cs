@@ -361,7 +361,7 @@ public sealed class BatcherTests : IAsyncLifetime
         var sink = new ScriptedSink { FillBytes = 1_000_000 };
         var batcher = await StartAsync([sink], o => o.FillWindow = TimeSpan.FromMilliseconds(500));
 
-        var first = Enqueue(batcher, "s1", 1);
+        Enqueue(batcher, "s1", 1);
         var second = Enqueue(batcher, "s2", 1);
         await CloseWindowAsync();
 
