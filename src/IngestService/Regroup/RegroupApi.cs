@@ -54,6 +54,14 @@ public static class RegroupApi
         try
         {
             var report = await regrouper.RunPassAsync(cancellationToken);
+            if (report.Merged)
+            {
+                // Every node answers reads from a manifest it cached up to ManifestStore.CacheFor ago, on its own clock:
+                // answering once that has passed since this pass's commit means a read sent to any node after the
+                // answer sees what the flush made readable (behind a load balancer the read may go elsewhere).
+                await Task.Delay(ManifestStore.CacheFor, TimeProvider.System, cancellationToken);
+            }
+
             if (report.Quarantined > 0)
             {
                 // Everything else is done; the quarantined sensor-days need a person (the log's event 3010 says why).
