@@ -12,7 +12,7 @@ using Microsoft.Extensions.Options;
 /// sensor sends one event every <c>every</c> minutes (staggered), a scaled-down reference fleet, or <c>perMinute</c>
 /// events a minute (7 is the reference fleet's 10,000 a day: its segments, with fewer sensors). After the day the
 /// clock runs on until the day is sealed. Requests are counted at the store seam; reads of today are counted cold
-/// (a new node) and warm at 23:00; CPU from the process's CPU time.
+/// (a new node) and warm at 23:00 and when the most runs of the day were live; CPU from the process's CPU time.
 /// </summary>
 internal static class FleetDay
 {
@@ -30,7 +30,9 @@ internal static class FleetDay
         var process = Process.GetCurrentProcess();
         var started = Stopwatch.GetTimestamp();
         (long Put, long Get, long List) day = default;
-        string readToday = "{}";
+        string readToday = "{}", readAtMostRuns = "{}";
+        var mostRuns = 0;
+        var uncounted = new ManifestStore(new FileSystemObjectStore(data), clock);
         double regroupCpu = 0, dayCpu = 0;
         for (var minute = 0; minute < minutes + 3; minute++)
         {
@@ -62,6 +64,17 @@ internal static class FleetDay
                 readToday = await ReadTodayAsync(data, clock);
             }
 
+            if (minute < minutes)
+            {
+                var today = DateOnly.FromDateTime(clock.Now.UtcDateTime);
+                var live = (await uncounted.ReadAsync(CancellationToken.None)).Manifest.RunsFor("fleet-00007", today).Count();
+                if (live > mostRuns)
+                {
+                    mostRuns = live;
+                    readAtMostRuns = $"{{\"minute\":{minute},\"runs\":{live},\"read\":{await ReadTodayAsync(data, clock)}}}";
+                }
+            }
+
             clock.Now += interval;
         }
 
@@ -86,7 +99,7 @@ internal static class FleetDay
         json.Append(CultureInfo.InvariantCulture, $"\"runBytesWritten\":{counter.RunBytesWritten},\"sensorDayBytesWritten\":{counter.SensorDayBytesWritten},\"storedBytes\":{storedBytes},");
         json.Append(CultureInfo.InvariantCulture, $"\"writeAmplificationBytes\":{(double)(counter.RunBytesWritten + counter.SensorDayBytesWritten) / storedBytes:0.00},");
         json.Append(CultureInfo.InvariantCulture, $"\"writeAmplificationEvents\":{(double)(counter.RunEventsWritten + counter.SensorDayEventsWritten) / events:0.00},");
-        json.Append(CultureInfo.InvariantCulture, $"\"readToday\":{readToday},\"readSealed\":{sealedRead},");
+        json.Append(CultureInfo.InvariantCulture, $"\"readToday\":{readToday},\"readAtMostRuns\":{readAtMostRuns},\"readSealed\":{sealedRead},");
         json.Append(CultureInfo.InvariantCulture, $"\"regroupCpuSeconds\":{regroupCpu:0.00},\"passCpuSeconds\":{dayCpu:0.00},\"sealCpuSeconds\":{regroupCpu - dayCpu:0.00},");
         json.Append(CultureInfo.InvariantCulture, $"\"regroupCpuSecondsPerMillionEvents\":{regroupCpu * 1e6 / events:0.00},\"flushAfterDay\":{{\"batchesRead\":{final.BatchesRead},\"sensorDaysWritten\":{final.SensorDaysWritten}}},");
         json.Append(CultureInfo.InvariantCulture, $"\"gcCollections\":[{GC.CollectionCount(0)},{GC.CollectionCount(1)},{GC.CollectionCount(2)}],\"allocatedMiB\":{GC.GetTotalAllocatedBytes() / 1048576.0:0},\"serverGc\":{(System.Runtime.GCSettings.IsServerGC ? "true" : "false")},");

@@ -8,8 +8,8 @@ namespace IngestService.Regroup;
 /// Compacts runs in tiers: once a tier holds <c>Regroup:Fanout</c> live runs, its oldest <c>Fanout</c> are merged
 /// into one run a tier up, a sensor-day at a time (<see cref="SegmentMerge"/>: copied as gzip members where the inputs
 /// cannot interleave, merged k-way with duplicates dropped by identity where they can), committed in the manifest
-/// in one step, and the inputs deleted after <c>Regroup:DeleteGrace</c>. The top tier waits for sealing. With the
-/// default fanout 8 a day is read from at most 7 runs of each lower tier and the top tier's few.
+/// in one step, and the inputs deleted after <c>Regroup:DeleteGrace</c>. Past <c>Regroup:MaxLiveRuns</c> live runs
+/// the lowest tier is merged early, so a read of a day opens at most that many runs however often passes run.
 /// </summary>
 public sealed partial class Compactor(
     IObjectStore store,
@@ -19,23 +19,20 @@ public sealed partial class Compactor(
     TimeProvider time,
     ILogger<Compactor> logger)
 {
-    /// <summary>The tier compaction stops at.</summary>
-    public const int TopLevel = 3;
-
     /// <summary>
     /// Compacts the oldest full group of each tier, once per pass, and publishes the tier's further full groups (a
-    /// backlog) as units any node claims (<see cref="CompactUnitAsync"/>); answers how many compactions were committed.
+    /// backlog) as units any node claims (<see cref="CompactUnitAsync"/>); then, past <c>Regroup:MaxLiveRuns</c>, merges
+    /// the lowest tier early. Answers how many compactions were committed.
     /// </summary>
     public async Task<int> CompactAsync(CancellationToken cancellationToken)
     {
         var done = 0;
         var fanout = options.Value.Fanout;
-        for (var level = 0; level < TopLevel; level++)
+        for (var level = 0; level <= manifests.Latest.Runs.Select(r => r.Level).DefaultIfEmpty().Max(); level++)
         {
             var manifest = manifests.Latest;
             var busy = manifest.RunsInWork();
-            var groups = manifest.Runs.Where(r => r.Level == level && !busy.Contains(r.Key)).OrderBy(r => r.CreatedAt).ThenBy(r => r.Key, StringComparer.Ordinal)
-                .Chunk(fanout).Where(g => g.Length == fanout).ToList();
+            var groups = Idle(manifest, busy, level).Chunk(fanout).Where(g => g.Length == fanout).ToList();
             if (groups.Count == 0)
             {
                 continue;
@@ -67,8 +64,27 @@ public sealed partial class Compactor(
             }
         }
 
+        // Runs holding a day are what a cold read of it opens (an index GET and a ranged GET each). Tiers alone keep
+        // up to Fanout − 1 runs in each, more tiers the more passes a day has: past the cap, the lowest tier with two
+        // idle runs is merged a tier up now instead of when full. At one-minute passes that is a few compactions a day.
+        var latest = manifests.Latest;
+        if (latest.Runs.Count > options.Value.MaxLiveRuns)
+        {
+            var busy = latest.RunsInWork();
+            var lowest = latest.Runs.Select(r => r.Level).Distinct().Order()
+                .Select(level => Idle(latest, busy, level)).FirstOrDefault(runs => runs.Count >= 2);
+            if (lowest is not null && await CompactAsync(lowest, lowest[0].Level + 1, null, cancellationToken))
+            {
+                done++;
+            }
+        }
+
         return done;
     }
+
+    /// <summary>The live runs of a tier no unit is working, oldest first.</summary>
+    private static List<RunEntry> Idle(Manifest manifest, HashSet<string> busy, int level) =>
+        [.. manifest.Runs.Where(r => r.Level == level && !busy.Contains(r.Key)).OrderBy(r => r.CreatedAt).ThenBy(r => r.Key, StringComparer.Ordinal)];
 
     /// <summary>Does one claimed compaction; answers whether it committed.</summary>
     public async Task<bool> CompactUnitAsync(WorkUnit unit, CancellationToken cancellationToken)
@@ -147,7 +163,7 @@ public sealed partial class Compactor(
             var merging = new List<SegmentMerge.Input>(inputs.Count);
             foreach (var input in inputs)
             {
-                var index = await indexes.GetAsync(input.Key, cancellationToken) ?? throw new IOException($"Live run {input.Key} is missing from the store.");
+                var index = await indexes.GetAsync(input.Key, input.IndexBytes, cancellationToken) ?? throw new IOException($"Live run {input.Key} is missing from the store.");
                 var stored = await store.GetRangeAsync(input.Key, new ObjectRange(0, index.DataLength), cancellationToken)
                     ?? throw new IOException($"Live run {input.Key} is missing from the store.");
                 data.Add(stored);

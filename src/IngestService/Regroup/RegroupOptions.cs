@@ -50,11 +50,20 @@ public sealed class RegroupOptions
     public TimeSpan LateSweepInterval { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// How many runs of one tier are compacted into one run of the next (tiers 0 to 3; at one-minute passes, tier 1
-    /// spans about 8 minutes, tier 2 about an hour, tier 3 about 8.5 hours). Default 8.
+    /// How many runs of one tier are compacted into one run of the next (at one-minute passes, tier 1 spans about 8
+    /// minutes, tier 2 about an hour, tier 3 about 8.5 hours). Default 8.
     /// </summary>
     [Range(2, 100)]
     public int Fanout { get; set; } = 8;
+
+    /// <summary>
+    /// The most live runs a pass leaves: past it, the lowest tier's runs are merged a tier up before the tier is full.
+    /// A cold read of an open day opens each run holding it (an index GET and a ranged GET), so this bounds it at
+    /// 2 + 2 × this GETs: 38 by default, where tiers alone reach 22 runs at one-minute passes and more at shorter ones.
+    /// Default 18.
+    /// </summary>
+    [Range(2, 1000)]
+    public int MaxLiveRuns { get; set; } = 18;
 
     /// <summary>
     /// How long a run that left the manifest (compacted or sealed) stays for reads that began before: longer than the

@@ -16,6 +16,7 @@ public sealed record WrittenRun(string Key, int Level, RunIndex Index, long Size
         Days = [.. Index.Segments.Select(s => s.Day).Distinct().Where(liveDays.Contains).Order().Select(Manifest.DayText)],
         Events = Index.Events,
         Size = Size,
+        IndexBytes = Size - Index.DataLength,
         CreatedAt = createdAt,
     };
 }

@@ -148,7 +148,7 @@ public abstract class PassThroughStore(IObjectStore inner) : IObjectStore
 {
     public virtual Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
 
-    public Task<StoredObject?> GetRangeAsync(string key, ObjectRange range, CancellationToken cancellationToken) => inner.GetRangeAsync(key, range, cancellationToken);
+    public virtual Task<StoredObject?> GetRangeAsync(string key, ObjectRange range, CancellationToken cancellationToken) => inner.GetRangeAsync(key, range, cancellationToken);
 
     public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
 
@@ -175,10 +175,26 @@ public sealed class DyingStore(IObjectStore inner, int allowedPuts) : PassThroug
             : base.PutAsync(key, content, condition, metadata, cancellationToken);
 }
 
-/// <summary>Counts writes per key.</summary>
+/// <summary>Counts writes per key, and GETs (whole or ranged) as S3 bills them.</summary>
 public sealed class CountingStore(IObjectStore inner) : PassThroughStore(inner)
 {
+    private int _gets;
+
     public System.Collections.Concurrent.ConcurrentDictionary<string, int> Writes { get; } = new();
+
+    public int Gets => _gets;
+
+    public override Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _gets);
+        return base.GetAsync(key, cancellationToken);
+    }
+
+    public override Task<StoredObject?> GetRangeAsync(string key, ObjectRange range, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _gets);
+        return base.GetRangeAsync(key, range, cancellationToken);
+    }
 
     public override Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken)
     {

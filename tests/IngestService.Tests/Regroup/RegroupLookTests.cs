@@ -51,6 +51,60 @@ public sealed class RegroupLookTests : IDisposable
     }
 
     [Fact]
+    public async Task Past_the_live_run_cap_a_look_merges_the_lowest_tier_early_so_a_cold_read_opens_at_most_that_many_runs()
+    {
+        _f.Options.MaxLiveRuns = 4;
+        var regrouper = _f.CreateRegrouper();
+        for (var minute = 0; minute < 40; minute++)
+        {
+            _f.WriteRaw(string.Concat(Enumerable.Range(0, 5).Select(s => Line($"s{s}", minute, $"2026-11-21T10:{minute:D2}:00.000Z", Event(minute, $"2026-11-21T10:{minute:D2}:00Z")))));
+            await regrouper.LookAsync(Token);
+            _f.Time.Advance(TimeSpan.FromMinutes(1));
+
+            Assert.InRange((await _f.ManifestAsync()).Runs.Count, 1, 4);
+        }
+
+        var reads = new CountingStore(_f.Store);
+        Assert.Equal(Enumerable.Range(0, 40).Select(m => (long)m), (await _f.ReadDayAsync("s3", "2026-11-21", reads)).Select(SeqOf));
+        // The manifest, the sealed key (none yet), and an index and a segment of each run.
+        Assert.InRange(reads.Gets, 4, 2 + (2 * 4));
+    }
+
+    [Fact]
+    public async Task Tiers_climb_as_far_as_the_passes_of_a_day_need_instead_of_piling_up_in_a_top_tier()
+    {
+        _f.Options.Fanout = 2;
+        var regrouper = _f.CreateRegrouper();
+        for (var minute = 0; minute < 32; minute++)
+        {
+            _f.WriteRaw(Minute(minute));
+            await regrouper.LookAsync(Token);
+            _f.Time.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        // 32 passes at fanout 2: one run of tier 5, where a top tier of 3 would hold four.
+        var manifest = await _f.ManifestAsync();
+        Assert.Equal([5], manifest.Runs.Select(r => r.Level));
+        Assert.Equal(Enumerable.Range(0, 32).Select(m => (long)m), (await _f.ReadDayAsync("s1", "2026-11-21")).Select(SeqOf));
+    }
+
+    [Fact]
+    public async Task A_node_that_never_saw_a_run_reads_its_index_in_one_GET_however_large_it_is()
+    {
+        var regrouper = _f.CreateRegrouper();
+        _f.WriteRaw(string.Concat(Enumerable.Range(0, 4000).Select(s => Line($"sensor-{s:D6}-{Guid.NewGuid():N}", 1, "2026-11-21T10:00:00.000Z", Event(1, "2026-11-21T10:00:00Z")))));
+        _f.WriteRaw(Minute(1));
+        await regrouper.LookAsync(Token);
+
+        var run = Assert.Single((await _f.ManifestAsync()).Runs);
+        Assert.True(run.IndexBytes > RunIndex.TailBytes, $"the index ({run.IndexBytes} bytes) should be longer than a reader's first guess");
+        var reads = new CountingStore(_f.Store);
+        Assert.Equal([1L], (await _f.ReadDayAsync("s1", "2026-11-21", reads)).Select(SeqOf));
+        // The manifest, the sealed key (none yet), the index, the segment.
+        Assert.Equal(4, reads.Gets);
+    }
+
+    [Fact]
     public async Task A_batch_landing_behind_the_newest_key_a_look_has_seen_is_read_by_the_next_look()
     {
         var regrouper = _f.CreateRegrouper();

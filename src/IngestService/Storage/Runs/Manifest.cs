@@ -54,6 +54,9 @@ public sealed class Manifest
 
     public static DateOnly ParseDay(string text) => DateOnly.ParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture);
 
+    /// <summary>The index bytes a live run's entry records (<see cref="RunEntry.IndexBytes"/>), 0 when unknown.</summary>
+    public long IndexBytesOf(string key) => Runs.Find(r => r.Key == key)?.IndexBytes ?? 0;
+
     /// <summary>The runs a read of one sensor-day must merge with its sealed object: live ones holding the day, and those a quarantine pins.</summary>
     public IEnumerable<string> RunsFor(string sensorId, DateOnly day)
     {
@@ -106,6 +109,12 @@ public sealed class RunEntry
     public long Events { get; set; }
 
     public long Size { get; set; }
+
+    /// <summary>
+    /// The run's last bytes that hold its index and trailer, so a reader asks for exactly those in one GET; 0 in a
+    /// manifest written before it was recorded (a reader then guesses <see cref="RunIndex.TailBytes"/>).
+    /// </summary>
+    public long IndexBytes { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
 }

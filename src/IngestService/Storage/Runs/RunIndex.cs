@@ -167,12 +167,15 @@ public sealed class RunIndex
         return new RunIndex(segments, dataLength);
     }
 
-    /// <summary>Reads a run's index: one suffix-range GET, a second only for an index longer than <see cref="TailBytes"/>.</summary>
-    public static async Task<RunIndex?> ReadAsync(IObjectStore store, string key, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads a run's index: one suffix-range GET of its last <paramref name="indexBytes"/> (when known, exactly the index
+    /// and trailer) or <see cref="TailBytes"/>, and a second only for an index longer than that guess.
+    /// </summary>
+    public static async Task<RunIndex?> ReadAsync(IObjectStore store, string key, long indexBytes, CancellationToken cancellationToken)
     {
         byte[] tail;
         long size;
-        await using (var stored = await store.GetRangeAsync(key, ObjectRange.Suffix(TailBytes), cancellationToken))
+        await using (var stored = await store.GetRangeAsync(key, ObjectRange.Suffix(indexBytes > 0 ? indexBytes : TailBytes), cancellationToken))
         {
             if (stored is null)
             {

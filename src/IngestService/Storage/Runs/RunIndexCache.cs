@@ -27,14 +27,20 @@ public sealed class RunIndexCache(IObjectStore store)
     public long Segments => Interlocked.Read(ref _segments);
 
     /// <summary>The run's index, or null when the run is gone.</summary>
-    public async Task<RunIndex?> GetAsync(string key, CancellationToken cancellationToken)
+    public Task<RunIndex?> GetAsync(string key, CancellationToken cancellationToken) => GetAsync(key, 0, cancellationToken);
+
+    /// <summary>
+    /// The run's index, or null when the run is gone; <paramref name="indexBytes"/> is its manifest entry's
+    /// <see cref="RunEntry.IndexBytes"/>, so a cold read is one GET of exactly the index (0: guessed).
+    /// </summary>
+    public async Task<RunIndex?> GetAsync(string key, long indexBytes, CancellationToken cancellationToken)
     {
         ResetWhenFull();
         var created = false;
         var entry = _indexes.GetOrAdd(key, k =>
         {
             created = true;
-            return new Lazy<Task<RunIndex?>>(() => RunIndex.ReadAsync(store, k, CancellationToken.None));
+            return new Lazy<Task<RunIndex?>>(() => RunIndex.ReadAsync(store, k, indexBytes, CancellationToken.None));
         });
         try
         {

@@ -34,7 +34,7 @@ public sealed class SensorDayReader(IObjectStore store, ManifestStore manifests,
             var gone = false;
             foreach (var key in manifest.RunsFor(sensorId, day).Distinct())
             {
-                var index = await indexes.GetAsync(key, cancellationToken);
+                var index = await indexes.GetAsync(key, manifest.IndexBytesOf(key), cancellationToken);
                 if (index is null)
                 {
                     gone = true;
@@ -82,7 +82,7 @@ public sealed class SensorDayReader(IObjectStore store, ManifestStore manifests,
         var sensors = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var run in manifest.Runs)
         {
-            if (await indexes.GetAsync(run.Key, cancellationToken) is { } index)
+            if (await indexes.GetAsync(run.Key, run.IndexBytes, cancellationToken) is { } index)
             {
                 foreach (var s in index.Segments)
                 {
@@ -104,7 +104,7 @@ public sealed class SensorDayReader(IObjectStore store, ManifestStore manifests,
         var days = new SortedSet<DateOnly>();
         foreach (var run in manifest.Runs)
         {
-            if (!run.Days.Any(d => Manifest.ParseDay(d) is var day && day >= first && day <= last) || await indexes.GetAsync(run.Key, cancellationToken) is not { } index)
+            if (!run.Days.Any(d => Manifest.ParseDay(d) is var day && day >= first && day <= last) || await indexes.GetAsync(run.Key, run.IndexBytes, cancellationToken) is not { } index)
             {
                 continue;
             }
