@@ -102,6 +102,40 @@ public sealed class SharedWorkTests : IDisposable
     }
 
     [Fact]
+    public async Task A_flush_whose_batches_another_node_published_meanwhile_answers_only_once_their_units_are_done()
+    {
+        _f.Options.UnitBytes = 1;
+        await _f.CreateRegrouper().RunPassAsync(Token);
+        for (var b = 0; b < 4; b++)
+        {
+            WriteBatch(b, 3, "2026-11-21");
+        }
+
+        // The flushing node reads the manifest (no unit yet), lists the batches, and waits before its commit.
+        var manifestGets = 0;
+        var beforeCommit = new GateStore(_f.Store, (op, key) => op == "get" && key == Manifest.Key && Interlocked.Increment(ref manifestGets) == 2);
+        var holderReads = new GateStore(new FileSystemObjectStore(_f.Root), (op, key) => op == "get" && key.StartsWith("raw/", StringComparison.Ordinal));
+        // The holder's first unit stays claimed until the flushing node reads a unit's batch itself.
+        var flushing = Task.Run(() => _f.CreateRegrouper(new OnFirstRawRead(beforeCommit, holderReads.Open)).RunPassAsync(Token), Token);
+        await beforeCommit.Blocked.WaitAsync(Token);
+        // Meanwhile the lease holder publishes the same batches as four units and claims the first.
+        var holding = Task.Run(() => _f.CreateRegrouper(holderReads).LookAsync(Token), Token);
+        await holderReads.Blocked.WaitAsync(Token);
+        beforeCommit.Open();
+
+        // The flush's commit has nothing to add; it must still work or wait for the units it found, not answer at once.
+        var flushed = await flushing;
+        var workLeft = (await _f.ManifestAsync()).Work.Count;
+        holderReads.Open();
+        var held = await holding;
+
+        Assert.Equal(0, workLeft);
+        Assert.Equal(4, flushed.Units + held.Units);
+        Assert.InRange(flushed.Units, 1, 3);
+        await AssertEveryEventOnceInOrderAsync();
+    }
+
+    [Fact]
     public async Task One_node_works_as_many_units_at_once_as_it_is_allowed_and_no_more()
     {
         _f.Options.UnitBytes = 1;

@@ -88,7 +88,9 @@ public sealed class ManifestStore(IObjectStore store, TimeProvider time)
         Manifest result = new();
         var committed = await _conflicts.ExecuteAsync(async ct =>
         {
-            var (manifest, etag) = await ReadStoredAsync(ct);
+            // Read as ReadAsync does: with nothing to write, Latest must still be what was read. A flush whose pass found
+            // its batches published by another node meanwhile waited for the units of the manifest it had before them.
+            var (manifest, etag) = await ReadAsync(ct);
             result = manifest;
             if (!change(manifest))
             {
