@@ -13,7 +13,7 @@ using Microsoft.Extensions.Options;
 //   regroup  --data DIR [--memory-mib N] [--warmup-events N]
 //   fleetday --data DIR [--sensors 3000] [--every 10] [--per-minute 1] [--nodes 1] [--minutes 1440] [--interval 00:01:00]
 //   read     --url URL --sensors S --day yyyy-MM-dd [--parallel P]
-//   share    --data DIR --nodes N [--unit-bytes B] [--unit-events E]   (node processes regrouping one landed backlog)
+//   share    --data DIR --nodes N [--unit-bytes B] [--unit-events E] [--warmup-events N]   (node processes regrouping one landed backlog)
 //   sealday  --data DIR [--sensors 3000] [--every 2]            (bench/export.sh: one day's raw batches, sealed, not exported)
 //   export   --data DIR [--row-group-events N] [--part-mib N] [--compression Zstd|Snappy]
 var command = args.Length > 0 ? args[0] : "";
@@ -40,12 +40,27 @@ switch (command)
         break;
     case "share":
         await Share.RunAsync(Path.GetFullPath(Option("data", "bench-data")), Number("nodes", 3), long.Parse(Option("unit-bytes", "16777216"), CultureInfo.InvariantCulture),
-            long.Parse(Option("unit-events", "200000"), CultureInfo.InvariantCulture));
+            long.Parse(Option("unit-events", "200000"), CultureInfo.InvariantCulture), Number("warmup-events", 320_000));
         break;
     case "share-node":
-        await Share.NodeAsync(Option("data", "bench-data"), Option("role", "help"), Option("stop", "stop"), long.Parse(Option("unit-bytes", "16777216"), CultureInfo.InvariantCulture),
-            long.Parse(Option("unit-events", "200000"), CultureInfo.InvariantCulture));
+    {
+        var shared = new RegroupOptions
+        {
+            UnitBytes = long.Parse(Option("unit-bytes", "16777216"), CultureInfo.InvariantCulture),
+            UnitEvents = long.Parse(Option("unit-events", "200000"), CultureInfo.InvariantCulture),
+            DeliveryLag = TimeSpan.Zero,
+            LateWindow = TimeSpan.Zero,
+        };
+        var warmupEvents = Number("warmup-events", 320_000);
+        if (warmupEvents > 0)
+        {
+            // Nodes of a fleet have run passes before; a process that has not would charge its JIT to the share.
+            await WarmUpAsync(Option("data", "bench-data"), warmupEvents, new RegroupOptions { UnitBytes = shared.UnitBytes, UnitEvents = warmupEvents / 4 });
+        }
+
+        await Share.NodeAsync(Option("data", "bench-data"), Option("role", "help"), Option("stop", "stop"), Option("go", "go"), shared);
         break;
+    }
     case "sealday":
         await ExportDay.SealAsync(Option("data", "bench-data"), Number("sensors", 3000), Number("every", 2));
         break;
@@ -114,24 +129,29 @@ static void Generate(string data, int events, int sensors, int batches, int days
 
 static async Task RegroupAsync(string data, int memoryMiB, int warmupEvents)
 {
+    var settings = new RegroupOptions { MemoryBytes = memoryMiB * 1048576L };
     if (warmupEvents > 0)
     {
         // A node's code is compiled by its earlier passes: first an unrecorded pass (two raw units) and seal of a small
         // set of its own, as the ingest benchmarks first give each target an unrecorded wrk run.
-        var warmup = data.TrimEnd('/') + ".warmup";
-        Generate(warmup, warmupEvents, 2000, Math.Max(warmupEvents / 1000, 1), 1, 2, report: false);
-        await RegroupOnceAsync(warmup, memoryMiB, print: false);
-        Directory.Delete(warmup, recursive: true);
+        await WarmUpAsync(data, warmupEvents, settings);
     }
 
-    await RegroupOnceAsync(data, memoryMiB, print: true);
+    await RegroupOnceAsync(data, settings, print: true);
 }
 
-static async Task RegroupOnceAsync(string data, int memoryMiB, bool print)
+static async Task WarmUpAsync(string data, int events, RegroupOptions settings)
+{
+    var warmup = $"{data.TrimEnd('/')}.warmup-{Environment.ProcessId}";
+    Generate(warmup, events, 2000, Math.Max(events / 1000, 1), 1, 2, report: false);
+    await RegroupOnceAsync(warmup, settings, print: false);
+    Directory.Delete(warmup, recursive: true);
+}
+
+static async Task RegroupOnceAsync(string data, RegroupOptions settings, bool print)
 {
     using var meters = new NoMeters();
     var store = new FileSystemObjectStore(data);
-    var settings = new RegroupOptions { MemoryBytes = memoryMiB * 1048576L };
     // First the pass as it runs while the day is open (its clock on the data's day): raw batches into one run. Then
     // the day's seal, on the real clock: every sensor-day written once.
     var open = new FixedClock(new DateTimeOffset(2026, 11, 21, 23, 59, 59, TimeSpan.Zero));
@@ -147,7 +167,7 @@ static async Task RegroupOnceAsync(string data, int memoryMiB, bool print)
     }
 
     using var process = Process.GetCurrentProcess();
-    Console.WriteLine($"{{\"command\":\"regroup\",\"batchesRead\":{report.BatchesRead},\"events\":{report.Events},\"runsWritten\":{report.RunsWritten},\"duplicatesDropped\":{report.DuplicatesDropped},\"badLines\":{report.BadLines},\"seconds\":{seconds:0.00},\"eventsPerSecond\":{report.Events / seconds:0},\"seal\":{{\"sensorDaysWritten\":{seal.SensorDaysWritten},\"seconds\":{sealSeconds:0.00},\"eventsPerSecond\":{report.Events / sealSeconds:0}}},\"memoryMiB\":{memoryMiB},\"peakWorkingSetMiB\":{process.PeakWorkingSet64 / 1048576.0:0},\"allocatedMiB\":{GC.GetTotalAllocatedBytes() / 1048576.0:0}}}");
+    Console.WriteLine($"{{\"command\":\"regroup\",\"batchesRead\":{report.BatchesRead},\"events\":{report.Events},\"runsWritten\":{report.RunsWritten},\"duplicatesDropped\":{report.DuplicatesDropped},\"badLines\":{report.BadLines},\"seconds\":{seconds:0.00},\"eventsPerSecond\":{report.Events / seconds:0},\"seal\":{{\"sensorDaysWritten\":{seal.SensorDaysWritten},\"seconds\":{sealSeconds:0.00},\"eventsPerSecond\":{report.Events / sealSeconds:0}}},\"memoryMiB\":{settings.MemoryBytes / 1048576},\"peakWorkingSetMiB\":{process.PeakWorkingSet64 / 1048576.0:0},\"allocatedMiB\":{GC.GetTotalAllocatedBytes() / 1048576.0:0}}}");
 }
 
 static async Task ReadAsync(string url, int sensors, string day, int parallel)

@@ -9,25 +9,37 @@ using IngestService.Storage.Runs;
 /// Scale-out: the regroup of a landed backlog (raw batches of a past day, as the file-ingest spike leaves them) by one
 /// node or by several node processes sharing one store. Node 1 flushes (publishes the backlog as units, works, waits
 /// for every unit, seals the day in sensor ranges); the others look every <see cref="Look"/> and claim units, as
-/// nodes without the lease do. Each node is its own process, so its CPU time is its own.
+/// nodes without the lease do. Each node is its own process, so its CPU time is its own; each first regroups a small
+/// set of its own unrecorded (its JIT, as a fleet's nodes have run passes before), and all start together.
 /// </summary>
 internal static class Share
 {
     private static readonly TimeSpan Look = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Runs <paramref name="nodes"/> node processes over <paramref name="data"/> and prints their figures.</summary>
-    public static async Task RunAsync(string data, int nodes, long unitBytes, long unitEvents)
+    public static async Task RunAsync(string data, int nodes, long unitBytes, long unitEvents, int warmupEvents)
     {
-        var stop = Path.Combine(data, "..", $"stop-{Guid.NewGuid():N}");
+        var run = Guid.NewGuid().ToString("N");
+        var (stop, go) = (Path.Combine(data, "..", $"stop-{run}"), Path.Combine(data, "..", $"go-{run}"));
         var self = Environment.ProcessPath!;
         var dll = typeof(Share).Assembly.Location;
-        Process Start(string role) => Process.Start(new ProcessStartInfo(self, [dll, "share-node", "--data", data, "--role", role, "--stop", stop,
-            "--unit-bytes", unitBytes.ToString(CultureInfo.InvariantCulture), "--unit-events", unitEvents.ToString(CultureInfo.InvariantCulture)])
+        Process Start(string role) => Process.Start(new ProcessStartInfo(self, [dll, "share-node", "--data", data, "--role", role, "--stop", stop, "--go", go,
+            "--unit-bytes", unitBytes.ToString(CultureInfo.InvariantCulture), "--unit-events", unitEvents.ToString(CultureInfo.InvariantCulture),
+            "--warmup-events", warmupEvents.ToString(CultureInfo.InvariantCulture)])
         { RedirectStandardOutput = true })!;
 
-        var started = Stopwatch.GetTimestamp();
         var helpers = Enumerable.Range(1, nodes - 1).Select(_ => Start("help")).ToList();
         var flush = Start("flush");
+        foreach (var node in helpers.Append(flush))
+        {
+            if (await node.StandardOutput.ReadLineAsync() != "ready")
+            {
+                throw new InvalidOperationException("A node process exited before it was ready.");
+            }
+        }
+
+        await File.WriteAllTextAsync(go, "");
+        var started = Stopwatch.GetTimestamp();
         var flushed = await flush.StandardOutput.ReadToEndAsync();
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         await File.WriteAllTextAsync(stop, "");
@@ -39,6 +51,7 @@ internal static class Share
         }
 
         File.Delete(stop);
+        File.Delete(go);
         var settled = await SettledAsync(data);
         var figures = lines.Select(l => JsonDocument.Parse(l).RootElement).ToList();
         double Sum(string name) => figures.Sum(f => f.GetProperty(name).GetDouble());
@@ -47,14 +60,22 @@ internal static class Share
             $"\"events\":{Sum("events")},\"sensorDaysWritten\":{Sum("sensorDaysWritten")},\"units\":{Sum("units")},\"put\":{Sum("put")},\"get\":{Sum("get")},\"list\":{Sum("list")},\"nodeFigures\":[{string.Join(',', lines)}]}}");
     }
 
-    /// <summary>One node: <c>flush</c> once, or <c>help</c> (look every <see cref="Look"/>) until the stop file appears.</summary>
-    public static async Task NodeAsync(string data, string role, string stop, long unitBytes, long unitEvents)
+    /// <summary>
+    /// One node, once the go file appears: <c>flush</c> once, or <c>help</c> (look every <see cref="Look"/>) until the
+    /// stop file appears.
+    /// </summary>
+    public static async Task NodeAsync(string data, string role, string stop, string go, RegroupOptions settings)
     {
-        // The node's CPU from here on: the runtime's start is not regrouping.
+        Console.WriteLine("ready");
+        while (!File.Exists(go))
+        {
+            await Task.Delay(10);
+        }
+
+        // The node's CPU from here on: the runtime's start and the warm-up are not the share.
         var cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
         using var meters = new NoMeters();
         var counter = new RequestCounter();
-        var settings = new RegroupOptions { UnitBytes = unitBytes, UnitEvents = unitEvents, DeliveryLag = TimeSpan.Zero, LateWindow = TimeSpan.Zero };
         var regrouper = Harness.CreateRegrouper(counter.Wrap(new FileSystemObjectStore(data)), settings, TimeProvider.System, meters);
         var total = RegroupReport.Idle(0, 0);
         if (role == "flush")
