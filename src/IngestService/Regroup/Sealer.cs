@@ -46,13 +46,17 @@ public sealed partial class Sealer(
     /// <summary>
     /// Seals the due days of <paramref name="manifest"/>; <paramref name="force"/> (a flush) re-seals late data at once.
     /// A day of more than <c>Regroup:UnitEvents</c> events is not sealed here but published as sensor-range units that
-    /// every node claims (<see cref="SealUnitAsync"/>).
+    /// every node claims (<see cref="SealUnitAsync"/>). Nothing is sealed while raw units are still in work.
     /// </summary>
     public async Task<SealReport> SealDueAsync(Manifest manifest, bool force, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var now = time.GetUtcNow();
-        var days = manifest.Runs.SelectMany(r => r.Days).Concat(manifest.Quarantine.Select(q => q.Day)).Distinct().Order(StringComparer.Ordinal)
+        // A raw unit may hold events of any day: sealed before it lands, a day would be sealed again for it later, and
+        // a backlog shared by several nodes was sealed a third more than once (the lease holder's look sealed while
+        // other nodes still read the backlog's last units).
+        var rawInWork = manifest.Work.Any(u => u.Kind == WorkKind.Raw);
+        var days = rawInWork ? [] : manifest.Runs.SelectMany(r => r.Days).Concat(manifest.Quarantine.Select(q => q.Day)).Distinct().Order(StringComparer.Ordinal)
             .Where(d => IsDue(manifest, d, now, force, settings) && !manifest.Work.Any(u => u.Kind == WorkKind.Seal && u.Day == d)).ToList();
         var total = SealReport.None;
         foreach (var day in days)

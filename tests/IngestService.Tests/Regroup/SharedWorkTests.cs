@@ -136,6 +136,39 @@ public sealed class SharedWorkTests : IDisposable
     }
 
     [Fact]
+    public async Task The_holder_seals_a_due_day_only_once_no_raw_unit_is_in_work_so_each_sensor_day_is_written_once()
+    {
+        _f.Options.UnitBytes = 1;
+        for (var b = 0; b < 4; b++)
+        {
+            WriteBatch(b, 3, "2026-11-20");
+        }
+
+        var counting = new CountingStore(_f.Store);
+        var holderReads = new GateStore(counting, (op, key) => op == "get" && key.StartsWith("raw/", StringComparison.Ordinal));
+        var helperReads = new GateStore(new FileSystemObjectStore(_f.Root), (op, key) => op == "get" && key.StartsWith("raw/", StringComparison.Ordinal));
+        var holder = _f.CreateRegrouper(holderReads);
+        var helper = _f.CreateRegrouper(helperReads);
+        var holding = Task.Run(() => holder.LookAsync(Token), Token);
+        await holderReads.Blocked.WaitAsync(Token);
+        await helper.LookAsync(Token);
+        var helping = Task.Run(() => helper.LookAsync(Token), Token);
+        await helperReads.Blocked.WaitAsync(Token);
+
+        // The holder reads the units left and finds the yesterday due while the helper still reads its unit.
+        holderReads.Open();
+        var early = await holding;
+        helperReads.Open();
+        await helping;
+        var late = await holder.LookAsync(Token);
+
+        Assert.Equal((3, 0), (early.Units, early.SensorDaysWritten));
+        Assert.Equal(3, late.SensorDaysWritten);
+        Assert.All(Enumerable.Range(0, 3), s => Assert.Equal(1, counting.Writes[$"sensors/s{s}/2026-11-20.ndjson.gz"]));
+        await AssertEveryEventOnceInOrderAsync();
+    }
+
+    [Fact]
     public async Task One_node_works_as_many_units_at_once_as_it_is_allowed_and_no_more()
     {
         _f.Options.UnitBytes = 1;
