@@ -28,11 +28,12 @@ public sealed partial class Compactor(
     {
         var done = 0;
         var fanout = options.Value.Fanout;
+        var now = time.GetUtcNow();
         for (var level = 0; level <= manifests.Latest.Runs.Select(r => r.Level).DefaultIfEmpty().Max(); level++)
         {
             var manifest = manifests.Latest;
             var busy = manifest.RunsInWork();
-            var groups = Idle(manifest, busy, level).Chunk(fanout).Where(g => g.Length == fanout).ToList();
+            var groups = Idle(manifest, busy, level, now).Chunk(fanout).Where(g => g.Length == fanout).ToList();
             if (groups.Count == 0)
             {
                 continue;
@@ -72,7 +73,7 @@ public sealed partial class Compactor(
         {
             var busy = latest.RunsInWork();
             var lowest = latest.Runs.Select(r => r.Level).Distinct().Order()
-                .Select(level => Idle(latest, busy, level)).FirstOrDefault(runs => runs.Count >= 2);
+                .Select(level => Idle(latest, busy, level, now)).FirstOrDefault(runs => runs.Count >= 2);
             if (lowest is not null && await CompactAsync(lowest, lowest[0].Level + 1, null, cancellationToken))
             {
                 done++;
@@ -82,9 +83,15 @@ public sealed partial class Compactor(
         return done;
     }
 
-    /// <summary>The live runs of a tier no unit is working, oldest first.</summary>
-    private static List<RunEntry> Idle(Manifest manifest, HashSet<string> busy, int level) =>
-        [.. manifest.Runs.Where(r => r.Level == level && !busy.Contains(r.Key)).OrderBy(r => r.CreatedAt).ThenBy(r => r.Key, StringComparer.Ordinal)];
+    /// <summary>
+    /// The live runs of a tier no unit is working and no first seal is about to take (a backlog of past days, while
+    /// its last raw units are read), oldest first.
+    /// </summary>
+    private List<RunEntry> Idle(Manifest manifest, HashSet<string> busy, int level, DateTimeOffset now) =>
+    [
+        .. manifest.Runs.Where(r => r.Level == level && !busy.Contains(r.Key) && !Sealer.AwaitsFirstSeal(manifest, r, now, options.Value))
+            .OrderBy(r => r.CreatedAt).ThenBy(r => r.Key, StringComparer.Ordinal),
+    ];
 
     /// <summary>Does one claimed compaction; answers whether it committed.</summary>
     public async Task<bool> CompactUnitAsync(WorkUnit unit, CancellationToken cancellationToken)

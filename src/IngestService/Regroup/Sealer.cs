@@ -108,16 +108,15 @@ public sealed partial class Sealer(
         }
     }
 
-    private static bool IsDue(Manifest manifest, string day, DateTimeOffset now, bool force, RegroupOptions settings)
-    {
-        var end = new DateTimeOffset(Manifest.ParseDay(day).AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-        if (end + settings.DeliveryLag > now)
-        {
-            return false;
-        }
+    private static bool IsDue(Manifest manifest, string day, DateTimeOffset now, bool force, RegroupOptions settings) =>
+        HasEnded(day, now, settings) && (force || !manifest.Sealed.TryGetValue(day, out var sealedAt) || now - sealedAt >= settings.ResealAfter);
 
-        return force || !manifest.Sealed.TryGetValue(day, out var sealedAt) || now - sealedAt >= settings.ResealAfter;
-    }
+    /// <summary>Whether every day of <paramref name="run"/> is due and never sealed: the next seal takes it, no compaction need.</summary>
+    public static bool AwaitsFirstSeal(Manifest manifest, RunEntry run, DateTimeOffset now, RegroupOptions settings) =>
+        run.Days.Count > 0 && run.Days.All(d => HasEnded(d, now, settings) && !manifest.Sealed.ContainsKey(d));
+
+    private static bool HasEnded(string day, DateTimeOffset now, RegroupOptions settings) =>
+        new DateTimeOffset(Manifest.ParseDay(day).AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero) + settings.DeliveryLag <= now;
 
     /// <summary>Writes the plan's sensor-days, then commits: quarantine, and (a whole day, or its last unit) the day sealed.</summary>
     private async Task<SealReport> SealAsync(DayPlan plan, WorkUnit? unit, CancellationToken cancellationToken)

@@ -136,9 +136,10 @@ public sealed class SharedWorkTests : IDisposable
     }
 
     [Fact]
-    public async Task The_holder_seals_a_due_day_only_once_no_raw_unit_is_in_work_so_each_sensor_day_is_written_once()
+    public async Task The_holder_neither_seals_nor_compacts_a_due_day_while_raw_units_are_in_work_so_each_sensor_day_is_written_once()
     {
         _f.Options.UnitBytes = 1;
+        _f.Options.Fanout = 2;
         for (var b = 0; b < 4; b++)
         {
             WriteBatch(b, 3, "2026-11-20");
@@ -155,14 +156,15 @@ public sealed class SharedWorkTests : IDisposable
         var helping = Task.Run(() => helper.LookAsync(Token), Token);
         await helperReads.Blocked.WaitAsync(Token);
 
-        // The holder reads the units left and finds the yesterday due while the helper still reads its unit.
+        // The holder reads the units left and finds yesterday due, and two of its runs a full tier, while the helper
+        // still reads its unit.
         holderReads.Open();
         var early = await holding;
         helperReads.Open();
         await helping;
         var late = await holder.LookAsync(Token);
 
-        Assert.Equal((3, 0), (early.Units, early.SensorDaysWritten));
+        Assert.Equal((3, 0, 0), (early.Units, early.SensorDaysWritten, early.Compactions));
         Assert.Equal(3, late.SensorDaysWritten);
         Assert.All(Enumerable.Range(0, 3), s => Assert.Equal(1, counting.Writes[$"sensors/s{s}/2026-11-20.ndjson.gz"]));
         await AssertEveryEventOnceInOrderAsync();
