@@ -39,6 +39,9 @@ public sealed partial class Sealer(
 {
     private const int MaxAttempts = 10;
 
+    // The raw units in work when this node last found a day due: the seal waits for those, not for units published later.
+    private HashSet<string>? _awaited;
+
     // Another node sealed the same sensor-day first: merge again onto what it wrote.
     private readonly RetryLoop<SealAttempt> _races = Retry.While<SealAttempt>(
         a => !a.Done, new RetryDelays(TimeSpan.FromMilliseconds(20), TimeSpan.FromSeconds(1)), TimeProvider.System, MaxAttempts);
@@ -46,18 +49,19 @@ public sealed partial class Sealer(
     /// <summary>
     /// Seals the due days of <paramref name="manifest"/>; <paramref name="force"/> (a flush) re-seals late data at once.
     /// A day of more than <c>Regroup:UnitEvents</c> events is not sealed here but published as sensor-range units that
-    /// every node claims (<see cref="SealUnitAsync"/>). Nothing is sealed while raw units are still in work.
+    /// every node claims (<see cref="SealUnitAsync"/>). A due day waits for the raw units in work when it was found due.
     /// </summary>
     public async Task<SealReport> SealDueAsync(Manifest manifest, bool force, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var now = time.GetUtcNow();
-        // A raw unit may hold events of any day: sealed before it lands, a day would be sealed again for it later, and
-        // a backlog shared by several nodes was sealed a third more than once (the lease holder's look sealed while
-        // other nodes still read the backlog's last units).
-        var rawInWork = manifest.Work.Any(u => u.Kind == WorkKind.Raw);
-        var days = rawInWork ? [] : manifest.Runs.SelectMany(r => r.Days).Concat(manifest.Quarantine.Select(q => q.Day)).Distinct().Order(StringComparer.Ordinal)
+        var days = manifest.Runs.SelectMany(r => r.Days).Concat(manifest.Quarantine.Select(q => q.Day)).Distinct().Order(StringComparer.Ordinal)
             .Where(d => IsDue(manifest, d, now, force, settings) && !manifest.Work.Any(u => u.Kind == WorkKind.Seal && u.Day == d)).ToList();
+        if (WaitsForRawUnits(manifest, days.Count > 0))
+        {
+            days.Clear();
+        }
+
         var total = SealReport.None;
         foreach (var day in days)
         {
@@ -84,6 +88,25 @@ public sealed partial class Sealer(
 
         await ExportAsync(cancellationToken);
         return total with { Quarantined = manifests.Latest.Quarantine.Count };
+    }
+
+    /// <summary>
+    /// Whether due days wait: a raw unit may hold events of any day, and sealed before it lands a day is sealed again
+    /// for it later (a backlog shared by three nodes was sealed a third twice: the lease holder's look sealed while the
+    /// others still read its last units). The wait is for the units in work when days were found due, so units a busy
+    /// fleet publishes at every pass after that never hold the seal back.
+    /// </summary>
+    private bool WaitsForRawUnits(Manifest manifest, bool anyDue)
+    {
+        var raw = manifest.Work.Where(u => u.Kind == WorkKind.Raw).Select(u => u.Id);
+        _awaited = !anyDue ? null : _awaited is null ? [.. raw] : [.. raw.Where(_awaited.Contains)];
+        if (_awaited is { Count: 0 })
+        {
+            _awaited = null;
+            return false;
+        }
+
+        return _awaited is not null;
     }
 
     /// <summary>Seals one claimed sensor range of a day; the last range of the day to finish drops the day from its runs.</summary>

@@ -88,6 +88,15 @@ public sealed class RegroupFixture : IDisposable
             Time, new RegroupMetrics(meters ?? Meters, Time, options), NullLogger<Regrouper>.Instance);
     }
 
+    /// <summary>A sealer over the store alone, to hand it manifests of a test's making.</summary>
+    public Sealer CreateSealer()
+    {
+        var options = Microsoft.Extensions.Options.Options.Create(Options);
+        var manifests = new ManifestStore(Store, Time);
+        return new Sealer(Store, manifests, new RunIndexCache(Store), new WorkClaims(manifests, options, Time), options,
+            Microsoft.Extensions.Options.Options.Create(new StorageOptions()), Time, NullLogger<Sealer>.Instance);
+    }
+
     /// <summary>A reader as the read API has one, over a fresh manifest (no cache from earlier reads).</summary>
     public SensorDayReader CreateReader(IObjectStore? store = null)
     {

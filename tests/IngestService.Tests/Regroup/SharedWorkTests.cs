@@ -171,6 +171,28 @@ public sealed class SharedWorkTests : IDisposable
     }
 
     [Fact]
+    public async Task A_due_day_waits_for_the_raw_units_in_work_when_it_fell_due_and_not_for_units_published_after()
+    {
+        WriteBatch(0, 3, "2026-11-21");
+        await _f.CreateRegrouper().LookAsync(Token);
+        _f.Time.Advance(TimeSpan.FromDays(1));
+        var sealer = _f.CreateSealer();
+        var manifest = await _f.ManifestAsync();
+        static WorkUnit Raw(string id) => new() { Id = id, Kind = WorkKind.Raw, Keys = [$"raw/{id}"] };
+
+        manifest.Work.Add(Raw("a"));
+        var waiting = await sealer.SealDueAsync(manifest, force: false, Token);
+        // A busy fleet publishes a unit at every pass: the day waits for "a", which was in work when it fell due, only.
+        manifest.Work.Add(Raw("b"));
+        var stillWaiting = await sealer.SealDueAsync(manifest, force: false, Token);
+        manifest.Work.RemoveAll(u => u.Id == "a");
+        var sealing = await sealer.SealDueAsync(manifest, force: false, Token);
+
+        Assert.Equal((0, 0, 3), (waiting.SensorDaysWritten, stillWaiting.SensorDaysWritten, sealing.SensorDaysWritten));
+        await AssertEveryEventOnceInOrderAsync();
+    }
+
+    [Fact]
     public async Task One_node_works_as_many_units_at_once_as_it_is_allowed_and_no_more()
     {
         _f.Options.UnitBytes = 1;
