@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGGERS=${1:-1000}
 POINTS=${2:-23000}
+# How far back the points' ts reach from now: with 20h, part of the backlogs falls on yesterday before 20:00 UTC, a day
+# due for its seal on Local; SPREAD=44h puts about half of them there.
+SPREAD=${SPREAD:-20h}
 PORT=${BENCH_PORT:-5094}
 source bench/service.sh
 
@@ -16,7 +19,7 @@ start_service "$WORK/data" "$PORT" --Serilog:MinimumLevel:Default=Warning
 start=$(date +%s.%N)
 # The load generator shares the machine's cores with the service: its CPU is reported beside the service's.
 /usr/bin/time -o "$WORK/loadgen.time" -f '%U %S' dotnet src/IngestService.LoadGen/bin/Release/net10.0/IngestService.LoadGen.dll \
-  --url "http://127.0.0.1:$PORT" --sensors "$LOGGERS" --events "$POINTS" --batch 1000 --ts-spread 20h --verify 2> "$WORK/loadgen.err" | tail -1
+  --url "http://127.0.0.1:$PORT" --sensors "$LOGGERS" --events "$POINTS" --batch 1000 --ts-spread "$SPREAD" --verify 2> "$WORK/loadgen.err" | tail -1
 end=$(date +%s.%N)
 ticks=$(getconf CLK_TCK)
 service_cpu=$(awk -v t="$ticks" '{ printf "%.1f", ($14 + $15) / t }' "/proc/$SERVICE_PID/stat")
