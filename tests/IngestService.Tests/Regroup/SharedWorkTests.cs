@@ -47,6 +47,15 @@ public sealed class SharedWorkTests : IDisposable
         _f.WriteRaw(content);
     }
 
+    /// <summary>Four raw batches of three sensors' events of one day: with <c>Regroup:UnitBytes</c> 1, four units.</summary>
+    private void WriteBacklog(string day)
+    {
+        for (var b = 0; b < 4; b++)
+        {
+            WriteBatch(b, 3, day);
+        }
+    }
+
     private async Task AssertEveryEventOnceInOrderAsync()
     {
         foreach (var ((sensor, day), seqs) in _expected)
@@ -75,10 +84,7 @@ public sealed class SharedWorkTests : IDisposable
     public async Task A_backlog_above_a_unit_is_published_and_another_node_reads_what_the_holder_has_not_claimed()
     {
         _f.Options.UnitBytes = 1;
-        for (var b = 0; b < 4; b++)
-        {
-            WriteBatch(b, 3, "2026-11-21");
-        }
+        WriteBacklog("2026-11-21");
 
         var gated = new GateStore(_f.Store, (op, key) => op == "get" && key.StartsWith("raw/", StringComparison.Ordinal));
         var holder = _f.CreateRegrouper(gated);
@@ -106,10 +112,7 @@ public sealed class SharedWorkTests : IDisposable
     {
         _f.Options.UnitBytes = 1;
         await _f.CreateRegrouper().RunPassAsync(Token);
-        for (var b = 0; b < 4; b++)
-        {
-            WriteBatch(b, 3, "2026-11-21");
-        }
+        WriteBacklog("2026-11-21");
 
         // The flushing node reads the manifest (no unit yet), lists the batches, and waits before its commit.
         var manifestGets = 0;
@@ -140,10 +143,7 @@ public sealed class SharedWorkTests : IDisposable
     {
         _f.Options.UnitBytes = 1;
         _f.Options.Fanout = 2;
-        for (var b = 0; b < 4; b++)
-        {
-            WriteBatch(b, 3, "2026-11-20");
-        }
+        WriteBacklog("2026-11-20");
 
         var counting = new CountingStore(_f.Store);
         var holderReads = new GateStore(counting, (op, key) => op == "get" && key.StartsWith("raw/", StringComparison.Ordinal));
@@ -197,10 +197,7 @@ public sealed class SharedWorkTests : IDisposable
     {
         _f.Options.UnitBytes = 1;
         _f.Options.MaxParallelUnits = 2;
-        for (var b = 0; b < 4; b++)
-        {
-            WriteBatch(b, 3, "2026-11-21");
-        }
+        WriteBacklog("2026-11-21");
 
         // A unit a batch: the first raw read waits until a second unit's read has started beside it.
         var meeting = new MeetingStore(_f.Store, meet: 2);
