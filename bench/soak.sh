@@ -401,7 +401,7 @@ log "load generator exit $exit_code: $(tail -n 1 "$LOGS/loadgen.out")"
 # --- report -----------------------------------------------------------------------------------------------
 
 # GC settings in the environment (DOTNET_gcServer, DOTNET_GCGen0MaxBudget, ...) reach every node: the report names them.
-command="$(env | grep -E '^DOTNET_(gc|GC)' | sort | tr '\n' ' ')BACKEND=$BACKEND DURATION=$DURATION KILL_EVERY=$KILL_EVERY SENSORS=$SENSORS bench/soak.sh"
+command="$(env | { grep -E '^DOTNET_(gc|GC)' || true; } | sort | tr '\n' ' ')BACKEND=$BACKEND DURATION=$DURATION KILL_EVERY=$KILL_EVERY SENSORS=$SENSORS bench/soak.sh"
 machine="$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), nproc $(nproc), $(free -h | awk '/^Mem:/ { print $2 }') RAM, Linux $(uname -r), .NET SDK $(dotnet --version), $("$HAPROXY" -v | awk 'NR == 1 { print $1, $2, $3 }')"
 [[ $BACKEND == Aws ]] && machine+=", moto $(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || echo '?')"
 
