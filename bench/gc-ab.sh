@@ -19,7 +19,7 @@ for project in src/IngestService bench/Bare; do
 done
 
 declare -A PID PORT
-# launch NAME PORT ENV... -- COMMAND...: starts it and waits for /healthz.
+# launch NAME PORT [VAR=VALUE] COMMAND...: starts COMMAND (with VAR set) and waits for /healthz.
 launch() {
   local name=$1 port=$2
   shift 2
