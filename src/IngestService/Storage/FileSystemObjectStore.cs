@@ -21,6 +21,8 @@ namespace IngestService.Storage;
 /// </remarks>
 public sealed class FileSystemObjectStore : IObjectStore
 {
+    private const int ReadBufferBytes = 64 * 1024;
+
     private readonly string _root;
     private readonly FileStripeLocks _locks;
     private readonly Func<string, string> _onDisk;
@@ -65,7 +67,10 @@ public sealed class FileSystemObjectStore : IObjectStore
         FileStream stream;
         try
         {
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            // The read buffer is allocated per open, not pooled: no larger than the file, since most objects read
+            // (a raw batch, a run's index) are a few kilobytes.
+            stream = new FileStream(handle, FileAccess.Read, (int)Math.Clamp(RandomAccess.GetLength(handle), 4096, ReadBufferBytes), isAsync: true);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -124,7 +129,7 @@ public sealed class FileSystemObjectStore : IObjectStore
 
         var names = _names.Value;
         var folder = folderKey.Length == 0 ? _root : Path.Combine(_root, _onDisk(names.PathOf(folderKey)));
-        foreach (var (key, file) in FileSystemListing.Walk(folder, folderKey, prefix, startAfter, names.KeyOf))
+        foreach (var (key, file) in FileSystemListing.Walk(folder, folderKey, prefix, startAfter, names))
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (await _headers.InfoAsync(key, file, cancellationToken) is { } info)

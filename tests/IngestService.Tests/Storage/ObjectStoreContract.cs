@@ -111,6 +111,9 @@ public abstract class ObjectStoreContract<TStore>
         Assert.Equal(["l/2026/11/21/09/z", "l/2026/11/21/10/a", "l/2026/11/21/10/b", "l/2026/11/22/00/a", "l/a-b"], all);
         Assert.Equal(["l/2026/11/21/10/b", "l/2026/11/22/00/a", "l/a-b"], await ListAsync("l/", "l/2026/11/21/10/a"));
         Assert.Equal(["l/2026/11/21/10/a", "l/2026/11/21/10/b"], await ListAsync("l/2026/11/21/10/", null));
+        // A cursor inside the folder listed: the key at the cursor is left out, one between two keys leaves out the first.
+        Assert.Equal(["l/2026/11/21/10/b"], await ListAsync("l/2026/11/21/10/", "l/2026/11/21/10/a"));
+        Assert.Equal(["l/2026/11/21/10/b", "l/2026/11/22/00/a"], await ListAsync("l/2026/11/2", "l/2026/11/21/10/a-"));
         Assert.Equal(["l-other/x", "l/2026/11/21/09/z"], (await ListAsync("l", null)).Take(2));
         Assert.Empty(await ListAsync("nothing/", null));
     }
