@@ -1,3 +1,4 @@
+using System.Buffers;
 using IngestService.Resilience;
 
 namespace IngestService.Storage.Runs;
@@ -42,9 +43,19 @@ public sealed class ManifestStore(IObjectStore store, TimeProvider time)
             return (new Manifest(), null);
         }
 
-        using var buffer = new MemoryStream();
-        await stored.Content.CopyToAsync(buffer, cancellationToken);
-        return (Manifest.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)), stored.Info.ETag);
+        // Read into a pooled buffer of the stored size: a manifest is read at every pass and can pass the large-object
+        // threshold (85 KB), and a MemoryStream doubling up to it left large arrays for gen 2 at every read.
+        var length = checked((int)stored.Info.Size);
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        try
+        {
+            var read = await stored.Content.ReadAtLeastAsync(buffer.AsMemory(0, length), length, throwOnEndOfStream: false, cancellationToken);
+            return (Manifest.Deserialize(buffer.AsSpan(0, read)), stored.Info.ETag);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>The manifest as read at most <see cref="CacheFor"/> ago; callers must not change it.</summary>
