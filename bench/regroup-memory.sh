@@ -29,12 +29,9 @@ dotnet build src/IngestService.LoadGen -c Release -v q -nologo >/dev/null
 # shellcheck source=bench/service.sh
 source "$ROOT/bench/service.sh"
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-DOTNET_ENVIRONMENT=Production Serilog__MinimumLevel__Default=Warning dotnet "$DLL" --urls "http://127.0.0.1:$PORT" \
-  --Ingest:Backend=Local --Ingest:DataPath="$WORK/data" > "$WORK/service.log" 2>&1 &
-SERVICE_PID=$!
-for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.2; done
+SERVICE_DLL=$DLL DOTNET_ENVIRONMENT=Production Serilog__MinimumLevel__Default=Warning start_service "$WORK/data" "$PORT" --Ingest:Backend=Local
 
-"$COUNTERS" collect -p "$SERVICE_PID" --format csv --refresh-interval 10 --counters System.Runtime -o "$WORK/counters.csv" >/dev/null 2>&1 &
+"$COUNTERS" collect -p "$SERVICE_PID" --format csv --refresh-interval 10 --counters System.Runtime -o "$WORK/counters.csv" > "$WORK/counters.log" 2>&1 &
 COUNTERS_PID=$!
 started_hour=$(date -u +%H)
 dotnet src/IngestService.LoadGen/bin/Release/net10.0/IngestService.LoadGen.dll --url "http://127.0.0.1:$PORT" \
@@ -49,6 +46,7 @@ while kill -0 "$LOADGEN_PID" 2>/dev/null; do
 done
 kill "$COUNTERS_PID" 2>/dev/null || true
 wait "$COUNTERS_PID" 2>/dev/null || true
+[[ -s $WORK/counters.csv ]] || { echo "dotnet-counters wrote nothing:" >&2; cat "$WORK/counters.log" >&2; exit 1; }
 [[ $(date -u +%H) == "$started_hour" ]] || echo "note: this run crossed the top of an hour (see the header)" >&2
 
 python3 - "$WORK/proc.csv" "$WORK/counters.csv" "$OUT" "$(tail -n 1 "$WORK/loadgen.out")" <<'EOF'
