@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using IngestService.Aws;
 
 namespace IngestService.Storage.Runs;
 
@@ -94,7 +95,22 @@ public sealed class Manifest
     public static Manifest Deserialize(ReadOnlySpan<byte> json) =>
         JsonSerializer.Deserialize(json, ManifestJsonContext.Default.Manifest) ?? new Manifest();
 
-    public Manifest Clone() => Deserialize(Serialize());
+    /// <summary>The JSON in a pooled buffer, for a commit: a manifest-sized array at every commit would be a large object each time.</summary>
+    internal PooledBufferWriter SerializePooled()
+    {
+        var buffer = new PooledBufferWriter();
+        try
+        {
+            using var writer = new Utf8JsonWriter(buffer);
+            JsonSerializer.Serialize(writer, this, ManifestJsonContext.Default.Manifest);
+            return buffer;
+        }
+        catch
+        {
+            buffer.Dispose();
+            throw;
+        }
+    }
 }
 
 /// <summary>A live run: its key, tier, the days it still holds for reads (not yet sealed), and its figures.</summary>

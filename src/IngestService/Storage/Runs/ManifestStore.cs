@@ -26,31 +26,36 @@ public sealed class ManifestStore(IObjectStore store, TimeProvider time)
     /// <summary>The manifest as stored now, with its ETag (null: none yet).</summary>
     public async Task<(Manifest Manifest, string? ETag)> ReadAsync(CancellationToken cancellationToken)
     {
-        var (manifest, etag) = await ReadStoredAsync(cancellationToken);
+        var (manifest, copy, etag) = await ReadStoredAsync(keepCopy: true, cancellationToken);
         if (etag is not null)
         {
-            Remember(manifest.Clone(), etag);
+            Remember(copy!, etag);
         }
 
         return (manifest, etag);
     }
 
-    private async Task<(Manifest Manifest, string? ETag)> ReadStoredAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The stored manifest, and with <paramref name="keepCopy"/> a second one parsed from the same bytes for the cache,
+    /// which the caller's changes must not reach.
+    /// </summary>
+    private async Task<(Manifest Manifest, Manifest? Copy, string? ETag)> ReadStoredAsync(bool keepCopy, CancellationToken cancellationToken)
     {
         await using var stored = await store.GetAsync(Manifest.Key, cancellationToken);
         if (stored is null)
         {
-            return (new Manifest(), null);
+            return (new Manifest(), null, null);
         }
 
-        // Read into a pooled buffer of the stored size: a manifest is read at every pass and can pass the large-object
-        // threshold (85 KB), and a MemoryStream doubling up to it left large arrays for gen 2 at every read.
+        // Read into a pooled buffer of the stored size: a manifest is read at every pass and passes the large-object
+        // threshold (85 KB) on a busy store, and arrays of that size left for gen 2 at every read grew the heap.
         var length = checked((int)stored.Info.Size);
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
         try
         {
             var read = await stored.Content.ReadAtLeastAsync(buffer.AsMemory(0, length), length, throwOnEndOfStream: false, cancellationToken);
-            return (Manifest.Deserialize(buffer.AsSpan(0, read)), stored.Info.ETag);
+            var json = buffer.AsSpan(0, read);
+            return (Manifest.Deserialize(json), keepCopy ? Manifest.Deserialize(json) : null, stored.Info.ETag);
         }
         finally
         {
@@ -76,7 +81,7 @@ public sealed class ManifestStore(IObjectStore store, TimeProvider time)
                 return last.Manifest;
             }
 
-            var (manifest, etag) = await ReadStoredAsync(cancellationToken);
+            var (manifest, _, etag) = await ReadStoredAsync(keepCopy: false, cancellationToken);
             Volatile.Write(ref _last, new Snapshot(manifest, etag, time.GetUtcNow()));
             return manifest;
         }
@@ -109,7 +114,8 @@ public sealed class ManifestStore(IObjectStore store, TimeProvider time)
             }
 
             manifest.Generation++;
-            var written = await store.PutAsync(Manifest.Key, new MemoryStream(manifest.Serialize()),
+            using var json = manifest.SerializePooled();
+            var written = await store.PutAsync(Manifest.Key, new MemoryStream(json.WrittenSegment.Array!, 0, json.WrittenSegment.Count, writable: false),
                 etag is null ? WriteCondition.CreateOnly : WriteCondition.Replace(etag), null, ct);
             if (written is null)
             {
