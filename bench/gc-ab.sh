@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # A GC setting against the default, on the bare endpoint and the service alike (issue 21 item 3, issue 22 item 8):
-# four processes (bare, bare with SETTING, service, service with SETTING; Local backend, 20 ms window) started once,
-# each warmed up unrecorded, then wrk with bench/post.lua alternating over the four at 1,000 and 10,000 connections,
-# ROUNDS times. One line per wrk run: throughput, CPU ms per 1,000 requests, p50, peak RSS during the run.
+# four processes (bare, bare with SETTING, service, service with SETTING; Local backend, 20 ms window, the ingest path
+# alone: Regroup:Enabled=false) started once, each warmed up unrecorded, then wrk with bench/post.lua alternating over
+# them at 1,000 and 10,000 connections, ROUNDS times. One line per wrk run: throughput, CPU ms per 1,000 requests, p50,
+# peak RSS during the run.
 #   bench/gc-ab.sh [SETTING]          (default DOTNET_GCGen0MaxBudget=0x1000000: server GC, gen 0 capped at 16 MiB)
-#   ROUNDS=2 DURATION=8s bench/gc-ab.sh DOTNET_gcServer=0
+#   ROUNDS=2 DURATION=8s CONNECTIONS=1000 bench/gc-ab.sh DOTNET_gcServer=0
+# With BUILDS="name=path/IngestService.dll ..." it compares builds instead: bare, bare holding each answer for a
+# window (bench/Bare --Hold, the floor) and each build, with no setting.
+#   BUILDS="main=src/IngestService/bin/Release/net10.0/IngestService.dll try=/tmp/try/IngestService.dll" bench/gc-ab.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SETTING=${1:-DOTNET_GCGen0MaxBudget=0x1000000}
 ROUNDS=${ROUNDS:-2}
 DURATION=${DURATION:-8s}
+CONNECTIONS=${CONNECTIONS:-1000 10000}
 WORK=$(mktemp -d)
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -37,12 +42,25 @@ launch() {
 }
 BARE=(dotnet bench/Bare/bin/Release/net10.0/Bare.dll)
 SERVICE=(dotnet src/IngestService/bin/Release/net10.0/IngestService.dll --Ingest:Backend=Local
-  --Batching:Window=00:00:00.020 --Serilog:MinimumLevel:Default=Warning)
-launch bare 5181 "${BARE[@]}" --urls http://127.0.0.1:5181
-launch bare+setting 5182 "$SETTING" "${BARE[@]}" --urls http://127.0.0.1:5182
-launch service 5183 "${SERVICE[@]}" --urls http://127.0.0.1:5183 --Ingest:DataPath="$WORK/data1"
-launch service+setting 5184 "$SETTING" "${SERVICE[@]}" --urls http://127.0.0.1:5184 --Ingest:DataPath="$WORK/data2"
-TARGETS=(bare bare+setting service service+setting)
+  --Batching:Window=00:00:00.020 --Serilog:MinimumLevel:Default=Warning --Regroup:Enabled=false)
+if [[ -n ${BUILDS:-} ]]; then
+  SETTING="none (builds: $BUILDS)"
+  launch bare 5181 "${BARE[@]}" --urls http://127.0.0.1:5181
+  launch bare-hold 5182 "${BARE[@]}" --urls http://127.0.0.1:5182 --Hold=00:00:00.020
+  TARGETS=(bare bare-hold)
+  port=5190
+  for build in $BUILDS; do
+    port=$((port + 1))
+    launch "${build%%=*}" $port dotnet "${build#*=}" "${SERVICE[@]:2}" --urls "http://127.0.0.1:$port" --Ingest:DataPath="$WORK/data$port"
+    TARGETS+=("${build%%=*}")
+  done
+else
+  launch bare 5181 "${BARE[@]}" --urls http://127.0.0.1:5181
+  launch bare+setting 5182 "$SETTING" "${BARE[@]}" --urls http://127.0.0.1:5182
+  launch service 5183 "${SERVICE[@]}" --urls http://127.0.0.1:5183 --Ingest:DataPath="$WORK/data1"
+  launch service+setting 5184 "$SETTING" "${SERVICE[@]}" --urls http://127.0.0.1:5184 --Ingest:DataPath="$WORK/data2"
+  TARGETS=(bare bare+setting service service+setting)
+fi
 
 for target in "${TARGETS[@]}"; do
   SENSORS=1000 SENSOR_PREFIX=warmup wrk -t"$(nproc)" -c1000 -d5s -s bench/post.lua "http://127.0.0.1:${PORT[$target]}" > /dev/null 2>&1 || true
@@ -50,7 +68,7 @@ done
 
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD), setting $SETTING, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$ROUNDS"); do
-  for connections in 1000 10000; do
+  for connections in $CONNECTIONS; do
     for target in "${TARGETS[@]}"; do
       pid=${PID[$target]}
       : > "$WORK/rss"

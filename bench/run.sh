@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ingest benchmark: the bare ceiling and the service on the Local backend (20 ms window) run side by side and are
-# driven alternately by the same wrk load (throughput and peak RSS at 1,000 and 10,000 connections), then the
+# driven alternately by the same wrk load (throughput, CPU per request and peak RSS at 1,000 and 10,000 connections),
+# with bare holding each answer for a window (the floor) and the service regrouping as well (for comparison), then the
 # load generator measures ack latency at about half the measured maximum (with --verify on Local), and the Aws
 # backend against FakeAws at two round-trip times (20 ms window). Writes docs/benchmarks.md.
 #
@@ -27,6 +28,7 @@ OUT=${OUT:-docs/benchmarks.md}
 RESULTS=$ROOT/bench/results
 BARE_PORT=5181
 HOLD_PORT=5182
+REGROUP_PORT=5183
 SERVICE_PORT=5180
 FAKE_PORT=5190
 mkdir -p "$RESULTS" "$(dirname "$OUT")"
@@ -209,10 +211,12 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # --- bare and the service on the Local backend, side by side, wrk alternating between them ------------
 local_target=local-${WINDOW_MS}ms
 hold_target=bare-hold-${WINDOW_MS}ms
+regroup_target=$local_target-regroup
 data=$(mktemp -d /tmp/ingest-bench-XXXXXX)
 bare_pid=""
 hold_pid=""
 local_pid=""
+regroup_pid=""
 if start bare $BARE_PORT "$RESULTS/bare.log" dotnet "$BARE_DLL" --urls "http://127.0.0.1:$BARE_PORT"; then
   bare_pid=$STARTED_PID
   warm_up $BARE_PORT
@@ -227,27 +231,39 @@ if start "$hold_target" $HOLD_PORT "$RESULTS/$hold_target.log" dotnet "$BARE_DLL
 else
   note "$hold_target: did not start; no floor this run"
 fi
+# The service twice: ingest alone (Regroup:Enabled=false, as a node of an ingest-only fleet runs) for the ratios to
+# bare, and as a node runs by default, regrouping in the same process what wrk wrote, to show what that adds.
+window_arg=--Batching:Window="$(printf '00:00:00.%03d' "$WINDOW_MS")"
 if start "$local_target" $SERVICE_PORT "$RESULTS/$local_target.log" dotnet "$SERVICE_DLL" --urls "http://127.0.0.1:$SERVICE_PORT" \
-    --Ingest:Backend=Local --Ingest:DataPath="$data" --Batching:Window="$(printf '00:00:00.%03d' "$WINDOW_MS")" \
-    --Serilog:MinimumLevel:Default=Warning; then
+    --Ingest:Backend=Local --Ingest:DataPath="$data/ingest" "$window_arg" --Regroup:Enabled=false --Serilog:MinimumLevel:Default=Warning; then
   local_pid=$STARTED_PID
   warm_up $SERVICE_PORT
 else
   note "$local_target: the service did not start (see bench/results/$local_target.log)"
 fi
+if start "$regroup_target" $REGROUP_PORT "$RESULTS/$regroup_target.log" dotnet "$SERVICE_DLL" --urls "http://127.0.0.1:$REGROUP_PORT" \
+    --Ingest:Backend=Local --Ingest:DataPath="$data/regroup" "$window_arg" --Serilog:MinimumLevel:Default=Warning; then
+  regroup_pid=$STARTED_PID
+  warm_up $REGROUP_PORT
+else
+  note "$regroup_target: the service did not start (see bench/results/$regroup_target.log)"
+fi
 for c in $CONNECTIONS; do
   [[ -n $bare_pid ]] && run_wrk bare "$bare_pid" $BARE_PORT "$c"
   [[ -n $hold_pid ]] && run_wrk "$hold_target" "$hold_pid" $HOLD_PORT "$c"
   [[ -n $local_pid ]] && run_wrk "$local_target" "$local_pid" $SERVICE_PORT "$c"
+  [[ -n $regroup_pid ]] && run_wrk "$regroup_target" "$regroup_pid" $REGROUP_PORT "$c"
 done
 [[ -n $hold_pid ]] && stop "$hold_pid"
+[[ -n $local_pid ]] && stop "$local_pid"
 if [[ -n $bare_pid ]]; then
   run_loadgen bare "$bare_pid" $BARE_PORT 100 ""
   stop "$bare_pid"
 fi
-if [[ -n $local_pid ]]; then
-  WINDOW=$WINDOW_MS run_loadgen "$local_target" "$local_pid" $SERVICE_PORT "$(half_load_sensors "$local_target" "$WINDOW_MS")" --verify
-  stop "$local_pid"
+# --verify reads every event back, so this runs on the node that regroups.
+if [[ -n $regroup_pid ]]; then
+  WINDOW=$WINDOW_MS run_loadgen "$regroup_target" "$regroup_pid" $REGROUP_PORT "$(half_load_sensors "$local_target" "$WINDOW_MS")" --verify
+  stop "$regroup_pid"
 fi
 rm -rf "$data"
 
@@ -320,7 +336,7 @@ w("## Throughput (wrk)")
 w("")
 w(f"`wrk -t{nproc} -cN -d{duration} --timeout 10s -s bench/post.lua` — one valid event per request (ts = now, increasing seq, a random sensor out of N). Each target first gets an unrecorded {warmup} wrk run (JIT tiering). CPU per 1k requests is the target process's user + system time over the run.")
 w("")
-w(f"Bare, `bare-hold-{window_ms}ms` and `local-{window_ms}ms` ran side by side and wrk alternated between them (bare, bare holding, service, at each connection count). `bare-hold` is bench/Bare with `--Hold`: it answers each request only at the next tick of one shared {window_ms} ms timer, keeping nothing and writing nothing, the least any node that answers after a window spends on holding requests. GC settings from the environment, the same for every process: `{gc_env.strip() or 'none (.NET defaults: server GC)'}`.")
+w(f"Bare, `bare-hold-{window_ms}ms`, `local-{window_ms}ms` and `local-{window_ms}ms-regroup` ran side by side and wrk alternated between them at each connection count. `local-{window_ms}ms` is the service with `Regroup:Enabled=false`, the ingest path alone; `-regroup` is the same service regrouping what wrk wrote in the same process, as a node does by default (regrouping's own cost per event is in `docs/benchmarks-regroup.md`). `bare-hold` is bench/Bare with `--Hold`: it answers each request only at the next tick of one shared {window_ms} ms timer, keeping nothing and writing nothing, the least any node that answers after a window spends on holding requests. GC settings from the environment, the same for every process: `{gc_env.strip() or 'none (.NET defaults: server GC)'}`.")
 w("")
 w("| target | connections | req/s | ratio to bare | p50 ms | p99 ms | socket errors | non-2xx | peak RSS MB | RSS ratio to bare | target CPU ms per 1k req | target CPU s | wrk CPU s |")
 w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -376,6 +392,9 @@ for c in sorted({r["connections"] for r in wrk_rows}):
         ratio = r["cpuMsPerKiloRequest"] / bare_cpu[c]
         floor = f"; bare holding {hold[c]['cpuMsPerKiloRequest'] / bare_cpu[c]:.2f} ×, the service {r['cpuMsPerKiloRequest'] / hold[c]['cpuMsPerKiloRequest']:.2f} × bare holding" if c in hold else ""
         w(f"| {local}: CPU per request ≤ 1.25 × bare at {c:,} connections | {ratio:.2f} × ({f(r['cpuMsPerKiloRequest'], 1)} vs {f(bare_cpu[c], 1)} ms per 1k){floor} | {'yes' if ratio <= 1.25 else 'no'} |")
+    g = next((x for x in wrk_rows if x["target"] == f"{local}-regroup" and x["connections"] == c and "rps" in x), None)
+    if g and bare_cpu.get(c):
+        w(f"| {local}-regroup (regrouping in the same process, for comparison): CPU per request at {c:,} connections | {g['cpuMsPerKiloRequest'] / bare_cpu[c]:.2f} × bare ({f(g['cpuMsPerKiloRequest'], 1)} ms per 1k), throughput {g['rps'] / ceiling[c]:.2f} × | – |")
 r10k = next((r for r in wrk_rows if r["target"] == local and r["connections"] == 10000 and "rps" in r), None)
 if r10k and bare_rss.get(10000):
     ratio = r10k["rssMb"] / bare_rss[10000]
@@ -402,7 +421,7 @@ w("```")
 w("bench/run.sh                                   # builds Release, runs every target, writes this page")
 w("DURATION=5s CONNECTIONS=1000 bench/run.sh      # shorter")
 w(f"# targets: bench/Bare (ceiling: same JSON check, answers at once), bench/Bare --Hold=00:00:00.{int(window_ms):03d} (the floor of holding), the service with")
-w(f"#   --Ingest:Backend=Local --Batching:Window=00:00:00.{int(window_ms):03d}, and")
+w(f"#   --Ingest:Backend=Local --Batching:Window=00:00:00.{int(window_ms):03d} with --Regroup:Enabled=false and without, and")
 w(f"#   --Ingest:Backend=Aws --Aws:ServiceUrl=http://127.0.0.1:5190 --Batching:Window=00:00:00.{int(window_ms):03d} against bench/FakeAws --latency-ms each of {fake_latency}")
 w("```")
 w("")
