@@ -12,6 +12,9 @@ namespace IngestService.Ingest;
 /// </summary>
 internal sealed record Rejection(int Status, string Reason, string Title, string Detail, string? RetryAfter = null)
 {
+    /// <summary>Writes the problem answer (<see cref="Answer"/>).</summary>
+    public Task WriteAsync(HttpContext context, IngestMetrics metrics) => Answer(context, metrics).ExecuteAsync(context);
+
     public ProblemHttpResult Answer(HttpContext context, IngestMetrics metrics)
     {
         if (RetryAfter is not null)
@@ -102,6 +105,12 @@ internal sealed record Rejection(int Status, string Reason, string Title, string
 
     private static Kind? ContentKind(string? contentType)
     {
+        // What nearly every sensor sends, told without parsing a MediaTypeHeaderValue for every event.
+        if (string.Equals(contentType, "application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            return Kind.Json;
+        }
+
         if (!MediaTypeHeaderValue.TryParse(contentType, out var media))
         {
             return null;
