@@ -12,10 +12,8 @@ namespace IngestService.Ingest;
 /// </summary>
 internal sealed record Rejection(int Status, string Reason, string Title, string Detail, string? RetryAfter = null)
 {
-    /// <summary>Writes the problem answer (<see cref="Answer"/>).</summary>
-    public Task WriteAsync(HttpContext context, IngestMetrics metrics) => Answer(context, metrics).ExecuteAsync(context);
-
-    public ProblemHttpResult Answer(HttpContext context, IngestMetrics metrics)
+    /// <summary>Writes the problem answer, with <c>Retry-After</c> when the sensor should wait, and counts the rejection.</summary>
+    public Task WriteAsync(HttpContext context, IngestMetrics metrics)
     {
         if (RetryAfter is not null)
         {
@@ -23,7 +21,7 @@ internal sealed record Rejection(int Status, string Reason, string Title, string
         }
 
         metrics.Rejected(Reason);
-        return TypedResults.Problem(Detail, statusCode: Status, title: Title);
+        return TypedResults.Problem(Detail, statusCode: Status, title: Title).ExecuteAsync(context);
     }
 
     /// <summary>What can be told before reading the body: the sensor id, the content type and a declared length.</summary>
