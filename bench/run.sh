@@ -379,20 +379,18 @@ w("| target | measured | met? |")
 w("| --- | --- | --- |")
 local = f"local-{window_ms}ms"
 hold = {r["connections"]: r for r in wrk_rows if r["target"] == f"bare-hold-{window_ms}ms" and "rps" in r}
+bare_cpu = {r["connections"]: r.get("cpuMsPerKiloRequest") for r in wrk_rows if r["target"] == "bare"}
+row_of = lambda target, c: next((x for x in wrk_rows if x["target"] == target and x["connections"] == c and "rps" in x), None)
 for c in sorted({r["connections"] for r in wrk_rows}):
-    r = next((x for x in wrk_rows if x["target"] == local and x["connections"] == c and "rps" in x), None)
+    r, g = row_of(local, c), row_of(f"{local}-regroup", c)
     if r and ceiling.get(c):
         ratio = r["rps"] / ceiling[c]
         floor = f"; bare holding {hold[c]['rps'] / ceiling[c]:.2f} ×" if c in hold else ""
         w(f"| {local}: throughput ≥ 0.8 × bare at {c:,} connections | {ratio:.2f} × ({f(r['rps'])} vs {f(ceiling[c])} req/s), non-2xx {r['non2xx']}{floor} | {'yes' if ratio >= 0.8 and r['non2xx'] == 0 else 'no'} |")
-bare_cpu = {r["connections"]: r.get("cpuMsPerKiloRequest") for r in wrk_rows if r["target"] == "bare"}
-for c in sorted({r["connections"] for r in wrk_rows}):
-    r = next((x for x in wrk_rows if x["target"] == local and x["connections"] == c and "rps" in x), None)
     if r and bare_cpu.get(c):
         ratio = r["cpuMsPerKiloRequest"] / bare_cpu[c]
         floor = f"; bare holding {hold[c]['cpuMsPerKiloRequest'] / bare_cpu[c]:.2f} ×, the service {r['cpuMsPerKiloRequest'] / hold[c]['cpuMsPerKiloRequest']:.2f} × bare holding" if c in hold else ""
         w(f"| {local}: CPU per request ≤ 1.25 × bare at {c:,} connections | {ratio:.2f} × ({f(r['cpuMsPerKiloRequest'], 1)} vs {f(bare_cpu[c], 1)} ms per 1k){floor} | {'yes' if ratio <= 1.25 else 'no'} |")
-    g = next((x for x in wrk_rows if x["target"] == f"{local}-regroup" and x["connections"] == c and "rps" in x), None)
     if g and bare_cpu.get(c):
         w(f"| {local}-regroup (regrouping in the same process, for comparison): CPU per request at {c:,} connections | {g['cpuMsPerKiloRequest'] / bare_cpu[c]:.2f} × bare ({f(g['cpuMsPerKiloRequest'], 1)} ms per 1k), throughput {g['rps'] / ceiling[c]:.2f} × | – |")
 r10k = next((r for r in wrk_rows if r["target"] == local and r["connections"] == 10000 and "rps" in r), None)
