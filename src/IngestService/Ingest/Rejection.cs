@@ -1,7 +1,6 @@
 using IngestService.Delivery;
 using IngestService.Events;
 using IngestService.Telemetry;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Net.Http.Headers;
 
 namespace IngestService.Ingest;
