@@ -41,21 +41,20 @@ launch() {
   return 1
 }
 BARE=(dotnet bench/Bare/bin/Release/net10.0/Bare.dll)
-SERVICE=(dotnet src/IngestService/bin/Release/net10.0/IngestService.dll --Ingest:Backend=Local
-  --Batching:Window=00:00:00.020 --Serilog:MinimumLevel:Default=Warning --Regroup:Enabled=false)
+SERVICE_ARGS=(--Ingest:Backend=Local --Batching:Window=00:00:00.020 --Serilog:MinimumLevel:Default=Warning --Regroup:Enabled=false)
+SERVICE=(dotnet src/IngestService/bin/Release/net10.0/IngestService.dll "${SERVICE_ARGS[@]}")
+launch bare 5181 "${BARE[@]}" --urls http://127.0.0.1:5181
 if [[ -n ${BUILDS:-} ]]; then
   SETTING="none (builds: $BUILDS)"
-  launch bare 5181 "${BARE[@]}" --urls http://127.0.0.1:5181
   launch bare-hold 5182 "${BARE[@]}" --urls http://127.0.0.1:5182 --Hold=00:00:00.020
   TARGETS=(bare bare-hold)
   port=5190
   for build in $BUILDS; do
     port=$((port + 1))
-    launch "${build%%=*}" $port dotnet "${build#*=}" "${SERVICE[@]:2}" --urls "http://127.0.0.1:$port" --Ingest:DataPath="$WORK/data$port"
+    launch "${build%%=*}" $port dotnet "${build#*=}" "${SERVICE_ARGS[@]}" --urls "http://127.0.0.1:$port" --Ingest:DataPath="$WORK/data$port"
     TARGETS+=("${build%%=*}")
   done
 else
-  launch bare 5181 "${BARE[@]}" --urls http://127.0.0.1:5181
   launch bare+setting 5182 "$SETTING" "${BARE[@]}" --urls http://127.0.0.1:5182
   launch service 5183 "${SERVICE[@]}" --urls http://127.0.0.1:5183 --Ingest:DataPath="$WORK/data1"
   launch service+setting 5184 "$SETTING" "${SERVICE[@]}" --urls http://127.0.0.1:5184 --Ingest:DataPath="$WORK/data2"

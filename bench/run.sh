@@ -393,7 +393,7 @@ for c in sorted({r["connections"] for r in wrk_rows}):
         w(f"| {local}: CPU per request ≤ 1.25 × bare at {c:,} connections | {ratio:.2f} × ({f(r['cpuMsPerKiloRequest'], 1)} vs {f(bare_cpu[c], 1)} ms per 1k){floor} | {'yes' if ratio <= 1.25 else 'no'} |")
     if g and bare_cpu.get(c):
         w(f"| {local}-regroup (regrouping in the same process, for comparison): CPU per request at {c:,} connections | {g['cpuMsPerKiloRequest'] / bare_cpu[c]:.2f} × bare ({f(g['cpuMsPerKiloRequest'], 1)} ms per 1k), throughput {g['rps'] / ceiling[c]:.2f} × | – |")
-r10k = next((r for r in wrk_rows if r["target"] == local and r["connections"] == 10000 and "rps" in r), None)
+r10k = row_of(local, 10000)
 if r10k and bare_rss.get(10000):
     ratio = r10k["rssMb"] / bare_rss[10000]
     floor = f"; bare holding {hold[10000]['rssMb'] / bare_rss[10000]:.2f} ×" if 10000 in hold else ""
