@@ -15,6 +15,7 @@
 #   BACKEND=Local bench/soak.sh                          # the measurement: 30 minutes, a kill every 5 minutes
 #   BACKEND=Aws bench/soak.sh
 #   DURATION=3m KILL_EVERY=1m BACKEND=Local bench/soak.sh   # a short validation run
+#   DURATION=45m BACKEND=Aws bench/soak.sh                # the last 20 minutes after a longer warm-up
 #
 # Needs haproxy (installed with apt-get when missing) and, for Aws, moto_server (moto 5.2.1 with its server
 # extra, as the integration tests). This is a benchmark, not a CI test; the exit code is the load generator's
@@ -423,10 +424,11 @@ lg_5xx = sum(n for s, n in statuses.items() if s.startswith("5"))
 def num(x):
     return float(x) if x not in (None, "") else None
 
-# Growth over the last two-thirds of the load (the "last 20 minutes" of 30): the mean of the first
-# sixth of that window's samples against the mean of its last sixth, for the process alive at the end of the
-# load. A node restarted inside the window is judged from its restart on, and says so.
-window_start = duration_s / 3
+# Growth over the last 20 minutes of the load (the window; two-thirds of a shorter run, so a 3-minute
+# validation run still has one): the mean of the first sixth of that window's samples against the mean of its
+# last sixth, for the process alive at the end of the load. A longer DURATION moves the window past a longer
+# warm-up. A node restarted inside the window is judged from its restart on, and says so.
+window_start = duration_s - min(1200, duration_s * 2 / 3)
 def growth(node, field):
     key = f"node{node}_{field}"
     in_load = [x for x in rows if int(x["seconds"]) <= duration_s and num(x[key]) is not None]
@@ -482,7 +484,7 @@ w(f"Kills (seconds after the load started): " + (", ".join(
                                          if any(t >= int(e['seconds']) for t in healthy.get(e['node'], [])) else " (not healthy again)")
     for e in kills) or "none") + ".")
 w("")
-w(f"RSS and open descriptors per node over the last two-thirds of the load (from {window_start:.0f} s to {duration_s} s; "
+w(f"RSS and open descriptors per node over the last {(duration_s - window_start) / 60:.0f} minutes of the load (from {window_start:.0f} s to {duration_s} s; "
   f"mean of the window's first sixth of samples → mean of its last sixth; growth must be ≤ 10 %):")
 w("")
 w("| node | RSS MB | RSS growth | RSS max MB | anonymous MB | anonymous growth | descriptors | descriptor growth | descriptors max | measured over |")
