@@ -11,6 +11,9 @@ namespace IngestService.Telemetry;
 public static class MetricsSetup
 {
     /// <summary>ASP.NET Core's own meters, left out unless <c>Metrics:AspNetCoreMeters</c> asks for them.</summary>
+    /// <summary>.NET's built-in runtime meter; observable instruments only, read at a scrape, nothing per request.</summary>
+    private const string RuntimeMeter = "System.Runtime";
+
     private static readonly string[] AspNetCoreMeters = ["Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel"];
 
     public static IServiceCollection AddIngestMetrics(this IServiceCollection services, IConfiguration configuration)
@@ -24,6 +27,9 @@ public static class MetricsSetup
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter(IngestMetrics.MeterName);
+                // The runtime's own gauges (GC heap by generation, committed memory, pauses, thread pool): whether a
+                // growing RSS is objects kept or the collector's slack (docs/reliability.md) shows only here.
+                metrics.AddMeter(RuntimeMeter);
                 if (options.AspNetCoreMeters)
                 {
                     // Every request then records a duration with several tags: measured in docs/operations.md.

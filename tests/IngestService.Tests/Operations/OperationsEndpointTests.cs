@@ -41,6 +41,21 @@ public sealed class OperationsEndpointTests
     }
 
     [Fact]
+    public async Task Metrics_carry_the_runtime_gauges_that_tell_live_heap_from_the_collectors_commitment()
+    {
+        using var app = new IngestAppFactory();
+        using var client = app.CreateClient();
+        GC.Collect();
+
+        var text = await client.GetStringAsync("/metrics");
+
+        Assert.True(MetricsText.Value(text, "dotnet_gc_last_collection_memory_committed_size_bytes") > 0);
+        Assert.True(MetricsText.Value(text, "dotnet_gc_last_collection_heap_size_bytes", "gc_heap_generation=\"gen2\"") > 0);
+        Assert.NotNull(MetricsText.Value(text, "dotnet_gc_last_collection_heap_fragmentation_size_bytes", "gc_heap_generation=\"gen1\""));
+        Assert.True(MetricsText.Value(text, "dotnet_gc_collections_total", "gc_heap_generation=\"gen2\"") >= 1);
+    }
+
+    [Fact]
     public async Task Metrics_leave_out_aspnetcore_request_meters_unless_asked_for()
     {
         using var app = new IngestAppFactory();
