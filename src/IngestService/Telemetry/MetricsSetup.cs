@@ -10,10 +10,12 @@ namespace IngestService.Telemetry;
 /// </summary>
 public static class MetricsSetup
 {
-    /// <summary>ASP.NET Core's own meters, left out unless <c>Metrics:AspNetCoreMeters</c> asks for them.</summary>
-    /// <summary>.NET's built-in runtime meter; observable instruments only, read at a scrape, nothing per request.</summary>
+    /// <summary>
+    /// .NET's built-in runtime meter: gauges read at a scrape, and a counter of thrown exceptions; nothing per request.
+    /// </summary>
     private const string RuntimeMeter = "System.Runtime";
 
+    /// <summary>ASP.NET Core's own meters, left out unless <c>Metrics:AspNetCoreMeters</c> asks for them.</summary>
     private static readonly string[] AspNetCoreMeters = ["Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel"];
 
     public static IServiceCollection AddIngestMetrics(this IServiceCollection services, IConfiguration configuration)
