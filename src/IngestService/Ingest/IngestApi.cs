@@ -81,7 +81,7 @@ public static class IngestApi
         }
 
         // Ack latency and accepted events are counted when the window answers, a slice at a time (WindowDelivery).
-        await (backlog ? StoredResult.Batch(events.Count) : StoredResult.Event(sensorId, events[0].Header)).ExecuteAsync(context);
+        await (backlog ? StoredResult.WriteBatchAsync(context, events.Count) : StoredResult.WriteEventAsync(context, sensorId, events[0].Header));
     }
 }
 

@@ -8,42 +8,29 @@ namespace IngestService.Ingest;
 /// written straight into the response: it is sent once per event, and the serializer's machinery cost more
 /// than the answer. The sensor id is validated ASCII that JSON never escapes.
 /// </summary>
-public sealed class StoredResult : IResult, IStatusCodeHttpResult
+internal static class StoredResult
 {
-    private readonly string _sensorId;
-    private readonly EventHeader _header;
-    private readonly int _count;
+    public static Task WriteEventAsync(HttpContext context, string sensorId, EventHeader header) => WriteAsync(context, sensorId, header, 1);
 
-    private StoredResult(string sensorId, EventHeader header, int count)
-    {
-        _sensorId = sensorId;
-        _header = header;
-        _count = count;
-    }
+    public static Task WriteBatchAsync(HttpContext context, int count) => WriteAsync(context, string.Empty, default, count);
 
-    public int? StatusCode => StatusCodes.Status200OK;
-
-    public static StoredResult Event(string sensorId, EventHeader header) => new(sensorId, header, 1);
-
-    public static StoredResult Batch(int count) => new(string.Empty, default, count);
-
-    public Task ExecuteAsync(HttpContext httpContext)
+    private static Task WriteAsync(HttpContext httpContext, string sensorId, EventHeader header, int count)
     {
         var response = httpContext.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/json; charset=utf-8";
         var writer = response.BodyWriter;
-        var d = writer.GetSpan(64 + _sensorId.Length + Timestamp.MaxFormattedLength);
+        var d = writer.GetSpan(64 + sensorId.Length + Timestamp.MaxFormattedLength);
         var n = Append(d, 0, "{\"status\":\"stored\","u8);
-        if (_sensorId.Length == 0)
+        if (sensorId.Length == 0)
         {
             n = Append(d, n, "\"count\":"u8);
-            Utf8Formatter.TryFormat(_count, d[n..], out var written);
+            Utf8Formatter.TryFormat(count, d[n..], out var written);
             n += written;
         }
         else
         {
-            n = Envelope.WriteIdentity(d, n, _sensorId, _header);
+            n = Envelope.WriteIdentity(d, n, sensorId, header);
             n = Append(d, n, "\""u8);
         }
 
