@@ -308,9 +308,24 @@ haproxy_counts() {
     $1 == "sensors" && $2 == "FRONTEND" { printf "%s,%s", $col["hrsp_2xx"], $col["hrsp_5xx"] }'
 }
 
+# gc_mb < scrape: "live,committed" in MB after the node's last collection: the GC heap less its free space
+# (what the objects hold), and the memory the GC keeps committed (what RSS follows); "," when the scrape failed.
+gc_mb() {
+  local scrape heap free committed
+  scrape=$(cat)
+  heap=$(metric dotnet_gc_last_collection_heap_size_bytes <<< "$scrape")
+  free=$(metric dotnet_gc_last_collection_heap_fragmentation_size_bytes <<< "$scrape")
+  committed=$(metric dotnet_gc_last_collection_memory_committed_size_bytes <<< "$scrape")
+  if [[ -n $heap && -n $committed ]]; then
+    awk -v h="$heap" -v f="${free:-0}" -v c="$committed" 'BEGIN { printf "%.1f,%.1f", (h - f) / 1048576, c / 1048576 }'
+  else
+    echo ","
+  fi
+}
+
 sample_header() {
   local h="seconds"
-  for i in $(seq 1 $NODES); do h+=",node${i}_pid,node${i}_rss_mb,node${i}_fds,node${i}_anon_mb"; done
+  for i in $(seq 1 $NODES); do h+=",node${i}_pid,node${i}_rss_mb,node${i}_fds,node${i}_anon_mb,node${i}_gc_live_mb,node${i}_gc_committed_mb"; done
   echo "$h,regroup_lag_s,regroup_pending_batches,regroup_passes,regroup_pass_failures,haproxy_2xx,haproxy_5xx"
 }
 
@@ -327,6 +342,7 @@ sample() {
       row+=",,,,"
     fi
     scrape=$(curl -sf -m 2 "http://127.0.0.1:${NODE_PORTS[$i]}/metrics" || true)
+    row+=",$(gc_mb <<< "$scrape")"
     v=$(metric regroup_oldest_pending_age_seconds <<< "$scrape")
     [[ -n $v ]] && lag=$(awk -v a="$v" -v b="${lag:-0}" 'BEGIN { printf "%.1f", (a > b ? a : b) }')
     v=$(metric regroup_pending_batches <<< "$scrape")
@@ -496,6 +512,19 @@ for n in range(1, nodes + 1):
         continue
     span = f"{rg['from']}–{rg['to']} s" + (" (restarted in the window)" if rg["restarted"] else "")
     w(f"| node{n} | {rg['first']:.0f} → {rg['last']:.0f} | {rg['growth']:+.1f} % | {rg['max']:.0f} | {ag['first']:.0f} → {ag['last']:.0f} | {ag['growth']:+.1f} % | {fg['first']:.0f} → {fg['last']:.0f} | {fg['growth']:+.1f} % | {fg['max']:.0f} | {span} |")
+w("")
+w("What the GC holds over the same window (`dotnet_gc_last_collection_*` at `/metrics`): live is the heap after the last "
+  "collection less its free space, what objects keep; committed is the memory the GC keeps for its heap, which RSS follows. "
+  "RSS growing with committed while live stays flat is the collector's budget, not a leak.")
+w("")
+w("| node | GC live MB | live growth | GC committed MB | committed growth | committed max MB |")
+w("| --- | --- | ---: | --- | ---: | ---: |")
+for n in range(1, nodes + 1):
+    lg, cg = growth(n, "gc_live_mb"), growth(n, "gc_committed_mb")
+    if lg is None or cg is None:
+        w(f"| node{n} | n/a | | | | |")
+        continue
+    w(f"| node{n} | {lg['first']:.0f} → {lg['last']:.0f} | {lg['growth']:+.1f} % | {cg['first']:.0f} → {cg['last']:.0f} | {cg['growth']:+.1f} % | {cg['max']:.0f} |")
 w("")
 if lag:
     w(f"Regroup lag (`regroup_oldest_pending_age_seconds` of the lease holder, every {sample_s} s during the load): "
