@@ -68,6 +68,31 @@ public sealed class RegroupLease(IObjectStore store, TimeProvider time, TimeSpan
         return true;
     }
 
+    /// <summary>
+    /// Renews the lease every third of its duration until <paramref name="cancellationToken"/> ends, while a pass
+    /// runs: a pass that outlasts the lease (a long backlog against a slow store) keeps it, instead of another node
+    /// taking it mid-pass and listing the same backlog again, and this node then losing it at its next look.
+    /// </summary>
+    public async Task KeepAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(duration / 3, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken) && await TryHoldAsync(cancellationToken))
+            {
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The pass is over.
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The store fails: the pass goes on (the lease saves requests, it does not guard correctness) and the
+            // lease expires by itself.
+        }
+    }
+
     /// <summary>Gives the lease up (an expired one in its place) so another node, or this one restarted, takes it at once.</summary>
     public async Task ReleaseAsync(CancellationToken cancellationToken)
     {

@@ -66,12 +66,22 @@ public sealed partial class Regrouper(
             }
             else
             {
-                var last = report = await PassAsync(force: !scheduled, cancellationToken);
-                // A flush makes everything pending readable: passes capped by Regroup:MaxBatchesPerPass follow each other.
-                while (!scheduled && last.Pending > last.CutShort && last.BatchesRead > 0)
+                using var keeping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var keeper = scheduled ? _lease.KeepAsync(keeping.Token) : Task.CompletedTask;
+                try
                 {
-                    last = await PassAsync(force: true, cancellationToken);
-                    report = report.Then(last);
+                    var last = report = await PassAsync(force: !scheduled, cancellationToken);
+                    // A flush makes everything pending readable: passes capped by Regroup:MaxBatchesPerPass follow each other.
+                    while (!scheduled && last.Pending > last.CutShort && last.BatchesRead > 0)
+                    {
+                        last = await PassAsync(force: true, cancellationToken);
+                        report = report.Then(last);
+                    }
+                }
+                finally
+                {
+                    await keeping.CancelAsync();
+                    await keeper;
                 }
             }
 

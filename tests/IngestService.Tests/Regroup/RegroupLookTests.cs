@@ -150,6 +150,67 @@ public sealed class RegroupLookTests : IDisposable
     }
 
     [Fact]
+    public async Task A_pass_that_outlasts_the_lease_renews_it_so_no_other_node_takes_it_mid_pass()
+    {
+        var held = new HeldRawRead(new FileSystemObjectStore(_f.Root));
+        var first = _f.CreateRegrouper(held);
+        var second = _f.CreateRegrouper(new FileSystemObjectStore(_f.Root));
+        _f.WriteRaw(Minute(0));
+        var lease = _f.Options.LeaseDuration;
+
+        var pass = first.LookAsync(Token);
+        await held.Reading.Task.WaitAsync(Token);
+        await held.LeaseWrites.WaitAsync(Token);
+        // The pass is stuck reading while the clock runs past the lease it took; the keeper renews it twice (the
+        // real-time bound only ends the test early when no renewal comes).
+        _f.Time.Advance(lease * 2 / 3);
+        Assert.True(await held.LeaseWrites.WaitAsync(TimeSpan.FromSeconds(10), Token), "no renewal two-thirds into the lease");
+        _f.Time.Advance(lease * 2 / 3);
+        Assert.True(await held.LeaseWrites.WaitAsync(TimeSpan.FromSeconds(10), Token), "no renewal past the lease's first expiry");
+        var other = await second.LookAsync(Token);
+        held.Release.SetResult();
+        var done = await pass;
+
+        Assert.False(other.Merged);
+        Assert.True(done.Merged);
+        Assert.Equal([0L], (await _f.ReadDayAsync("s1", "2026-11-21")).Select(SeqOf));
+    }
+
+    /// <summary>Holds the first raw read until released, and counts the writes of the regroup lease.</summary>
+    private sealed class HeldRawRead(IObjectStore inner) : PassThroughStore(inner)
+    {
+        private int _held;
+
+        public TaskCompletionSource Reading { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public SemaphoreSlim LeaseWrites { get; } = new(0);
+
+        public override async Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
+        {
+            if (key.StartsWith("raw/", StringComparison.Ordinal) && Interlocked.Exchange(ref _held, 1) == 0)
+            {
+                Reading.SetResult();
+                await Release.Task.WaitAsync(cancellationToken);
+            }
+
+            return await base.GetAsync(key, cancellationToken);
+        }
+
+        public override async Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken)
+        {
+            var written = await base.PutAsync(key, content, condition, metadata, cancellationToken);
+            if (key == RegroupLease.Key)
+            {
+                LeaseWrites.Release();
+            }
+
+            return written;
+        }
+    }
+
+    [Fact]
     public async Task A_lease_holder_whose_merge_fails_counts_it_and_gives_the_lease_up_so_another_node_merges_at_its_next_look()
     {
         using var failingMeters = new ServiceCollection().AddMetrics().BuildServiceProvider();
