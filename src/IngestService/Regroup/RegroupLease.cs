@@ -69,27 +69,47 @@ public sealed class RegroupLease(IObjectStore store, TimeProvider time, TimeSpan
     }
 
     /// <summary>
-    /// Renews the lease every third of its duration until <paramref name="cancellationToken"/> ends, while a pass
-    /// runs: a pass that outlasts the lease (a long backlog against a slow store) keeps it, instead of another node
-    /// taking it mid-pass and listing the same backlog again, and this node then losing it at its next look.
+    /// Renews the lease every third of its duration while a pass runs, until the handle is disposed: a pass that
+    /// outlasts the lease (a long backlog against a slow store) keeps it, instead of another node taking it
+    /// mid-pass and listing the same backlog again, and this node then losing it at its next look.
     /// </summary>
-    public async Task KeepAsync(CancellationToken cancellationToken)
+    public Keeper Keep(CancellationToken cancellationToken) => new(this, new PeriodicTimer(duration / 3, time), cancellationToken);
+
+    /// <summary>The renewals of one pass; disposing it stops them.</summary>
+    public sealed class Keeper : IAsyncDisposable
     {
-        using var timer = new PeriodicTimer(duration / 3, time);
-        try
+        private readonly PeriodicTimer _ticks;
+        private readonly Task _renewing;
+
+        internal Keeper(RegroupLease lease, PeriodicTimer ticks, CancellationToken cancellationToken)
         {
-            while (await timer.WaitForNextTickAsync(cancellationToken) && await TryHoldAsync(cancellationToken))
+            _ticks = ticks;
+            _renewing = RenewAsync(lease, cancellationToken);
+        }
+
+        /// <summary>
+        /// Stops the ticks, not a renewal in flight: cancelling one whose write the store has made would leave the
+        /// lease's ETag unknown here, and the next look would lose the lease to its own write.
+        /// </summary>
+        public async ValueTask DisposeAsync()
+        {
+            _ticks.Dispose();
+            await _renewing;
+        }
+
+        private async Task RenewAsync(RegroupLease lease, CancellationToken cancellationToken)
+        {
+            try
             {
+                while (await _ticks.WaitForNextTickAsync(cancellationToken) && await lease.TryHoldAsync(cancellationToken))
+                {
+                }
             }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // The pass is over.
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            // The store fails: the pass goes on (the lease saves requests, it does not guard correctness) and the
-            // lease expires by itself.
+            catch (Exception)
+            {
+                // Stopping, or the store fails or times out. Either way the pass must not fail for it (the lease
+                // saves requests, it does not guard correctness): renewal stops and the lease expires by itself.
+            }
         }
     }
 

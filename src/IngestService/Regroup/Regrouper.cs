@@ -66,22 +66,13 @@ public sealed partial class Regrouper(
             }
             else
             {
-                using var keeping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                var keeper = scheduled ? _lease.KeepAsync(keeping.Token) : Task.CompletedTask;
-                try
+                await using var keeper = scheduled ? _lease.Keep(cancellationToken) : null;
+                var last = report = await PassAsync(force: !scheduled, cancellationToken);
+                // A flush makes everything pending readable: passes capped by Regroup:MaxBatchesPerPass follow each other.
+                while (!scheduled && last.Pending > last.CutShort && last.BatchesRead > 0)
                 {
-                    var last = report = await PassAsync(force: !scheduled, cancellationToken);
-                    // A flush makes everything pending readable: passes capped by Regroup:MaxBatchesPerPass follow each other.
-                    while (!scheduled && last.Pending > last.CutShort && last.BatchesRead > 0)
-                    {
-                        last = await PassAsync(force: true, cancellationToken);
-                        report = report.Then(last);
-                    }
-                }
-                finally
-                {
-                    await keeping.CancelAsync();
-                    await keeper;
+                    last = await PassAsync(force: true, cancellationToken);
+                    report = report.Then(last);
                 }
             }
 
