@@ -78,9 +78,10 @@ public sealed class WorkClaims(ManifestStore manifests, IOptions<RegroupOptions>
                 }, cancellationToken);
             }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception)
         {
-            // The work is done (or abandoned): the completion or the expiry settles the claim.
+            // The work is done or abandoned, or the store refused a renewal: the completion or the expiry settles the
+            // claim either way, and the work must not fail for a renewal (a unit done twice is harmless).
         }
     }
 

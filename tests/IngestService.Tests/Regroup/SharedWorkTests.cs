@@ -238,6 +238,31 @@ public sealed class SharedWorkTests : IDisposable
     }
 
     [Fact]
+    public async Task A_claim_renewal_the_store_refuses_leaves_the_unit_to_finish_and_the_look_to_succeed()
+    {
+        _f.Options.UnitBytes = 1;
+        for (var b = 0; b < 2; b++)
+        {
+            WriteBatch(b, 2, "2026-11-21");
+        }
+
+        var store = new RefusingManifestWrites(_f.Store);
+        var looking = Task.Run(() => _f.CreateRegrouper(store).LookAsync(Token), Token);
+        await store.Reading.Task.WaitAsync(Token);
+        // The node is reading its first unit when the claim is due for renewal, and the store refuses that write.
+        store.Refusing = true;
+        _f.Time.Advance(_f.Options.LeaseDuration / 3);
+        await store.Refused.Task.WaitAsync(Token);
+        store.Refusing = false;
+        store.Release.SetResult();
+        var report = await looking;
+
+        Assert.Equal((2, 2), (report.Units, report.RunsWritten));
+        Assert.Empty((await _f.ManifestAsync()).Work);
+        await AssertEveryEventOnceInOrderAsync();
+    }
+
+    [Fact]
     public async Task A_large_day_is_sealed_in_sensor_ranges_by_two_nodes_each_sensor_day_written_once_and_the_day_left_in_runs_until_the_last_range()
     {
         _f.Options.UnitEvents = 4;
@@ -348,6 +373,42 @@ public sealed class SharedWorkTests : IDisposable
             while ((seen = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, seen) != seen)
             {
             }
+        }
+    }
+
+    /// <summary>Holds the first raw read until released; while <see cref="Refusing"/>, fails every manifest write.</summary>
+    private sealed class RefusingManifestWrites(IObjectStore inner) : PassThroughStore(inner)
+    {
+        private int _held;
+
+        public TaskCompletionSource Reading { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Refused { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool Refusing { get; set; }
+
+        public override async Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
+        {
+            if (key.StartsWith("raw/", StringComparison.Ordinal) && Interlocked.Exchange(ref _held, 1) == 0)
+            {
+                Reading.SetResult();
+                await Release.Task.WaitAsync(cancellationToken);
+            }
+
+            return await base.GetAsync(key, cancellationToken);
+        }
+
+        public override Task<string?> PutAsync(string key, Stream content, WriteCondition condition, IReadOnlyDictionary<string, string>? metadata, CancellationToken cancellationToken)
+        {
+            if (Refusing && key == Manifest.Key)
+            {
+                Refused.TrySetResult();
+                throw new IOException("the store refused the write");
+            }
+
+            return base.PutAsync(key, content, condition, metadata, cancellationToken);
         }
     }
 
