@@ -46,6 +46,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
     private TaskCompletionSource? _wake;
     private long _readEvents;
     private long _readBytes;
+    private long _lastClosed;
 
     public Batcher(IEnumerable<IEventSink> sinks, IOptions<BatchingOptions> options, TimeProvider time, IngestMetrics metrics, ILogger<Batcher> logger)
     {
@@ -139,7 +140,8 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
                 window = [first];
                 _readEvents++;
                 _readBytes += first.Length;
-                var windowBytes = await CollectAsync(reader, window, first.Length);
+                var windowBytes = await CollectAsync(reader, window, first.Length, Opened());
+                _lastClosed = _time.GetTimestamp();
                 await _flushSlots.WaitAsync();
                 Track(FlushAsync(window, windowBytes));
                 window = null;
@@ -178,9 +180,8 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
     /// or up to <see cref="BatchingOptions.FillWindow"/> while its record is still short of
     /// <see cref="BatchingOptions.FillRecordBytes"/> and events keep arriving. Answers the window's envelope bytes.
     /// </summary>
-    private async Task<long> CollectAsync(ChannelReader<PendingEvent> reader, List<PendingEvent> window, long bytes)
+    private async Task<long> CollectAsync(ChannelReader<PendingEvent> reader, List<PendingEvent> window, long bytes, long opened)
     {
-        var opened = _time.GetTimestamp();
         var closeAfter = _options.Window;
         var goalBytes = (long)_options.MaxWindowBytes;
         var filling = false;
@@ -189,7 +190,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
         // apart from the wake-up, which it may complete before the loop has armed one: the loop reads the flag after
         // arming, so a firing is never lost, and a timer a tick early by the clock still counts.
         var due = new WindowDue(this);
-        using var timer = _time.CreateTimer(static s => ((WindowDue)s!).Fire(), due, closeAfter, Timeout.InfiniteTimeSpan);
+        using var timer = _time.CreateTimer(static s => ((WindowDue)s!).Fire(), due, closeAfter - _time.GetElapsedTime(opened), Timeout.InfiniteTimeSpan);
         try
         {
             while (true)
@@ -236,6 +237,19 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    /// <summary>
+    /// When the window that opens now began: at the last one's close if that was less than a <see cref="BatchingOptions.Window"/>
+    /// ago, so back-to-back windows keep one cadence; now after a quiet spell. Senders that wait for their answer (a
+    /// sensor draining its queue) are answered together and come back together: timed from the first of them, each
+    /// window would add its predecessor's delivery and answers to their wait, a window's worth timed from the close.
+    /// No event waits longer than the window either way, since each arrived after the last close.
+    /// </summary>
+    private long Opened()
+    {
+        var now = _time.GetTimestamp();
+        return _lastClosed != 0 && _time.GetElapsedTime(_lastClosed, now) < _options.Window ? _lastClosed : now;
+    }
 
     private async Task FlushAsync(List<PendingEvent> window, long windowBytes)
     {

@@ -9,13 +9,16 @@ public sealed class BatchingOptions : IValidatableObject
     /// <summary>
     /// How long the cross-sensor batcher collects before a flush: the longest an event waits for its window
     /// whenever the window's record is worth what it is billed (see <see cref="FillWindow"/>). Default 100 ms.
+    /// A window opens with its first event, or at the last window's close when that was less than a window before:
+    /// back-to-back windows keep one cadence, so senders that wait for their answers are not also kept waiting for
+    /// the previous window's delivery.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
     public TimeSpan Window { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
     /// How long a window may keep collecting past <see cref="Window"/> while its record is still smaller than
-    /// <see cref="FillRecordBytes"/>, counted from the window's first event. Only a sink that bills each record
+    /// <see cref="FillRecordBytes"/>, counted from when the window opened (see <see cref="Window"/>). Only a sink that bills each record
     /// whole (Firehose: 5 KB increments) asks for it; a window closes as soon as its record is that large, or once a
     /// <see cref="Window"/> passes with no event arriving (its senders are waiting for their answers). Equal
     /// to <see cref="Window"/> (or shorter) turns filling off. Default 600 ms: a node of the reference fleet fills a 5 KB gzip

@@ -39,6 +39,18 @@ public sealed class TimerProbe(TimeProvider clock) : TimeProvider
         return timer;
     }
 
+    /// <summary>Timers armed now: one the clock fired is no longer counted once its <c>Advance</c> returns.</summary>
+    public int ArmedCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _armed;
+            }
+        }
+    }
+
     /// <summary>Completes once at least <paramref name="count"/> timers are armed.</summary>
     public Task WaitForArmedTimersAsync(int count = 1) => WaitUntilAsync(armed => armed >= count);
 

@@ -193,6 +193,33 @@ public sealed class BatcherTests : IAsyncLifetime
         Assert.Equal(DeliveryOutcome.Stored, await slow.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
+    [Theory]
+    [InlineData(30, 70)] // back to back: the window closes a Window after the last close
+    [InlineData(150, 100)] // after a quiet spell: a whole Window from its first event
+    public async Task A_window_that_follows_another_keeps_its_cadence_and_one_after_a_quiet_spell_runs_a_whole_window(int afterCloseMs, int closesAfterMs)
+    {
+        var sink = new ScriptedSink();
+        var batcher = await StartAsync(sink);
+        var answered = Enqueue(batcher, "s1", 1);
+        await CloseWindowAsync();
+        (await sink.NextWindowAsync()).Accept();
+        await answered.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        // The delivery's deadline timers are gone once its sensors are answered: what is armed next is the new window's.
+        await _timers.WaitUntilNoTimerIsArmedAsync();
+
+        // Its sensor is answered, say, 30 ms after the close, and sends again at once, as a sensor draining its queue does.
+        _clock.Advance(TimeSpan.FromMilliseconds(afterCloseMs));
+        var next = Enqueue(batcher, "s1", 2);
+        await _timers.WaitForArmedTimersAsync();
+        _clock.Advance(TimeSpan.FromMilliseconds(closesAfterMs - 1));
+        Assert.True(_timers.ArmedCount == 1, $"the window's timer fired before {closesAfterMs} ms");
+
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(0, _timers.ArmedCount);
+        (await sink.NextWindowAsync()).Accept();
+        Assert.Equal(DeliveryOutcome.Stored, await next.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
     [Fact]
     public async Task Stopping_delivers_held_events_answers_them_all_and_refuses_new_ones()
     {
