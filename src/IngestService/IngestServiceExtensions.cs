@@ -20,12 +20,17 @@ public static class IngestServiceExtensions
             builder.WebHost.UseUrls("http://localhost:5080");
         }
 
-        // The static Log.Logger is left alone so in-process test hosts do not share one. ASP.NET Core's hosting log is
-        // off whatever the configuration says: while it is enabled at any level, every request gets an Activity and a
-        // log scope (async-locals, so a new execution context), a third of the bytes an acknowledgement allocated;
-        // RequestLogSetup writes the request lines, with the request id the hosting scope carried.
+        // The static Log.Logger is left alone so in-process test hosts do not share one. ASP.NET Core's hosting log and
+        // Kestrel's are off whatever the configuration says. While the hosting log is enabled at any level, every
+        // request gets an Activity and a log scope (async-locals, so a new execution context), a third of the bytes an
+        // acknowledgement allocated; RequestLogSetup writes the request lines, with the request id the hosting scope
+        // carried. While Kestrel's is, every connection runs in a log scope, an execution context that every
+        // continuation of every request on it restores (1–5 % of the CPU per acknowledgement, docs/performance.md); what
+        // it warns of (application errors, a starved thread pool) the exception handler, the request log and
+        // dotnet_thread_pool_queue_length_total at /metrics report.
         builder.Services.AddSerilog((_, logger) => logger.ReadFrom.Configuration(builder.Configuration)
-            .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelAlias.Off), preserveStaticLogger: true);
+            .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelAlias.Off)
+            .MinimumLevel.Override("Microsoft.AspNetCore.Server.Kestrel", LevelAlias.Off), preserveStaticLogger: true);
 
         var configuration = builder.Configuration;
         var backend = Backends.Read(configuration);

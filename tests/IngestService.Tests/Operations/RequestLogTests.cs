@@ -35,14 +35,16 @@ public sealed class RequestLogTests
     }
 
     [Fact]
-    public async Task The_hosting_log_stays_off_when_configured_to_log_everything()
+    public async Task The_hosting_log_and_kestrels_stay_off_when_configured_to_log_everything()
     {
-        // Enabled at any level, it gives every request an Activity and a log scope; at Information it writes each URL.
+        // Enabled at any level, the hosting log gives every request an Activity and a log scope, and at Information
+        // writes each URL; Kestrel's runs every connection in a log scope, whose ConnectionId every line inside carries.
         await using var node = await ServiceNode.StartAsync(new()
         {
             ["Serilog__MinimumLevel__Default"] = "Verbose",
             ["Serilog__MinimumLevel__Override__Microsoft.AspNetCore"] = "Verbose",
             ["Serilog__MinimumLevel__Override__Microsoft.AspNetCore.Hosting.Diagnostics"] = "Verbose",
+            ["Serilog__MinimumLevel__Override__Microsoft.AspNetCore.Server.Kestrel"] = "Verbose",
         });
         using var rejected = Post("/v1/sensors/log-s2/events?token=query-secret-4", "{\"seq\":2}");
 
@@ -50,6 +52,7 @@ public sealed class RequestLogTests
         await node.WaitUntilAsync("the 400 is logged", () => Task.FromResult(node.Output.Contains("\"StatusCode\":400", StringComparison.Ordinal)));
 
         Assert.DoesNotContain("Microsoft.AspNetCore.Hosting.Diagnostics", node.Output);
+        Assert.DoesNotContain("\"ConnectionId\"", node.Output);
         Assert.DoesNotContain("query-secret-4", node.Output);
     }
 
