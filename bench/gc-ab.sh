@@ -7,7 +7,8 @@
 #   bench/gc-ab.sh [SETTING]          (default DOTNET_GCGen0MaxBudget=0x1000000: server GC, gen 0 capped at 16 MiB)
 #   ROUNDS=2 DURATION=8s CONNECTIONS=1000 bench/gc-ab.sh DOTNET_gcServer=0
 # With BUILDS="name=path/IngestService.dll ..." it compares builds instead: bare, bare holding each answer for a
-# window (bench/Bare --Hold, the floor) and each build, with no setting.
+# window (bench/Bare --Hold, the floor), bare holding and writing each window's bodies to a file with fsync as the Local
+# backend does (--Write, the floor of an acknowledgement that means "on disk") and each build, with no setting.
 #   BUILDS="main=src/IngestService/bin/Release/net10.0/IngestService.dll try=/tmp/try/IngestService.dll" bench/gc-ab.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +48,9 @@ launch bare 5181 "${BARE[@]}" --urls http://127.0.0.1:5181
 if [[ -n ${BUILDS:-} ]]; then
   SETTING="none (builds: $BUILDS)"
   launch bare-hold 5182 "${BARE[@]}" --urls http://127.0.0.1:5182 --Hold=00:00:00.020
-  TARGETS=(bare bare-hold)
+  mkdir "$WORK/bare-write"
+  launch bare-write 5183 "${BARE[@]}" --urls http://127.0.0.1:5183 --Hold=00:00:00.020 --Write="$WORK/bare-write"
+  TARGETS=(bare bare-hold bare-write)
   port=5190
   for build in $BUILDS; do
     port=$((port + 1))

@@ -28,6 +28,7 @@ OUT=${OUT:-docs/benchmarks.md}
 RESULTS=$ROOT/bench/results
 BARE_PORT=5181
 HOLD_PORT=5182
+WRITE_PORT=5184
 REGROUP_PORT=5183
 SERVICE_PORT=5180
 FAKE_PORT=5190
@@ -211,10 +212,12 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # --- bare and the service on the Local backend, side by side, wrk alternating between them ------------
 local_target=local-${WINDOW_MS}ms
 hold_target=bare-hold-${WINDOW_MS}ms
+write_target=bare-write-${WINDOW_MS}ms
 regroup_target=$local_target-regroup
 data=$(mktemp -d /tmp/ingest-bench-XXXXXX)
 bare_pid=""
 hold_pid=""
+write_pid=""
 local_pid=""
 regroup_pid=""
 if start bare $BARE_PORT "$RESULTS/bare.log" dotnet "$BARE_DLL" --urls "http://127.0.0.1:$BARE_PORT"; then
@@ -230,6 +233,16 @@ if start "$hold_target" $HOLD_PORT "$RESULTS/$hold_target.log" dotnet "$BARE_DLL
   warm_up $HOLD_PORT
 else
   note "$hold_target: did not start; no floor this run"
+fi
+# The floor of a durable acknowledgement: the same, each tick first writing its requests' bodies to one file with
+# fsync as the Local backend does (no envelope, no batcher, no sink).
+mkdir -p "$data/bare-write"
+if start "$write_target" $WRITE_PORT "$RESULTS/$write_target.log" dotnet "$BARE_DLL" --urls "http://127.0.0.1:$WRITE_PORT" \
+    --Hold="$(printf '00:00:00.%03d' "$WINDOW_MS")" --Write="$data/bare-write"; then
+  write_pid=$STARTED_PID
+  warm_up $WRITE_PORT
+else
+  note "$write_target: did not start; no durable floor this run"
 fi
 # The service twice: ingest alone (Regroup:Enabled=false, as a node of an ingest-only fleet runs) for the ratios to
 # bare, and as a node runs by default, regrouping in the same process what wrk wrote, to show what that adds.
@@ -251,10 +264,12 @@ fi
 for c in $CONNECTIONS; do
   [[ -n $bare_pid ]] && run_wrk bare "$bare_pid" $BARE_PORT "$c"
   [[ -n $hold_pid ]] && run_wrk "$hold_target" "$hold_pid" $HOLD_PORT "$c"
+  [[ -n $write_pid ]] && run_wrk "$write_target" "$write_pid" $WRITE_PORT "$c"
   [[ -n $local_pid ]] && run_wrk "$local_target" "$local_pid" $SERVICE_PORT "$c"
   [[ -n $regroup_pid ]] && run_wrk "$regroup_target" "$regroup_pid" $REGROUP_PORT "$c"
 done
 [[ -n $hold_pid ]] && stop "$hold_pid"
+[[ -n $write_pid ]] && stop "$write_pid"
 [[ -n $local_pid ]] && stop "$local_pid"
 if [[ -n $bare_pid ]]; then
   run_loadgen bare "$bare_pid" $BARE_PORT 100 ""
@@ -336,7 +351,7 @@ w("## Throughput (wrk)")
 w("")
 w(f"`wrk -t{nproc} -cN -d{duration} --timeout 10s -s bench/post.lua` — one valid event per request (ts = now, increasing seq, a random sensor out of N). Each target first gets an unrecorded {warmup} wrk run (JIT tiering). CPU per 1k requests is the target process's user + system time over the run.")
 w("")
-w(f"Bare, `bare-hold-{window_ms}ms`, `local-{window_ms}ms` and `local-{window_ms}ms-regroup` ran side by side and wrk alternated between them at each connection count. `local-{window_ms}ms` is the service with `Regroup:Enabled=false`, the ingest path alone; `-regroup` is the same service regrouping what wrk wrote in the same process, as a node does by default (regrouping's own cost per event is in `docs/benchmarks-regroup.md`). `bare-hold` is bench/Bare with `--Hold`: it answers each request only at the next tick of one shared {window_ms} ms timer, keeping nothing and writing nothing, the least any node that answers after a window spends on holding requests. GC settings from the environment, the same for every process: `{gc_env.strip() or 'none (.NET defaults: server GC)'}`.")
+w(f"Bare, `bare-hold-{window_ms}ms`, `bare-write-{window_ms}ms`, `local-{window_ms}ms` and `local-{window_ms}ms-regroup` ran side by side and wrk alternated between them at each connection count. `local-{window_ms}ms` is the service with `Regroup:Enabled=false`, the ingest path alone; `-regroup` is the same service regrouping what wrk wrote in the same process, as a node does by default (regrouping's own cost per event is in `docs/benchmarks-regroup.md`). `bare-hold` is bench/Bare with `--Hold`: it answers each request only at the next tick of one shared {window_ms} ms timer, keeping nothing and writing nothing, the least any node that answers after a window spends on holding requests. `bare-write` is the same with `--Write`: each tick first writes its requests' bodies to one new file (temporary file, fsync, rename, fsync of the folder) as the `Local` backend writes a window, the least a node whose acknowledgement means 'on disk' spends. GC settings from the environment, the same for every process: `{gc_env.strip() or 'none (.NET defaults: server GC)'}`.")
 w("")
 w("| target | connections | req/s | ratio to bare | p50 ms | p99 ms | socket errors | non-2xx | peak RSS MB | RSS ratio to bare | target CPU ms per 1k req | target CPU s | wrk CPU s |")
 w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -379,6 +394,7 @@ w("| target | measured | met? |")
 w("| --- | --- | --- |")
 local = f"local-{window_ms}ms"
 hold = {r["connections"]: r for r in wrk_rows if r["target"] == f"bare-hold-{window_ms}ms" and "rps" in r}
+durable = {r["connections"]: r for r in wrk_rows if r["target"] == f"bare-write-{window_ms}ms" and "rps" in r}
 bare_cpu = {r["connections"]: r.get("cpuMsPerKiloRequest") for r in wrk_rows if r["target"] == "bare"}
 row_of = lambda target, c: next((x for x in wrk_rows if x["target"] == target and x["connections"] == c and "rps" in x), None)
 for c in sorted({r["connections"] for r in wrk_rows}):
@@ -390,6 +406,7 @@ for c in sorted({r["connections"] for r in wrk_rows}):
     if r and bare_cpu.get(c):
         ratio = r["cpuMsPerKiloRequest"] / bare_cpu[c]
         floor = f"; bare holding {hold[c]['cpuMsPerKiloRequest'] / bare_cpu[c]:.2f} ×, the service {r['cpuMsPerKiloRequest'] / hold[c]['cpuMsPerKiloRequest']:.2f} × bare holding" if c in hold else ""
+        floor += f"; bare holding and writing {durable[c]['cpuMsPerKiloRequest'] / bare_cpu[c]:.2f} ×, the service {r['cpuMsPerKiloRequest'] / durable[c]['cpuMsPerKiloRequest']:.2f} × that" if c in durable else ""
         w(f"| {local}: CPU per request ≤ 1.25 × bare at {c:,} connections | {ratio:.2f} × ({f(r['cpuMsPerKiloRequest'], 1)} vs {f(bare_cpu[c], 1)} ms per 1k){floor} | {'yes' if ratio <= 1.25 else 'no'} |")
     if g and bare_cpu.get(c):
         w(f"| {local}-regroup (regrouping in the same process, for comparison): CPU per request at {c:,} connections | {g['cpuMsPerKiloRequest'] / bare_cpu[c]:.2f} × bare ({f(g['cpuMsPerKiloRequest'], 1)} ms per 1k), throughput {g['rps'] / ceiling[c]:.2f} × | – |")
@@ -418,7 +435,7 @@ w("")
 w("```")
 w("bench/run.sh                                   # builds Release, runs every target, writes this page")
 w("DURATION=5s CONNECTIONS=1000 bench/run.sh      # shorter")
-w(f"# targets: bench/Bare (ceiling: same JSON check, answers at once), bench/Bare --Hold=00:00:00.{int(window_ms):03d} (the floor of holding), the service with")
+w(f"# targets: bench/Bare (ceiling: same JSON check, answers at once), bench/Bare --Hold=00:00:00.{int(window_ms):03d} (the floor of holding), the same with --Write=DIR (holding and writing), the service with")
 w(f"#   --Ingest:Backend=Local --Batching:Window=00:00:00.{int(window_ms):03d} with --Regroup:Enabled=false and without, and")
 w(f"#   --Ingest:Backend=Aws --Aws:ServiceUrl=http://127.0.0.1:5190 --Batching:Window=00:00:00.{int(window_ms):03d} against bench/FakeAws --latency-ms each of {fake_latency}")
 w("```")
