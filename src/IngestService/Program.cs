@@ -21,7 +21,7 @@ builder.AddIngestService();
 var app = builder.Build();
 app.UseIngestRequestLogging();
 app.UseExceptionHandler();
-app.UseStatusCodePages();
+app.UseStatusCodePagesUnlessSkipped();
 app.UseIngestAuth();
 
 app.UseAnalystViewer();

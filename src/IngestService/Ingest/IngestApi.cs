@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using System.Text.Json;
 using IngestService.Auth;
 using IngestService.Telemetry;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
 namespace IngestService.Ingest;
@@ -27,7 +28,9 @@ public static class IngestApi
 
     public static RouteGroupBuilder MapIngest(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/v1/sensors/{sensorId}/events").WithTags("Ingest").RequireScope(routes, Scopes.Ingest);
+        // Every answer, rejections included, is written here with its body: status-code pages have nothing to add.
+        var group = routes.MapGroup("/v1/sensors/{sensorId}/events").WithTags("Ingest").RequireScope(routes, Scopes.Ingest)
+            .WithMetadata(new SkipStatusCodePagesAttribute());
         // Singletons taken once here rather than bound per request: binding them from RequestServices created a
         // request scope and four lookups for every event, on the path that answers tens of thousands a second.
         var services = routes.ServiceProvider;

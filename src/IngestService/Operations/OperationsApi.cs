@@ -6,6 +6,7 @@ using IngestService.Delivery;
 using IngestService.Ingest;
 using IngestService.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Scalar.AspNetCore;
@@ -28,6 +29,20 @@ public static class OperationsApi
         services.AddSingleton<ReadinessProbe>();
         services.AddOpenApi(o => o.AddDocumentTransformer<OpenApiSecurity>());
         return services;
+    }
+
+    /// <summary>
+    /// Problem details for error statuses written without a body, on every request whose endpoint does not skip them
+    /// (<see cref="ISkipStatusCodePagesMetadata"/>). The middleware honours that metadata only after it has set its
+    /// feature up for the request; the ingest endpoint, which writes every answer itself, skips it for each of tens of
+    /// thousands of acknowledgements a second. Routing has chosen the endpoint by then: WebApplication routes first.
+    /// </summary>
+    public static WebApplication UseStatusCodePagesUnlessSkipped(this WebApplication app)
+    {
+        app.UseWhen(
+            context => context.GetEndpoint()?.Metadata.GetMetadata<ISkipStatusCodePagesMetadata>() is null,
+            pages => pages.UseStatusCodePages());
+        return app;
     }
 
     public static IEndpointRouteBuilder MapOperations(this IEndpointRouteBuilder routes)

@@ -50,6 +50,23 @@ public sealed class BadInputCorpusTests(BadInputCorpusTests.Node node) : IClassF
         Assert.Equal(HttpStatusCode.OK, (await node.Client.GetAsync("/readyz")).StatusCode);
     }
 
+    [Theory]
+    [InlineData("POST", "/v1/sensor/s1/events", 404)] // a typo in the path
+    [InlineData("POST", "/v1/sensors/s1/s2/events", 404)] // a sensor id with a slash in it
+    [InlineData("PUT", "/v1/sensors/s1/events", 405)] // the ingest path, a method it does not take
+    [InlineData("DELETE", "/v1/sensors/s1/events", 405)]
+    public async Task A_request_no_endpoint_takes_gets_its_problem_too(string method, string path, int expected)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = new StringContent("{\"ts\":\"2026-11-21T10:00:00Z\"}", Encoding.UTF8, "application/json") };
+
+        using var response = await node.Client.SendAsync(request);
+
+        Assert.Equal(expected, (int)response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(expected, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetInt32());
+        Assert.Empty(node.App.RawLines());
+    }
+
     private static List<JsonElement> Load()
     {
         using var file = File.OpenRead(Path.Combine(AppContext.BaseDirectory, "BadInput", "cases.json"));
