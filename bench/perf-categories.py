@@ -48,7 +48,8 @@ def load(folder, target):
         us = samples * MS_PER_SAMPLE * 1000 / requests
         categories[category(dso, kind, symbol)] += us
         frames[re.sub(r"\(.*", "", TIER.sub("", symbol)).strip()] += us
-    return requests, categories, frames
+    ticks, hz = open(f"{folder}/{target}.ticks").read().split()
+    return requests, categories, frames, int(ticks) / int(hz) * 1e6 / requests
 
 
 folder, base, targets = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -60,6 +61,7 @@ names = sorted({c for t in targets for c in data[t][1]}, key=lambda c: -data[tar
 for c in names:
     print(f"| {c} | " + " | ".join(f"{data[t][1][c]:.2f}" for t in targets) + " |")
 print("| **total** | " + " | ".join(f"**{sum(data[t][1].values()):.2f}**" for t in targets) + " |")
+print("| the process's CPU from /proc over the same seconds | " + " | ".join(f"{data[t][3]:.2f}" for t in targets) + " |")
 print("| requests while recorded | " + " | ".join(f"{data[t][0]:,}" for t in targets) + " |")
 print()
 last = targets[-1]

@@ -8,7 +8,8 @@
 #
 #   bench/perf-profile.sh                     # about 2 minutes
 #   CONNECTIONS=10000 DURATION=8s bench/perf-profile.sh
-# Needs `perf` (Debian linux-perf) and permission to profile this user's processes (perf_event_paranoid ≤ 2).
+# Needs `perf` (Debian linux-perf) and permission to record the whole machine (root, or perf_event_paranoid ≤ 0).
+# The table's last rows set perf's total against the process's own CPU time from /proc over the same seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNECTIONS=${CONNECTIONS:-1000}
@@ -61,12 +62,19 @@ done
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD), $CONNECTIONS connections, ${DURATION}s each, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for target in "${TARGETS[@]}"; do
   pid=${PID[$target]}
-  perf record -F 999 -g -p "$pid" -o "$OUT/$target.data" -- sleep "$DURATION" > /dev/null 2>&1 &
+  # The whole machine, read back for this process: `perf record -p` follows only the threads that exist when it
+  # attaches, and a thread pool that grows under load (10,000 connections) left half the CPU unseen.
+  ticks_before=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+  perf record -a -F 999 -g -o "$OUT/$target.data" -- sleep "$DURATION" > /dev/null 2>&1 &
   recorder=$!
   SENSORS=$CONNECTIONS SENSOR_PREFIX=profile wrk -t"$(nproc)" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s -s bench/post.lua \
     "http://127.0.0.1:${PORT[$target]}" > "$WORK/$target.wrk" 2>&1 || true
   wait "$recorder"
+  echo $(( $(awk '{ print $14 + $15 }' "/proc/$pid/stat") - ticks_before )) "$(getconf CLK_TCK)" > "$OUT/$target.ticks"
   grep -oP '^WRK \K\{.*\}' "$WORK/$target.wrk" > "$OUT/$target.wrk.json"
-  perf report -i "$OUT/$target.data" --stdio --no-children --sort dso,sym -g none -n 2> /dev/null > "$OUT/$target.symbols"
+  cp "$WORK/$target.log" "$OUT/$target.log"
+  non2xx=$(grep -oP '"status":\K[0-9]+' "$OUT/$target.wrk.json")
+  [[ $non2xx == 0 ]] || echo "$target: $non2xx non-2xx answers while recorded: its row is not an acknowledgement's cost (see $OUT/$target.log)" >&2
+  perf report -i "$OUT/$target.data" --pid "$pid" --stdio --no-children --sort dso,sym -g none -n 2> /dev/null > "$OUT/$target.symbols"
 done
 python3 bench/perf-categories.py "$OUT" bare-hold "${TARGETS[@]}"
