@@ -140,7 +140,8 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
                 window = [first];
                 _readEvents++;
                 _readBytes += first.Length;
-                var windowBytes = await CollectAsync(reader, window, first.Length, Opened());
+                var now = _time.GetTimestamp();
+                var windowBytes = await CollectAsync(reader, window, first.Length, Opened(now), now);
                 _lastClosed = _time.GetTimestamp();
                 await _flushSlots.WaitAsync();
                 Track(FlushAsync(window, windowBytes));
@@ -180,7 +181,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
     /// or up to <see cref="BatchingOptions.FillWindow"/> while its record is still short of
     /// <see cref="BatchingOptions.FillRecordBytes"/> and events keep arriving. Answers the window's envelope bytes.
     /// </summary>
-    private async Task<long> CollectAsync(ChannelReader<PendingEvent> reader, List<PendingEvent> window, long bytes, long opened)
+    private async Task<long> CollectAsync(ChannelReader<PendingEvent> reader, List<PendingEvent> window, long bytes, long opened, long now)
     {
         var closeAfter = _options.Window;
         var goalBytes = (long)_options.MaxWindowBytes;
@@ -190,7 +191,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
         // apart from the wake-up, which it may complete before the loop has armed one: the loop reads the flag after
         // arming, so a firing is never lost, and a timer a tick early by the clock still counts.
         var due = new WindowDue(this);
-        using var timer = _time.CreateTimer(static s => ((WindowDue)s!).Fire(), due, closeAfter - _time.GetElapsedTime(opened), Timeout.InfiniteTimeSpan);
+        using var timer = _time.CreateTimer(static s => ((WindowDue)s!).Fire(), due, closeAfter - _time.GetElapsedTime(opened, now), Timeout.InfiniteTimeSpan);
         try
         {
             while (true)
@@ -243,13 +244,11 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
     /// ago, so back-to-back windows keep one cadence; now after a quiet spell. Senders that wait for their answer (a
     /// sensor draining its queue) are answered together and come back together: timed from the first of them, each
     /// window would add its predecessor's delivery and answers to their wait, a window's worth timed from the close.
-    /// No event waits longer than the window either way, since each arrived after the last close.
+    /// No event waits longer than the window either way, since each arrived after the last close. Read against the same
+    /// <paramref name="now"/> as the window's timer, so what is left of the window is never negative.
     /// </summary>
-    private long Opened()
-    {
-        var now = _time.GetTimestamp();
-        return _lastClosed != 0 && _time.GetElapsedTime(_lastClosed, now) < _options.Window ? _lastClosed : now;
-    }
+    private long Opened(long now) =>
+        _lastClosed != 0 && _time.GetElapsedTime(_lastClosed, now) < _options.Window ? _lastClosed : now;
 
     private async Task FlushAsync(List<PendingEvent> window, long windowBytes)
     {
