@@ -24,23 +24,7 @@ for project in src/IngestService bench/Bare; do
   dotnet build "$project" -c Release -v q -nologo | grep -E " error " || true
 done
 
-declare -A PID PORT
-# launch NAME PORT [VAR=VALUE] COMMAND...: starts COMMAND (with VAR set) and waits for /healthz.
-launch() {
-  local name=$1 port=$2
-  shift 2
-  env "$@" > "$WORK/$name.log" 2>&1 &
-  PID[$name]=$!
-  PORT[$name]=$port
-  PIDS+=("$!")
-  for _ in $(seq 60); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && return 0
-    sleep 0.5
-  done
-  echo "$name did not start (see its log)" >&2
-  cat "$WORK/$name.log" >&2
-  return 1
-}
+source bench/launch.sh
 BARE=(dotnet bench/Bare/bin/Release/net10.0/Bare.dll)
 SERVICE_ARGS=(--Ingest:Backend=Local --Batching:Window=00:00:00.020 --Serilog:MinimumLevel:Default=Warning --Regroup:Enabled=false)
 SERVICE=(dotnet src/IngestService/bin/Release/net10.0/IngestService.dll "${SERVICE_ARGS[@]}")

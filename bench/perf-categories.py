@@ -15,26 +15,25 @@ LINE = re.compile(r"\s*[\d.]+%\s+(\d+)\s+(\S.*?)\s{2,}\[(.)\]\s+(.*)$")
 TIER = re.compile(r"\[(Optimized|OptimizedTier1|Tier1|Tier0|QuickJitted|OSR|PreJIT|Instrumented)\]")
 
 
+# The first rule whose pattern a frame's symbol matches names its category, kernel frames and JIT-compiled ones apart.
+KERNEL = [
+    (r"tcp|inet|ip_|skb|sock|net_|softirq|__dev|sk_|bbr|loopback|xmit|recv|send|epoll|poll", "kernel: network and epoll"),
+    (r"folio|page|filemap|ext4|block|iowrite|jbd|bio|blk|deleted|fsync|writeback|mpage|lru|inode|dentry", "kernel: files and page cache"),
+    (r"schedule|task_switch|yield|futex|wake|enqueue|dequeue|pick_|update_curr|rq", "kernel: scheduler and futexes"),
+    (r"", "kernel: other"),
+]
+JIT = [
+    (r"\[IngestService\]|\[Bare\]", "JIT: the endpoint's own code"),
+    (r"AspNetCore|Kestrel|Pipelines", "JIT: ASP.NET Core, Kestrel, pipelines"),
+    (r"OpenTelemetry|Diagnostics\.Metrics", "JIT: metrics"),
+    (r"System\.Net\.Sockets", "JIT: sockets"),
+    (r"", "JIT: runtime library"),
+]
+
+
 def category(dso, kind, symbol):
-    if kind == "k":
-        if re.search(r"tcp|inet|ip_|skb|sock|net_|softirq|__dev|sk_|bbr|loopback|xmit|recv|send|epoll|poll", symbol):
-            return "kernel: network and epoll"
-        if re.search(r"folio|page|filemap|ext4|block|iowrite|jbd|bio|blk|deleted|fsync|writeback|mpage|lru|inode|dentry", symbol):
-            return "kernel: files and page cache"
-        if re.search(r"schedule|task_switch|yield|futex|wake|enqueue|dequeue|pick_|update_curr|rq", symbol):
-            return "kernel: scheduler and futexes"
-        return "kernel: other"
-    if "JIT" not in dso:
-        return f"native: {dso}"
-    if "[IngestService]" in symbol or "[Bare]" in symbol:
-        return "JIT: the endpoint's own code"
-    if re.search(r"AspNetCore|Kestrel|Pipelines", symbol):
-        return "JIT: ASP.NET Core, Kestrel, pipelines"
-    if re.search(r"OpenTelemetry|Diagnostics\.Metrics", symbol):
-        return "JIT: metrics"
-    if re.search(r"System\.Net\.Sockets", symbol):
-        return "JIT: sockets"
-    return "JIT: runtime library"
+    rules = KERNEL if kind == "k" else JIT if "JIT" in dso else [(r"", f"native: {dso}")]
+    return next(name for pattern, name in rules if re.search(pattern, symbol))
 
 
 def load(folder, target):

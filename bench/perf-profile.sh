@@ -29,27 +29,13 @@ done
 # perf reads the names of JIT-compiled methods from /tmp/perf-PID.map; without W^X their code is not double-mapped,
 # so the addresses in the samples are the ones in the map.
 export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
-declare -A PID PORT
-launch() { # NAME PORT COMMAND...
-  local name=$1 port=$2
-  shift 2
-  "$@" --urls "http://127.0.0.1:$port" > "$WORK/$name.log" 2>&1 &
-  PID[$name]=$!
-  PORT[$name]=$port
-  PIDS+=("$!")
-  for _ in $(seq 60); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && return 0
-    sleep 0.5
-  done
-  echo "$name did not start" >&2
-  cat "$WORK/$name.log" >&2
-  return 1
-}
+source bench/launch.sh
 mkdir "$WORK/bare-write"
-launch bare 5181 dotnet bench/Bare/bin/Release/net10.0/Bare.dll
-launch bare-hold 5182 dotnet bench/Bare/bin/Release/net10.0/Bare.dll --Hold=00:00:00.020
-launch bare-write 5184 dotnet bench/Bare/bin/Release/net10.0/Bare.dll --Hold=00:00:00.020 --Write="$WORK/bare-write"
-launch service 5183 dotnet src/IngestService/bin/Release/net10.0/IngestService.dll --Ingest:Backend=Local \
+BARE=(dotnet bench/Bare/bin/Release/net10.0/Bare.dll)
+launch bare 5181 "${BARE[@]}" --urls http://127.0.0.1:5181
+launch bare-hold 5182 "${BARE[@]}" --urls http://127.0.0.1:5182 --Hold=00:00:00.020
+launch bare-write 5184 "${BARE[@]}" --urls http://127.0.0.1:5184 --Hold=00:00:00.020 --Write="$WORK/bare-write"
+launch service 5183 dotnet src/IngestService/bin/Release/net10.0/IngestService.dll --urls http://127.0.0.1:5183 --Ingest:Backend=Local \
   --Batching:Window=00:00:00.020 --Serilog:MinimumLevel:Default=Warning --Regroup:Enabled=false --Ingest:DataPath="$WORK/data"
 TARGETS=(bare bare-hold bare-write service)
 for round in 1 2; do
