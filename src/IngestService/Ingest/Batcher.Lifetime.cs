@@ -34,6 +34,29 @@ public sealed partial class Batcher
         }
     }
 
+    /// <summary>Keeps a window's delivery among those in flight until it ends: the loop waits for them all when it stops.</summary>
+    private void Track(Task flush)
+    {
+        lock (_inFlightLock)
+        {
+            _inFlight.Add(flush);
+        }
+
+        flush.ContinueWith(
+            (t, state) =>
+            {
+                var self = (Batcher)state!;
+                lock (self._inFlightLock)
+                {
+                    self._inFlight.Remove(t);
+                }
+            },
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await StopAsync(CancellationToken.None);

@@ -281,28 +281,6 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
         return false;
     }
 
-    private void Track(Task flush)
-    {
-        lock (_inFlightLock)
-        {
-            _inFlight.Add(flush);
-        }
-
-        flush.ContinueWith(
-            (t, state) =>
-            {
-                var self = (Batcher)state!;
-                lock (self._inFlightLock)
-                {
-                    self._inFlight.Remove(t);
-                }
-            },
-            this,
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
-    }
-
     [LoggerMessage(1001, LogLevel.Critical, "The batching loop faulted; held events were failed")]
     private partial void LogLoopFaulted(Exception exception);
 }
