@@ -140,8 +140,7 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
                 window = [first];
                 _readEvents++;
                 _readBytes += first.Length;
-                var now = _time.GetTimestamp();
-                var windowBytes = await CollectAsync(reader, window, first.Length, Opened(now), now);
+                var windowBytes = await CollectAsync(reader, window, first.Length);
                 _lastClosed = _time.GetTimestamp();
                 await _flushSlots.WaitAsync();
                 Track(FlushAsync(window, windowBytes));
@@ -181,8 +180,10 @@ public sealed partial class Batcher : IHostedService, IAsyncDisposable
     /// or up to <see cref="BatchingOptions.FillWindow"/> while its record is still short of
     /// <see cref="BatchingOptions.FillRecordBytes"/> and events keep arriving. Answers the window's envelope bytes.
     /// </summary>
-    private async Task<long> CollectAsync(ChannelReader<PendingEvent> reader, List<PendingEvent> window, long bytes, long opened, long now)
+    private async Task<long> CollectAsync(ChannelReader<PendingEvent> reader, List<PendingEvent> window, long bytes)
     {
+        var now = _time.GetTimestamp();
+        var opened = Opened(now);
         var closeAfter = _options.Window;
         var goalBytes = (long)_options.MaxWindowBytes;
         var filling = false;
